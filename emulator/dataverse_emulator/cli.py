@@ -1,0 +1,103 @@
+"""Command line: ``serve`` (prints one JSON line when ready) and ``mutate`` (HR changes)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import ssl
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from .config import EmulatorConfig, FaultConfig
+
+
+def _serve_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="start Entra ID + Dataverse Web API on loopback (HTTPS)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0, help="0 = pick a free port (default)")
+    p.add_argument("--scale", type=int, default=200, help="number of HR workers to generate")
+    p.add_argument("--seed", type=int, default=42, help="random seed (data, ids, faults)")
+    p.add_argument("--latency-ms", type=float, default=0.0, help="base latency per Dataverse request")
+    p.add_argument("--latency-per-row-ms", type=float, default=0.0, help="extra latency per returned row")
+    p.add_argument(
+        "--protection", choices=["default", "hr", "off"], default="default",
+        help="service-protection profile: default (6000 req/300 s, 52 concurrent), hr (500/300 s, 25), off",
+    )
+    p.add_argument("--dop-hint", type=int, default=5, help="x-ms-dop-hint value returned")
+    p.add_argument("--retention-days", type=float, default=7.0, help="change-tracking retention")
+    for name in ("429", "500", "503", "reset", "truncate", "slow"):
+        p.add_argument(f"--fault-{name}", type=float, default=0.0, metavar="RATE",
+                       help=f"probability of an injected '{name}' fault per Dataverse request")
+    p.add_argument("--state-dir", default=".emulator", help="where the local CA and certificate live")
+    p.add_argument("--info-file", help="also write the ready JSON line to this file")
+
+
+def _config_from(args: argparse.Namespace) -> EmulatorConfig:
+    faults = FaultConfig(
+        rate_429=args.fault_429, rate_500=args.fault_500, rate_503=args.fault_503,
+        rate_reset=args.fault_reset, rate_truncate=args.fault_truncate, rate_slow=args.fault_slow,
+    )
+    for rate in (faults.rate_429, faults.rate_500, faults.rate_503, faults.rate_reset,
+                 faults.rate_truncate, faults.rate_slow):
+        if not 0.0 <= rate <= 1.0:
+            raise SystemExit(f"fault rates are probabilities between 0 and 1, got {rate}")
+    if args.scale < 1:
+        raise SystemExit(f"--scale must be at least 1, got {args.scale}")
+    return EmulatorConfig(
+        host=args.host, port=args.port, seed=args.seed, scale=args.scale,
+        latency_ms=args.latency_ms, latency_per_row_ms=args.latency_per_row_ms,
+        protection_profile=args.protection, dop_hint=args.dop_hint,
+        change_tracking_retention_days=args.retention_days, faults=faults,
+        state_dir=Path(args.state_dir),
+    )
+
+
+def serve(args: argparse.Namespace) -> int:
+    from .server import EmulatorServer
+
+    server = EmulatorServer(_config_from(args))
+    line = json.dumps(server.info)
+    if args.info_file:
+        Path(args.info_file).write_text(line + "\n")
+    print(line, flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def mutate(args: argparse.Namespace) -> int:
+    try:
+        specs = json.loads(args.spec)
+    except json.JSONDecodeError as exc:
+        print(f"mutation spec is not valid JSON: {exc}", file=sys.stderr)
+        return 2
+    ctx = ssl.create_default_context(cafile=args.ca_bundle) if args.ca_bundle else None
+    req = urllib.request.Request(
+        args.url.rstrip("/") + "/_emulator/mutations", data=json.dumps(specs).encode(),
+        headers={"Content-Type": "application/json"}, method="POST",
+    )
+    try:
+        with urllib.request.urlopen(req, context=ctx, timeout=30) as resp:
+            print(resp.read().decode())
+    except urllib.error.HTTPError as exc:
+        print(f"emulator refused the mutation ({exc.code}): {exc.read().decode()}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="dataverse_emulator", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _serve_parser(sub)
+    m = sub.add_parser("mutate", help="apply HR changes to a running emulator")
+    m.add_argument("spec", help='JSON object or list, e.g. {"action":"change_job_title","worker_number":"000001","title":"Lead"}')
+    m.add_argument("--url", required=True, help="the emulator's dataverse_url")
+    m.add_argument("--ca-bundle", help="the emulator's ca_bundle")
+    args = parser.parse_args(argv)
+    return serve(args) if args.command == "serve" else mutate(args)

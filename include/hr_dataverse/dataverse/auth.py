@@ -1,0 +1,119 @@
+"""App-only access tokens for Dataverse from Microsoft Entra ID (client credentials, via MSAL)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msal
+import requests
+from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS
+from msal.exceptions import MsalServiceError
+
+from .errors import AuthError, network_error
+from .settings import DataverseSettings
+
+log = logging.getLogger(__name__)
+
+_AADSTS = re.compile(r"AADSTS(\d+)")
+TENANT_NOT_FOUND = 90002
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    token: str = field(repr=False)
+    expires_on: float  # epoch seconds
+
+
+class TokenProvider:
+    """Thread-safe token source on one MSAL ``ConfidentialClientApplication`` and its token cache.
+
+    The MSAL app is built on first use (building it runs tenant discovery over the network).
+    ``on_new_token`` is called with each token fetched from Entra (not with cache hits), so an
+    Airflow hook can register it with ``mask_secret``.
+    """
+
+    def __init__(self, settings: DataverseSettings,
+                 *, on_new_token: Callable[[str], None] | None = None) -> None:
+        self.settings = settings
+        self.on_new_token = on_new_token
+        self._app: msal.ConfidentialClientApplication | None = None
+        self._lock = threading.Lock()
+        self._secrets = [s for s in (settings.client_secret,) if s]
+
+    def get_token(self, force_refresh: bool = False) -> AccessToken:
+        with self._lock:
+            app = self._get_app()
+            if force_refresh:
+                # MSAL refuses force_refresh for this grant; dropping the cached token has the same effect.
+                cache = app.token_cache
+                for item in list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
+                    cache.remove_at(item)
+            try:
+                result = app.acquire_token_for_client(scopes=[self.settings.scope])
+            except requests.RequestException as exc:
+                raise network_error(exc, self.settings.authority) from None
+            except MsalServiceError as exc:
+                raise AuthError(f"token endpoint failed: {self._scrub(str(exc))}") from None
+        if "access_token" not in result:
+            raise self._auth_error(result)
+        token = result["access_token"]
+        if result.get("token_source") == "identity_provider" and self.on_new_token is not None:
+            self.on_new_token(token)
+        return AccessToken(token, time.time() + float(result.get("expires_in", 0)))
+
+    def _get_app(self) -> msal.ConfidentialClientApplication:
+        if self._app is not None:
+            return self._app
+        s = self.settings
+        credential: Any = s.client_secret if s.client_secret else s.certificate.to_msal()  # type: ignore[union-attr]
+        host = s.authority_host.split(":", 1)[0].lower()
+        known = host in WELL_KNOWN_AUTHORITY_HOSTS and ":" not in s.authority_host
+        try:
+            self._app = msal.ConfidentialClientApplication(
+                s.client_id,
+                client_credential=credential,
+                authority=s.authority,
+                # Unknown hosts (sovereign proxies, the local emulator) would trigger instance
+                # discovery against login.microsoftonline.com; the tenant discovery still runs.
+                validate_authority=known,
+                instance_discovery=None if known else False,
+                verify=s.ca_bundle or True,
+                timeout=s.timeout,
+                token_cache=msal.TokenCache(),
+            )
+        except requests.RequestException as exc:
+            raise network_error(exc, s.authority) from None
+        except ValueError as exc:
+            text = str(exc)
+            if "authority configuration" in text or "OIDC Discovery failed" in text:
+                raise AuthError(
+                    f"AADSTS{TENANT_NOT_FOUND}: tenant {s.tenant_id!r} was not found at {s.authority_host} "
+                    "(tenant discovery failed); check the tenant ID",
+                    aadsts=TENANT_NOT_FOUND, error="invalid_tenant",
+                ) from None
+            raise AuthError(f"cannot set up the Entra ID client: {self._scrub(text)}") from None
+        return self._app
+
+    def _auth_error(self, result: dict[str, Any]) -> AuthError:
+        description = str(result.get("error_description") or result.get("error") or "token request failed")
+        codes = result.get("error_codes") or []
+        match = _AADSTS.search(description)
+        aadsts = int(codes[0]) if codes else (int(match.group(1)) if match else None)
+        first_line = self._scrub(description.splitlines()[0].strip())
+        return AuthError(
+            first_line,
+            aadsts=aadsts,
+            error=result.get("error"),
+            request_id=result.get("trace_id") or result.get("correlation_id"),
+        )
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
