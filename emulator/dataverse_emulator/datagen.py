@@ -296,7 +296,7 @@ class _Generator:
                 worker["cdm_primarytelephone"] = f"+1 555 {1000 + int(r.random() * 9000)}"
             if r.random() < 0.3:
                 worker["cdm_linkedinidentity"] = f"in/{self._ascii_first[first]}-{self._ascii_last[last]}-{i}"
-            if status != "none" and r.random() < 0.97:
+            if status != "none" and (r.random() < 0.97 or number == TEST_EMPLOYEE):
                 worker["cdm_profession"] = job["cdm_description"]
             self.add("cdm_worker", worker)
 

@@ -65,10 +65,6 @@ class Certificate:
     x5t: str  # base64url SHA-1 thumbprint
     x5t_s256: str  # base64url SHA-256 thumbprint
 
-    @property
-    def sha1_hex(self) -> str:
-        return base64.urlsafe_b64decode(self.x5t + "=" * (-len(self.x5t) % 4)).hex().upper()
-
 
 @dataclass
 class App:
@@ -649,7 +645,8 @@ def _bad_signature(reason: str, thumbprint: str, detail: str) -> _Refusal:
 
 
 def _matching_certificate(app: App, header: dict[str, Any]) -> Certificate | None:
-    s256, sha1 = header.get("x5t#S256"), header.get("x5t")
+    # MSAL keeps the base64 '=' padding on thumbprints; RFC 7515 omits it. Entra accepts both.
+    s256, sha1 = (str(header.get(h) or "").rstrip("=") for h in ("x5t#S256", "x5t"))
     for cert in app.certificates:
         if (s256 and s256 == cert.x5t_s256) or (sha1 and sha1 == cert.x5t):
             return cert

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -57,15 +59,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _reset(self) -> None:
         """Drop the connection without a response (RST), as a failing load balancer does."""
-        try:
+        with contextlib.suppress(OSError):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-        except OSError:
-            pass
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             self.connection.close()
-        except OSError:
-            pass
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
 
@@ -81,6 +79,15 @@ class _TlsServer(ThreadingHTTPServer):
         self.ssl_ctx = ssl_ctx
         host = addr[0] if ":" not in addr[0] else f"[{addr[0]}]"
         self.base_url = f"https://{host}:{self.server_address[1]}"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that drop the connection or reject our CA are normal here; say so in one line."""
+        import sys
+
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ssl.SSLError | ConnectionError | TimeoutError):
+            return
+        sys.stderr.write(f"emulator: error serving {client_address}: {type(exc).__name__}: {exc}\n")
 
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, addr = self.socket.accept()

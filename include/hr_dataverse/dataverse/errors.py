@@ -52,12 +52,14 @@ class DataverseError(Exception):
         self.code = code
         self.request_id = request_id
         self.url = url
+        self.attempts = 1  # the transport sets this when the error ends a retry loop
 
     def __str__(self) -> str:
         details = [
             f"HTTP {self.status}" if self.status is not None else "",
             f"code {self.code}" if self.code else "",
             f"request id {self.request_id}" if self.request_id else "",
+            f"after {self.attempts} attempts" if self.attempts > 1 else "",
         ]
         extra = ", ".join(d for d in details if d)
         return f"{self.message} ({extra})" if extra else self.message
@@ -162,6 +164,11 @@ class PagingError(DataverseError):
     """The server broke the paging protocol (e.g. returned the same nextLink twice)."""
 
 
+class ForeignHostError(DataverseError):
+    """An absolute URL (nextLink/deltaLink) points outside the environment; following it would send
+    the bearer token elsewhere (CWE-918), so it is refused."""
+
+
 def request_id_of(headers: Any) -> str | None:
     for name in REQUEST_ID_HEADERS:
         value = headers.get(name)
@@ -261,9 +268,13 @@ def from_response(resp: requests.Response) -> DataverseError:
 def network_error(exc: BaseException, url: str | None) -> NetworkError:
     """Classify a requests/urllib3 exception without echoing it verbatim (it can be very long)."""
     import requests
+    import urllib3
 
     host = _host_of(url)
     text = str(exc)
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    if isinstance(reason, urllib3.exceptions.NameResolutionError):
+        return NetworkError(f"host {host} could not be resolved", reason="name_resolution", url=url)
     if isinstance(exc, requests.exceptions.SSLError):
         return NetworkError(f"TLS handshake with {host} failed: the server certificate is not trusted "
                             f"({_short(text)})", reason="tls", url=url)

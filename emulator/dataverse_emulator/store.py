@@ -1,0 +1,301 @@
+"""Thread-safe in-memory rows with a global row version, a change log, tombstones and delta tokens.
+
+Rows are ``dict[str, Any]`` keyed by attribute logical name (see schema.py for value formats). A null
+column is absent from the stored row; writing ``None`` removes the key. Stored rows are never mutated
+in place (an update stores a new dict), so ``iter_rows`` can hand out the stored dicts without
+copying; every other read returns copies.
+
+Change tracking: every write takes the next value of one global counter as the row's
+``versionnumber``. Per table, ``_log`` maps row id -> latest version and is kept in version order
+(re-inserting a key moves it to the end), so ``changes_since`` walks it backwards and costs
+O(changes), not O(table). Deletes leave a tombstone (id -> delete version, time) in the same order;
+tombstones older than the retention window are purged, which is safe because tokens that old are
+expired anyway.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+from bisect import bisect_right, insort
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .clock import Clock
+from .config import EmulatorConfig
+from .schema import TableDef, format_datetime
+
+Row = dict[str, Any]
+SYSTEM_COLUMNS = ("createdon", "modifiedon", "versionnumber")
+_TOKEN = re.compile(r"^(\d+)!(\d{2}/\d{2}/\d{4} \d{2}:\d{2}:\d{2})$")
+
+
+class StoreError(Exception):
+    """Base of the store's errors; messages are safe to show to an API caller."""
+
+
+class UnknownTable(StoreError):
+    pass
+
+
+class RowNotFound(StoreError):
+    pass
+
+
+class DuplicateRow(StoreError):
+    pass
+
+
+class InvalidDeltaToken(StoreError):
+    pass
+
+
+def parse_delta_token(token: str) -> tuple[int, datetime]:
+    """``'919042!08/22/2017 08:10:44'`` -> (919042, aware UTC datetime); InvalidDeltaToken otherwise."""
+    match = _TOKEN.match(token.strip()) if isinstance(token, str) else None
+    if not match:
+        raise InvalidDeltaToken(f"Invalid delta token {token!r}: expected '<version>!<MM/dd/yyyy HH:mm:ss>'.")
+    try:
+        when = datetime.strptime(match.group(2), "%m/%d/%Y %H:%M:%S").replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise InvalidDeltaToken(f"Invalid delta token {token!r}: {exc}.") from None
+    return int(match.group(1)), when
+
+
+def _canonical_id(value: object) -> str:
+    """Lower-case hyphenated GUID; braces and upper case are accepted as Dataverse does."""
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise StoreError(f"{value!r} is not a valid GUID.") from None
+
+
+class _Table:
+    __slots__ = ("rows", "ids", "log", "tombstones")
+
+    def __init__(self) -> None:
+        self.rows: dict[str, Row] = {}
+        self.ids: list[str] = []  # sorted primary keys, for O(log n + page) paging
+        self.log: dict[str, int] = {}  # id -> latest version, in version order
+        self.tombstones: dict[str, tuple[int, float]] = {}  # id -> (delete version, unix time), in order
+
+
+class Store:
+    def __init__(self, schema: dict[str, TableDef], clock: Clock, config: EmulatorConfig | None = None) -> None:
+        """``config`` supplies ``change_tracking_retention_days`` (read on each call); default 7 days."""
+        self.schema = schema
+        self.clock = clock
+        self.config = config
+        self._lock = threading.RLock()
+        self._version = 0
+        self._tables = {name: _Table() for name in schema}
+
+    # --- internals -----------------------------------------------------------------------------
+
+    def _table(self, table: str) -> tuple[_Table, TableDef]:
+        try:
+            return self._tables[table], self.schema[table]
+        except KeyError:
+            raise UnknownTable(f"Unknown table {table!r}.") from None
+
+    def _stamp(self, t: _Table, row_id: str, row: Row) -> None:
+        self._version += 1
+        row["versionnumber"] = self._version
+        t.log.pop(row_id, None)
+        t.log[row_id] = self._version
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Hold this to make several writes atomic with respect to other threads (re-entrant)."""
+        return self._lock
+
+    @property
+    def retention(self) -> timedelta:
+        days = self.config.change_tracking_retention_days if self.config else 7.0
+        return timedelta(days=days)
+
+    # --- bulk load -----------------------------------------------------------------------------
+
+    def load(self, initial: dict[str, list[Row]]) -> None:
+        """Replace all rows. The given dicts are adopted as-is (not copied) to save memory at scale;
+        system columns are filled in, versions assigned in the order given."""
+        with self._lock:
+            unknown = set(initial) - set(self.schema)
+            if unknown:
+                raise UnknownTable(f"Unknown table(s) {sorted(unknown)}.")
+            now = format_datetime(self.clock.now())
+            self._tables = {name: _Table() for name in self.schema}
+            for name, rows in initial.items():
+                t, tdef = self._tables[name], self.schema[name]
+                pk = tdef.primary_id
+                for row in rows:
+                    row_id = row.get(pk) or str(uuid.uuid4())
+                    if row_id in t.rows:
+                        raise DuplicateRow(f"Duplicate {pk} {row_id} in {name}.")
+                    row[pk] = row_id
+                    row.setdefault("statecode", 0)
+                    row.setdefault("statuscode", 2 if row["statecode"] else 1)
+                    row.setdefault("createdon", now)
+                    row.setdefault("modifiedon", row["createdon"])
+                    self._version += 1
+                    row["versionnumber"] = self._version
+                    t.rows[row_id] = row
+                    t.log[row_id] = self._version
+                t.ids = sorted(t.rows)
+
+    # --- writes --------------------------------------------------------------------------------
+
+    def insert(self, table: str, row: Row) -> str:
+        """Store a new row; assigns the primary key if absent and system column defaults. Returns the id."""
+        with self._lock:
+            t, tdef = self._table(table)
+            pk = tdef.primary_id
+            row_id = _canonical_id(row[pk]) if row.get(pk) else str(uuid.uuid4())
+            if row_id in t.rows:
+                raise DuplicateRow(f"A record with {pk} {row_id} already exists in {table}.")
+            new = {k: v for k, v in row.items() if v is not None and k not in SYSTEM_COLUMNS}
+            new[pk] = row_id
+            new.setdefault("statecode", 0)
+            new.setdefault("statuscode", 2 if new["statecode"] else 1)
+            new["createdon"] = new["modifiedon"] = format_datetime(self.clock.now())
+            self._stamp(t, row_id, new)
+            t.rows[row_id] = new
+            insort(t.ids, row_id)
+            t.tombstones.pop(row_id, None)  # re-created: the current row supersedes the delete
+            return row_id
+
+    def update(self, table: str, row_id: str, changes: Row) -> Row:
+        """Apply column changes (``None`` clears a column); the primary key and system columns in
+        ``changes`` are ignored. Every update bumps the version, even when no value differs."""
+        with self._lock:
+            t, tdef = self._table(table)
+            row_id = _canonical_id(row_id)
+            current = t.rows.get(row_id)
+            if current is None:
+                raise RowNotFound(f"{table} With Id = {row_id} Does Not Exist")
+            new = dict(current)
+            for key, value in changes.items():
+                if key == tdef.primary_id or key in SYSTEM_COLUMNS:
+                    continue
+                if value is None:
+                    new.pop(key, None)
+                else:
+                    new[key] = value
+            new["modifiedon"] = format_datetime(self.clock.now())
+            self._stamp(t, row_id, new)
+            t.rows[row_id] = new
+            return dict(new)
+
+    def delete(self, table: str, row_id: str) -> Row:
+        """Remove a row, leave a tombstone for change tracking, and return the row as it was."""
+        with self._lock:
+            t, _ = self._table(table)
+            row_id = _canonical_id(row_id)
+            row = t.rows.pop(row_id, None)
+            if row is None:
+                raise RowNotFound(f"{table} With Id = {row_id} Does Not Exist")
+            del t.ids[bisect_right(t.ids, row_id) - 1]
+            del t.log[row_id]
+            self._version += 1
+            t.tombstones[row_id] = (self._version, self.clock.timestamp())
+            self._purge(t)
+            return row
+
+    # --- reads ---------------------------------------------------------------------------------
+
+    def get(self, table: str, row_id: str) -> Row | None:
+        with self._lock:
+            t, _ = self._table(table)
+            try:
+                row = t.rows.get(_canonical_id(row_id))
+            except StoreError:
+                return None
+            return dict(row) if row is not None else None
+
+    def count(self, table: str) -> int:
+        with self._lock:
+            return len(self._table(table)[0].rows)
+
+    def page(self, table: str, *, after_id: str | None, limit: int,
+             predicate: Callable[[Row], bool] | None = None) -> list[Row]:
+        """Up to ``limit`` rows with primary key > ``after_id`` (all when None), in primary-key order,
+        optionally only those matching ``predicate``."""
+        with self._lock:
+            t, _ = self._table(table)
+            start = bisect_right(t.ids, after_id.strip("{}").lower()) if after_id else 0
+            out: list[Row] = []
+            ids, rows = t.ids, t.rows
+            for i in range(start, len(ids)):
+                if len(out) >= limit:
+                    break
+                row = rows[ids[i]]
+                if predicate is None or predicate(row):
+                    out.append(dict(row))
+            return out
+
+    def iter_rows(self, table: str) -> Iterator[Row]:
+        """All rows in primary-key order, as a snapshot taken now. Yields the stored dicts
+        themselves (no copy, for scans at scale): callers must not modify them."""
+        with self._lock:
+            t, _ = self._table(table)
+            snapshot = [t.rows[i] for i in t.ids]
+        return iter(snapshot)
+
+    # --- change tracking -----------------------------------------------------------------------
+
+    def current_version(self) -> int:
+        with self._lock:
+            return self._version
+
+    def changes_since(self, table: str, version: int, until: int | None = None
+                      ) -> tuple[list[Row], list[tuple[str, int]]]:
+        """(rows created/updated with version in (version, until], in version order;
+        (id, delete version) of rows deleted in that window, in version order)."""
+        with self._lock:
+            t, _ = self._table(table)
+            until = self._version if until is None else until
+            rows: list[Row] = []
+            for row_id in reversed(t.log):
+                v = t.log[row_id]
+                if v <= version:
+                    break
+                if v <= until:
+                    rows.append(dict(t.rows[row_id]))
+            deletes: list[tuple[str, int]] = []
+            for row_id in reversed(t.tombstones):
+                v = t.tombstones[row_id][0]
+                if v <= version:
+                    break
+                if v <= until:
+                    deletes.append((row_id, v))
+            rows.reverse()
+            deletes.reverse()
+            return rows, deletes
+
+    def make_delta_token(self, version: int) -> str:
+        """``<version>!<MM/dd/yyyy HH:mm:ss>`` with the clock's UTC time, the format Dataverse uses."""
+        return f"{version}!{self.clock.now().astimezone(UTC):%m/%d/%Y %H:%M:%S}"
+
+    parse_delta_token = staticmethod(parse_delta_token)
+
+    def is_expired(self, token_time: datetime) -> bool:
+        """True when a token issued at ``token_time`` is older than the retention window."""
+        return self.clock.now() - token_time > self.retention
+
+    def purge_tombstones(self) -> int:
+        """Drop tombstones older than the retention window; returns how many went."""
+        with self._lock:
+            return sum(self._purge(t) for t in self._tables.values())
+
+    def _purge(self, t: _Table) -> int:
+        horizon = self.clock.timestamp() - self.retention.total_seconds()
+        old = []
+        for row_id, (_, when) in t.tombstones.items():
+            if when >= horizon:
+                break
+            old.append(row_id)
+        for row_id in old:
+            del t.tombstones[row_id]
+        return len(old)

@@ -1,0 +1,142 @@
+"""How a stored row looks on the wire (reference §3): etag first, lookups as ``_x_value``, annotations
+(when asked for with ``Prefer: odata.include-annotations``) just before the property they describe."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from .schema import (
+    BIGINT,
+    BOOLEAN,
+    DATETIME,
+    DECIMAL,
+    DOUBLE,
+    INTEGER,
+    MONEY,
+    OPTION_TYPES,
+    AttributeDef,
+    TableDef,
+    format_date,
+    format_datetime,
+)
+
+FORMATTED = "OData.Community.Display.V1.FormattedValue"
+LOOKUP_LOGICAL_NAME = "Microsoft.Dynamics.CRM.lookuplogicalname"
+NAVIGATION_PROPERTY = "Microsoft.Dynamics.CRM.associatednavigationproperty"
+
+Annotations = set[str] | str | None  # a set of terms/patterns, "*" for all, None for none
+# (target logical name, target id) -> the target row's primary name, for lookup FormattedValues.
+NameResolver = Callable[[str, str], str | None]
+
+
+def parse_annotations(preference: str | None) -> Annotations:
+    """The value of ``odata.include-annotations``: ``*``, or a comma list of terms / ``Ns.*`` patterns."""
+    if preference is None:
+        return None
+    terms = {t.strip() for t in preference.split(",") if t.strip()}
+    return "*" if "*" in terms else terms
+
+
+def wants(annotations: Annotations, term: str) -> bool:
+    """Whether ``term`` is asked for; ``-term`` excludes, ``Namespace.*`` matches a namespace."""
+    if annotations is None:
+        return False
+    if annotations == "*":
+        return True
+    if f"-{term}" in annotations:
+        return False
+    return term in annotations or any(p.endswith(".*") and term.startswith(p[:-1]) for p in annotations)
+
+
+def etag(row: Mapping[str, Any]) -> str:
+    return f'W/"{row.get("versionnumber", 0)}"'
+
+
+def entity_url(base: str, table: TableDef, row_id: str) -> str:
+    """Canonical row URL. ``base`` is the service root, e.g. ``https://host/api/data/v9.2``."""
+    return f"{base.rstrip('/')}/{table.entity_set_name}({row_id})"
+
+
+def wire_value(attr: AttributeDef, value: Any) -> Any:
+    """A stored value as JSON: datetimes ``YYYY-MM-DDTHH:MM:SSZ``, date-only ``YYYY-MM-DD``, decimals
+    as numbers, choices as integers."""
+    if value is None:
+        return None
+    if attr.attribute_type == DATETIME:
+        if isinstance(value, datetime):
+            return format_date(value) if attr.date_only else format_datetime(value)
+        if isinstance(value, date):
+            return format_date(value)
+        return value[:10] if attr.date_only else value
+    if isinstance(value, Decimal):
+        return float(value)
+    if attr.attribute_type == BOOLEAN:
+        return bool(value)
+    return value
+
+
+def formatted_value(table: TableDef, attr: AttributeDef, value: Any, resolve_name: NameResolver | None) -> str | None:
+    """``OData.Community.Display.V1.FormattedValue`` as an en-US user in UTC would see it."""
+    if value is None:
+        return None
+    kind = attr.attribute_type
+    if kind in OPTION_TYPES:
+        return table.option_label(attr.logical_name, value)
+    if attr.is_lookup:
+        return resolve_name(attr.targets[0], value) if resolve_name else None
+    if kind == DATETIME:
+        text = wire_value(attr, value)
+        d = datetime.strptime(text[:10], "%Y-%m-%d")
+        day = f"{d.month}/{d.day}/{d.year}"
+        if attr.date_only or len(text) < 16:
+            return day
+        hour, minute = int(text[11:13]), text[14:16]
+        return f"{day} {(hour % 12) or 12}:{minute} {'AM' if hour < 12 else 'PM'}"
+    if kind == MONEY:
+        return f"${float(value):,.2f}"
+    if kind == DECIMAL:
+        return f"{float(value):,.{attr.precision if attr.precision is not None else 2}f}"
+    if kind == DOUBLE:
+        return f"{float(value):,}"
+    if kind in (INTEGER, BIGINT) and attr.logical_name != "versionnumber":
+        return f"{int(value):,}"
+    return None
+
+
+def serialize_row(
+    table: TableDef,
+    row: Mapping[str, Any],
+    *,
+    select: Iterable[str] | None,
+    annotations: Annotations,
+    hidden: set[str],
+    schema: Mapping[str, TableDef],
+    resolve_name: NameResolver | None = None,
+) -> dict[str, Any]:
+    """One row as Dataverse returns it. ``select`` holds wire names (``_x_value`` for lookups; None =
+    every column); the primary key is always included; ``hidden`` secured columns come back null.
+    ``schema`` is accepted for a uniform call signature (lookup targets live on the AttributeDef)."""
+    if select is None:
+        attrs = list(table.attributes.values())
+    else:
+        attrs = [a for a in (table.attribute_for_wire(n) for n in select) if a is not None]
+        if table.primary_id not in {a.logical_name for a in attrs}:
+            attrs.append(table.attributes[table.primary_id])
+    out: dict[str, Any] = {"@odata.etag": etag(row)}
+    for attr in attrs:
+        wire = table.wire_name(attr)
+        value = None if attr.logical_name in hidden else row.get(attr.logical_name)
+        if value is not None and annotations is not None:
+            label = formatted_value(table, attr, value, resolve_name) if wants(annotations, FORMATTED) else None
+            if label is not None:
+                out[f"{wire}@{FORMATTED}"] = label
+            if attr.is_lookup:
+                if wants(annotations, NAVIGATION_PROPERTY) and attr.navigation_property:
+                    out[f"{wire}@{NAVIGATION_PROPERTY}"] = attr.navigation_property
+                if wants(annotations, LOOKUP_LOGICAL_NAME):
+                    out[f"{wire}@{LOOKUP_LOGICAL_NAME}"] = attr.targets[0]
+        out[wire] = wire_value(attr, value)
+    return out

@@ -1,0 +1,1 @@
+"""Dynamics 365 Human Resources pipeline logic on the Dataverse Web API (no Airflow imports)."""

@@ -1,0 +1,139 @@
+"""Table metadata (entity set name, keys, change tracking, columns, choice labels) and row counts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .errors import DataverseError
+from .odata import check_name, string_literal
+
+if TYPE_CHECKING:
+    from .transport import DataverseClient
+
+_ENTITY_SELECT = (
+    "LogicalName,EntitySetName,PrimaryIdAttribute,PrimaryNameAttribute,ChangeTrackingEnabled,"
+    "CanChangeTrackingBeEnabled,ObjectTypeCode"
+)
+_ATTRIBUTE_SELECT = "LogicalName,AttributeType,IsValidForRead"
+# Attribute types with an option set, and the metadata cast that exposes it.
+_OPTION_CASTS = {
+    "Picklist": ("PicklistAttributeMetadata", "OptionSet,GlobalOptionSet"),
+    "State": ("StateAttributeMetadata", "OptionSet"),
+    "Status": ("StatusAttributeMetadata", "OptionSet"),
+}
+_LOOKUP_TYPES = {"Lookup", "Customer", "Owner"}
+
+
+@dataclass(frozen=True)
+class AttributeInfo:
+    logical_name: str
+    attribute_type: str
+    is_valid_for_read: bool
+    options: dict[int, str] | None = None  # choice value → label (Picklist/State/Status)
+    targets: tuple[str, ...] | None = None  # target tables of a lookup
+
+
+@dataclass(frozen=True)
+class EntityInfo:
+    logical_name: str
+    entity_set_name: str  # what Web API URLs use; never LogicalCollectionName
+    primary_id: str
+    primary_name: str | None
+    change_tracking_enabled: bool
+    can_change_tracking_be_enabled: bool
+    object_type_code: int | None
+    attributes: dict[str, AttributeInfo]
+
+
+def _entity_path(logical_name: str) -> str:
+    return f"EntityDefinitions(LogicalName={string_literal(check_name(logical_name, 'table'))})"
+
+
+def get_entity(client: DataverseClient, logical_name: str) -> EntityInfo:
+    """Metadata of one table by logical name; raises ``NotFound`` when the table does not exist."""
+    path = _entity_path(logical_name)
+    payload = _single(client.request(
+        "GET", path, params={"$select": _ENTITY_SELECT, "$expand": f"Attributes($select={_ATTRIBUTE_SELECT})"},
+    ).data)
+    raw_attrs = payload.get("Attributes") or []
+    types = {a["LogicalName"]: a.get("AttributeType") or "" for a in raw_attrs}
+    options: dict[str, dict[int, str]] = {}
+    for attr_type, (cast, expand) in _OPTION_CASTS.items():
+        if attr_type in types.values():
+            rows = client.request("GET", f"{path}/Attributes/Microsoft.Dynamics.CRM.{cast}",
+                                  params={"$select": "LogicalName", "$expand": expand}).data.get("value", [])
+            for row in rows:
+                options[row["LogicalName"]] = _options(row.get("OptionSet") or row.get("GlobalOptionSet"))
+    targets: dict[str, tuple[str, ...]] = {}
+    if _LOOKUP_TYPES & set(types.values()):
+        rows = client.request("GET", f"{path}/Attributes/Microsoft.Dynamics.CRM.LookupAttributeMetadata",
+                              params={"$select": "LogicalName,Targets"}).data.get("value", [])
+        targets = {row["LogicalName"]: tuple(row.get("Targets") or ()) for row in rows}
+    attributes = {
+        a["LogicalName"]: AttributeInfo(
+            logical_name=a["LogicalName"],
+            attribute_type=types[a["LogicalName"]],
+            is_valid_for_read=bool(a.get("IsValidForRead", True)),
+            options=options.get(a["LogicalName"]),
+            targets=targets.get(a["LogicalName"]),
+        )
+        for a in raw_attrs
+    }
+    return EntityInfo(
+        logical_name=payload["LogicalName"],
+        entity_set_name=payload["EntitySetName"],
+        primary_id=payload["PrimaryIdAttribute"],
+        primary_name=payload.get("PrimaryNameAttribute"),
+        change_tracking_enabled=bool(payload.get("ChangeTrackingEnabled")),
+        can_change_tracking_be_enabled=_managed_bool(payload.get("CanChangeTrackingBeEnabled")),
+        object_type_code=payload.get("ObjectTypeCode"),
+        attributes=attributes,
+    )
+
+
+def _single(payload: Any) -> dict[str, Any]:
+    """Keyed retrieval returns one object; tolerate the ``{"value":[obj]}`` form one doc shows."""
+    if isinstance(payload, dict) and isinstance(payload.get("value"), list) and len(payload["value"]) == 1:
+        payload = payload["value"][0]
+    if not isinstance(payload, dict) or "EntitySetName" not in payload:
+        raise DataverseError("unexpected EntityDefinitions answer: no EntitySetName")
+    return payload
+
+
+def _managed_bool(value: Any) -> bool:
+    """``CanChangeTrackingBeEnabled`` is a BooleanManagedProperty ``{"Value": bool, …}``."""
+    return bool(value.get("Value")) if isinstance(value, dict) else bool(value)
+
+
+def _options(option_set: Any) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for opt in (option_set or {}).get("Options") or []:
+        label = opt.get("Label") or {}
+        localized = (label.get("UserLocalizedLabel") or {}).get("Label")
+        if localized is None and label.get("LocalizedLabels"):
+            localized = label["LocalizedLabels"][0].get("Label")
+        out[int(opt["Value"])] = localized if localized is not None else str(opt["Value"])
+    return out
+
+
+def total_record_count(client: DataverseClient, logical_names: Iterable[str]) -> dict[str, int]:
+    """Snapshot row counts (up to 24 h old, unfiltered) via ``RetrieveTotalRecordCount``."""
+    names = [check_name(n, "table") for n in logical_names]
+    if not names:
+        return {}
+    data = client.request("GET", "RetrieveTotalRecordCount(EntityNames=@p1)",
+                          params={"@p1": json.dumps(names, separators=(",", ":"))}).data
+    collection = (data or {}).get("EntityRecordCountCollection") or {}
+    return {k: int(v) for k, v in zip(collection.get("Keys") or [], collection.get("Values") or [], strict=True)}
+
+
+def count(client: DataverseClient, entity_set: str) -> int:
+    """``<set>/$count``: exact up to 5000 (Dataverse caps the number there)."""
+    resp = client.request("GET", f"{check_name(entity_set, 'entity set')}/$count", expect_json=False)
+    text = resp.text.strip()
+    if not text.isdigit():
+        raise DataverseError(f"unexpected $count answer {text[:40]!r}", status=resp.status, url=resp.url)
+    return int(text)

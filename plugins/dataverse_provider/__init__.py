@@ -1,0 +1,1 @@
+"""Airflow integration for Microsoft Dataverse (Dynamics 365 Human Resources)."""

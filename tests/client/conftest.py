@@ -1,0 +1,92 @@
+"""Client-test helpers: settings and clients pointed at the emulator fixture from tests/conftest.py."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from hr_dataverse.dataverse import DataverseClient, DataverseSettings
+
+
+def settings_for(info: dict[str, Any], **overrides: Any) -> DataverseSettings:
+    """Settings for the emulator described by ``info``; short timeouts and backoff keep tests fast."""
+    values: dict[str, Any] = {
+        "environment_url": info["dataverse_url"],
+        "tenant_id": info["tenant_id"],
+        "client_id": info["client_id"],
+        "client_secret": info["client_secret"],
+        "authority_host": info["authority_host"],
+        "ca_bundle": info["ca_bundle"],
+        "timeout": 10.0,
+        "max_attempts": 4,
+        "deadline": 30.0,
+        "backoff_base": 0.1,
+        "backoff_max": 0.5,
+        "max_concurrency": 2,
+    }
+    values.update(overrides)
+    return DataverseSettings(**values)
+
+
+@pytest.fixture
+def client(emulator: Any) -> Iterator[DataverseClient]:
+    with DataverseClient(settings_for(emulator.info)) as c:
+        yield c
+
+
+@pytest.fixture
+def make_client(emulator: Any) -> Iterator[Any]:
+    """``make_client(**setting_overrides)`` → a client on the emulator; all are closed afterwards."""
+    made: list[DataverseClient] = []
+
+    def make(**overrides: Any) -> DataverseClient:
+        c = DataverseClient(settings_for(emulator.info, **overrides))
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.close()
+
+
+class TestCertificate:
+    """A fresh RSA key with a self-signed certificate, in every form the settings accept."""
+
+    __test__ = False  # not a test class
+
+    def __init__(self) -> None:
+        import datetime as dt
+        import hashlib
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.hazmat.primitives.serialization import pkcs12
+        from cryptography.x509.oid import NameOID
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hr-dataverse-test")])
+        now = dt.datetime.now(dt.UTC)
+        cert = (
+            x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
+            .sign(key, hashes.SHA256())
+        )
+        self.password = "pfx-pass-1234"
+        self.key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                         serialization.NoEncryption()).decode()
+        self.encrypted_key_pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(self.password.encode())).decode()
+        self.cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+        self.sha1 = hashlib.sha1(cert.public_bytes(serialization.Encoding.DER)).hexdigest().upper()
+        self.pfx = pkcs12.serialize_key_and_certificates(
+            b"test", key, cert, None, serialization.BestAvailableEncryption(self.password.encode()))
+
+
+@pytest.fixture(scope="session")
+def test_certificate() -> TestCertificate:
+    return TestCertificate()
