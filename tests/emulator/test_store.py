@@ -147,7 +147,7 @@ def test_changes_since_orders_dedups_and_reports_deletes(store):
     ghost = _new(store, "ghost")  # created and deleted between polls: still a delete
     store.delete(CH, ghost)
     rows, deletes = store.changes_since(CH, start)
-    assert [r["name"] for r in rows] == ["c", "a2"]
+    assert [(r["characteristicid"], r["name"]) for r in rows] == [(c, "c"), (a, "a2")]
     assert [r["versionnumber"] for r in rows] == sorted(r["versionnumber"] for r in rows)
     assert [d[0] for d in deletes] == [b, ghost]
     assert all(start < v <= store.current_version() for _, v in deletes)

@@ -16,6 +16,7 @@ from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS
 from msal.exceptions import MsalServiceError
 
 from .errors import AuthError, network_error
+from .session import pinned_session
 from .settings import DataverseSettings
 
 log = logging.getLogger(__name__)
@@ -83,8 +84,7 @@ class TokenProvider:
                 # discovery against login.microsoftonline.com; the tenant discovery still runs.
                 validate_authority=known,
                 instance_discovery=None if known else False,
-                verify=s.ca_bundle or True,
-                timeout=s.timeout,
+                http_client=pinned_session(s),
                 token_cache=msal.TokenCache(),
             )
         except requests.RequestException as exc:

@@ -13,7 +13,6 @@ Retry policy (all bounded by ``settings.max_attempts`` and the overall ``setting
 
 from __future__ import annotations
 
-import http.cookiejar
 import json as jsonlib
 import logging
 import random
@@ -26,7 +25,6 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 
 from .auth import TokenProvider
 from .errors import (
@@ -38,6 +36,7 @@ from .errors import (
     parse_retry_after,
     request_id_of,
 )
+from .session import pinned_session, tls_verify
 from .settings import DataverseSettings
 
 log = logging.getLogger(__name__)
@@ -78,8 +77,8 @@ class TransportStats:
 class DataverseClient:
     """Dataverse Web API client for one environment. Thread-safe; share one per worker.
 
-    ``session``, ``sleep`` and ``clock`` are injectable for tests; a session passed in is used
-    as is (pool, TLS and cookie settings are only applied to the session built here).
+    ``session``, ``sleep`` and ``clock`` are injectable for tests; a session passed in keeps its
+    pool and cookie settings (``verify`` is still sent with every request).
     """
 
     def __init__(
@@ -94,7 +93,8 @@ class DataverseClient:
     ) -> None:
         self.settings = settings.validate()
         self.tokens = token_provider or TokenProvider(settings, on_new_token=on_new_token)
-        self.session = session or self._build_session()
+        self.session = session or pinned_session(settings, pool_size=settings.max_concurrency)
+        self._verify = tls_verify(settings)
         self.stats = TransportStats()
         self.dop_hint: int | None = None
         self._sleep = sleep
@@ -107,17 +107,6 @@ class DataverseClient:
     @property
     def base_url(self) -> str:
         return self.settings.base_url
-
-    def _build_session(self) -> requests.Session:
-        s = self.settings
-        session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=s.max_concurrency, max_retries=0)
-        session.mount("https://", adapter)
-        session.verify = s.ca_bundle or True
-        # Dataverse pins clients to one web server with an affinity cookie; without it requests
-        # spread over servers, each with its own service-protection budget (api-limits guidance).
-        session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-        return session
 
     def close(self) -> None:
         self.session.close()
@@ -185,7 +174,7 @@ class DataverseClient:
             self._count(requests=1)
             try:
                 raw = self.session.request(
-                    method, url, json=json, data=data, allow_redirects=False,
+                    method, url, json=json, data=data, allow_redirects=False, verify=self._verify,
                     headers={**base_headers, "Authorization": f"Bearer {token.token}"},
                     timeout=max(0.001, min(self.settings.timeout, remaining)),
                 )
