@@ -65,7 +65,7 @@ class Emulator:
         self.config = config or EmulatorConfig()
         self.clock = Clock()
         self.schema = build_schema(self.config)
-        self.store = Store(self.schema, self.clock)
+        self.store = Store(self.schema, self.clock, self.config)
         self.store.load(generate(self.config, self.schema, self.clock))
         self.faults = Faults(self.config)
         self.protection = Protection(self.config.protection_profile, self.clock)

@@ -66,6 +66,8 @@ class EmulatorConfig:
     bookableresource_worker_navigation: str = "cdm_WorkerId"
     # UNCONFIRMED: prefix of the HR virtual tables (mshr_ documented; mserp_ on newer infra).
     hr_virtual_prefix: str = "mshr_"
+    # UNCONFIRMED: whether bookableresourcecharacteristic accepts UpsertMultiple (CreateMultiple is listed).
+    bookableresourcecharacteristic_upsert_multiple: bool = True
 
     # Service protection: "default" (6000 req / 20 min exec / 52 concurrent per 300 s),
     # "hr" (500 req / 5 min, 25 concurrent), or "off".

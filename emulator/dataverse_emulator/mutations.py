@@ -40,7 +40,9 @@ def _prefix(store: Store) -> str:
 
 
 def _find(store: Store, table: str, **match: Any) -> list[Row]:
-    return [row for row in store.iter_rows(table) if all(row.get(k) == v for k, v in match.items())]
+    """Rows equal on every given column; the first column goes through the store's index."""
+    (key, value), *rest = match.items()
+    return [row for row in store.find(table, key, value) if all(row.get(k) == v for k, v in rest)]
 
 
 def _worker(store: Store, worker_number: str) -> Row:

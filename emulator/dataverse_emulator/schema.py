@@ -438,11 +438,10 @@ def _hr_virtual(config: EmulatorConfig) -> list[TableDef]:
 def _urs(config: EmulatorConfig) -> list[TableDef]:
     """URS tables (system tables; object type codes [I]). They support CreateMultiple/UpdateMultiple;
     UpsertMultiple on bookableresourcecharacteristic is UNCONFIRMED, hence
-    ``config.bookableresourcecharacteristic_upsert_multiple`` (default True when the setting is absent)."""
+    ``config.bookableresourcecharacteristic_upsert_multiple`` (default True)."""
     t = lambda *a, **kw: _table(*a, config=config, **kw)  # noqa: E731
     bulk = frozenset({"CreateMultiple", "UpdateMultiple"})
-    brc_bulk = bulk | {"UpsertMultiple"} if getattr(
-        config, "bookableresourcecharacteristic_upsert_multiple", True) else bulk
+    brc_bulk = bulk | {"UpsertMultiple"} if config.bookableresourcecharacteristic_upsert_multiple else bulk
     name = _s("name", required=True)
     return [
         t("bookableresource", "bookableresources", "name", [

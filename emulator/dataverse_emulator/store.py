@@ -10,7 +10,8 @@ Change tracking: every write takes the next value of one global counter as the r
 (re-inserting a key moves it to the end), so ``changes_since`` walks it backwards and costs
 O(changes), not O(table). Deletes leave a tombstone (id -> delete version, time) in the same order;
 tombstones older than the retention window are purged, which is safe because tokens that old are
-expired anyway.
+expired anyway. ``find`` keeps a hash index per column it has been asked about, so lookups by a
+business key or a foreign key stay cheap at a million rows.
 """
 
 from __future__ import annotations
@@ -73,13 +74,30 @@ def _canonical_id(value: object) -> str:
 
 
 class _Table:
-    __slots__ = ("rows", "ids", "log", "tombstones")
+    __slots__ = ("rows", "ids", "log", "tombstones", "indexes")
 
     def __init__(self) -> None:
         self.rows: dict[str, Row] = {}
         self.ids: list[str] = []  # sorted primary keys, for O(log n + page) paging
         self.log: dict[str, int] = {}  # id -> latest version, in version order
         self.tombstones: dict[str, tuple[int, float]] = {}  # id -> (delete version, unix time), in order
+        self.indexes: dict[str, dict[Any, set[str]]] = {}  # column -> value -> ids, built on first find()
+
+    def index(self, row_id: str, old: Row | None, new: Row | None) -> None:
+        """Keep the secondary indexes in step with one row's change (old/new None = absent)."""
+        for column, index in self.indexes.items():
+            before = old.get(column) if old else None
+            after = new.get(column) if new else None
+            if before == after:
+                continue
+            if before is not None:
+                ids = index.get(before)
+                if ids is not None:
+                    ids.discard(row_id)
+                    if not ids:
+                        del index[before]
+            if after is not None:
+                index.setdefault(after, set()).add(row_id)
 
 
 class Store:
@@ -162,6 +180,7 @@ class Store:
             new["createdon"] = new["modifiedon"] = format_datetime(self.clock.now())
             self._stamp(t, row_id, new)
             t.rows[row_id] = new
+            t.index(row_id, None, new)
             insort(t.ids, row_id)
             t.tombstones.pop(row_id, None)  # re-created: the current row supersedes the delete
             return row_id
@@ -186,6 +205,7 @@ class Store:
             new["modifiedon"] = format_datetime(self.clock.now())
             self._stamp(t, row_id, new)
             t.rows[row_id] = new
+            t.index(row_id, current, new)
             return dict(new)
 
     def delete(self, table: str, row_id: str) -> Row:
@@ -197,6 +217,7 @@ class Store:
             if row is None:
                 raise RowNotFound(f"{table} With Id = {row_id} Does Not Exist")
             del t.ids[bisect_right(t.ids, row_id) - 1]
+            t.index(row_id, row, None)
             del t.log[row_id]
             self._version += 1
             t.tombstones[row_id] = (self._version, self.clock.timestamp())
@@ -234,6 +255,20 @@ class Store:
                 if predicate is None or predicate(row):
                     out.append(dict(row))
             return out
+
+    def find(self, table: str, column: str, value: Any) -> list[Row]:
+        """Rows whose ``column`` equals ``value`` (exact, case-sensitive), in primary-key order.
+        The first call per column builds a hash index (one scan); later calls cost O(matches)."""
+        with self._lock:
+            t, _ = self._table(table)
+            index = t.indexes.get(column)
+            if index is None:
+                index = t.indexes[column] = {}
+                for row_id, row in t.rows.items():
+                    v = row.get(column)
+                    if v is not None:
+                        index.setdefault(v, set()).add(row_id)
+            return [dict(t.rows[i]) for i in sorted(index.get(value, ()))]
 
     def iter_rows(self, table: str) -> Iterator[Row]:
         """All rows in primary-key order, as a snapshot taken now. Yields the stored dicts

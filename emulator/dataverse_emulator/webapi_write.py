@@ -14,9 +14,6 @@ Every write goes through ``Writer`` (also used by ``bulk.py``), which checks pri
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .http import Request, Response, dataverse_error
@@ -230,9 +227,8 @@ class Writer:
                 code=PLUGIN_ERROR,
             )
         own_id = current.get("ratingvalueid") if current else None
-        for other in self.store.iter_rows("ratingvalue"):
-            if (other.get("ratingmodel") == row["ratingmodel"] and other.get("value") == value
-                    and other["ratingvalueid"] != own_id):
+        for other in self.store.find("ratingvalue", "ratingmodel", row["ratingmodel"]):
+            if other.get("value") == value and other["ratingvalueid"] != own_id:
                 raise WriteError(
                     f"A rating value with value {value} already exists for rating model '{model.get('name')}'.",
                     code=PLUGIN_ERROR,
@@ -251,9 +247,7 @@ class Writer:
             seen.add((name, rid))
             for child, attr in referencing.get(name, ()):
                 behaviour = CASCADE.get((child.logical_name, attr.logical_name), "RemoveLink")
-                for row in self.store.iter_rows(child.logical_name):
-                    if row.get(attr.logical_name) != rid:
-                        continue
+                for row in self.store.find(child.logical_name, attr.logical_name, rid):
                     key = (child.logical_name, row[child.primary_id])
                     if behaviour == "Cascade":
                         if key not in seen:
@@ -268,35 +262,40 @@ class Writer:
         return deletes, unlinks, [r for r in restricted if r not in seen]
 
 
-_REFERENCING_CACHE: dict[int, dict[str, list[tuple[TableDef, AttributeDef]]]] = {}
-_REFERENCING_LOCK = threading.Lock()
-
-
 def _referencing(schema: dict[str, TableDef]) -> dict[str, list[tuple[TableDef, AttributeDef]]]:
-    """Target table -> [(referencing table, lookup)], computed once per schema."""
-    with _REFERENCING_LOCK:
-        cached = _REFERENCING_CACHE.get(id(schema))
-        if cached is None:
-            cached = {}
-            for table in schema.values():
-                for attr in table.lookups():
-                    for target in attr.targets:
-                        cached.setdefault(target, []).append((table, attr))
-            _REFERENCING_CACHE[id(schema)] = cached
-        return cached
+    """Target table -> [(referencing table, lookup)] (a few dozen tables: cheap to rebuild per delete)."""
+    out: dict[str, list[tuple[TableDef, AttributeDef]]] = {}
+    for table in schema.values():
+        for attr in table.lookups():
+            for target in attr.targets:
+                out.setdefault(target, []).append((table, attr))
+    return out
 
 
-@contextmanager
-def atomic(store: Store) -> Iterator[None]:
-    """All writes inside commit together or not at all (change sets, ``*Multiple``): the store lock is
-    held throughout and an exception restores the snapshot taken on entry."""
-    with store.lock:
-        snapshot = store.snapshot()
+class Transaction:
+    """Writes inside commit together or not at all (change sets, ``*Multiple``). The store lock is held
+    throughout; ``rollback()`` (or an exception) restores the snapshot taken on entry, so a rolled-back
+    write leaves no trace in the rows or the change log."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.rolled_back = False
+
+    def __enter__(self) -> Transaction:
+        self.store.lock.acquire()
+        self._snapshot = self.store.snapshot()
+        return self
+
+    def rollback(self) -> None:
+        self.store.restore(self._snapshot)
+        self.rolled_back = True
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         try:
-            yield
-        except BaseException:
-            store.restore(snapshot)
-            raise
+            if exc_type is not None and not self.rolled_back:
+                self.rollback()
+        finally:
+            self.store.lock.release()
 
 
 # --- responses -----------------------------------------------------------------------------------
@@ -325,7 +324,9 @@ def _wants_representation(req: Request) -> bool:
 
 def _select(req: Request, table: TableDef) -> list[str] | None:
     text = req.query.get("$select")
-    return parse_select(text, TableResolver(table)) or None if text is not None else None
+    if text is None:
+        return None
+    return parse_select(text, TableResolver(table)) or None
 
 
 def _check_version(if_match: str, current: dict[str, Any]) -> None:

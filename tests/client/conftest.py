@@ -31,6 +31,12 @@ def settings_for(info: dict[str, Any], **overrides: Any) -> DataverseSettings:
 
 
 @pytest.fixture
+def make_settings(emulator: Any) -> Any:
+    """``make_settings(**overrides)`` → ``settings_for(emulator.info, **overrides)``."""
+    return lambda **overrides: settings_for(emulator.info, **overrides)
+
+
+@pytest.fixture
 def client(emulator: Any) -> Iterator[DataverseClient]:
     with DataverseClient(settings_for(emulator.info)) as c:
         yield c

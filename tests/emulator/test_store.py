@@ -236,3 +236,19 @@ def test_concurrent_writes_get_unique_versions(store):
     versions = [r["versionnumber"] for r in rows]
     assert len(rows) == 600 and versions == sorted(set(versions))
     assert store.current_version() == start + 1200
+
+
+def test_find_uses_an_index_kept_in_step_with_writes(store):
+    assert store.find(CH, "name", "Welding") == []
+    first, second = _new(store), _new(store)
+    found = store.find(CH, "name", "Welding")
+    assert [r["characteristicid"] for r in found] == sorted([first, second])
+    store.update(CH, first, {"name": "Brazing"})
+    store.delete(CH, second)
+    assert store.find(CH, "name", "Welding") == []
+    assert [r["characteristicid"] for r in store.find(CH, "name", "Brazing")] == [first]
+    store.update(CH, first, {"name": None})
+    assert store.find(CH, "name", "Brazing") == []
+    worker = next(iter(store.iter_rows("cdm_worker")))
+    expected = [r for r in store.iter_rows("cdm_employment") if r["cdm_workerid"] == worker["cdm_workerid"]]
+    assert store.find("cdm_employment", "cdm_workerid", worker["cdm_workerid"]) == expected

@@ -46,6 +46,10 @@ class TokenProvider:
         self._app: msal.ConfidentialClientApplication | None = None
         self._lock = threading.Lock()
         self._secrets = [s for s in (settings.client_secret,) if s]
+        self._http = pinned_session(settings)
+
+    def close(self) -> None:
+        self._http.close()
 
     def get_token(self, force_refresh: bool = False) -> AccessToken:
         with self._lock:
@@ -84,11 +88,13 @@ class TokenProvider:
                 # discovery against login.microsoftonline.com; the tenant discovery still runs.
                 validate_authority=known,
                 instance_discovery=None if known else False,
-                http_client=pinned_session(s),
+                http_client=self._http,
                 token_cache=msal.TokenCache(),
             )
         except requests.RequestException as exc:
             raise network_error(exc, s.authority) from None
+        except MsalServiceError as exc:  # tenant discovery answered 5xx
+            raise AuthError(f"tenant discovery at {s.authority_host} failed: {self._scrub(str(exc))}") from None
         except ValueError as exc:
             text = str(exc)
             if "authority configuration" in text or "OIDC Discovery failed" in text:

@@ -94,6 +94,7 @@ class DataverseClient:
         self.settings = settings.validate()
         self.tokens = token_provider or TokenProvider(settings, on_new_token=on_new_token)
         self.session = session or pinned_session(settings, pool_size=settings.max_concurrency)
+        self._owned = [c for c, given in ((self.tokens, token_provider), (self.session, session)) if given is None]
         self._verify = tls_verify(settings)
         self.stats = TransportStats()
         self.dop_hint: int | None = None
@@ -109,7 +110,9 @@ class DataverseClient:
         return self.settings.base_url
 
     def close(self) -> None:
-        self.session.close()
+        """Close the HTTP session and token provider built here (ones passed in stay open)."""
+        for owned in self._owned:
+            owned.close()
 
     def __enter__(self) -> DataverseClient:
         return self

@@ -1,4 +1,4 @@
-"""DataverseClient retry/auth/host rules against a scripted session (no network, fake clock)."""
+"""DataverseClient retry/auth/host rules, paging and change reads against a scripted session (no network)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from hr_dataverse.dataverse import (
     AccessToken,
     DataverseClient,
     DataverseSettings,
+    DeltaTokenExpired,
     ForeignHostError,
     NetworkError,
     PermissionDenied,
@@ -20,8 +21,9 @@ from hr_dataverse.dataverse import (
     Throttled,
     Unauthorized,
     errors,
+    iter_pages,
+    read_changes,
 )
-from hr_dataverse.dataverse.paging import iter_pages
 
 ENV = "https://contoso.crm.dynamics.com"
 BASE = f"{ENV}/api/data/v9.2/"
@@ -241,3 +243,44 @@ def test_paging_refuses_a_foreign_next_link_and_a_repeated_one() -> None:
     assert [c["headers"]["Prefer"] for c in session.calls] == [
         'odata.include-annotations="*",odata.maxpagesize=10'] * 2
     assert session.calls[1]["url"] == BASE + "cdm_workers?$skiptoken=same"
+
+
+DELTA = BASE + "cdm_workers?$select=cdm_name&$deltatoken=919042%2108%2f22%2f2017%2008%3a10%3a44"
+
+
+def test_delta_pages_split_deleted_entities_from_upserts() -> None:
+    page = {
+        "@odata.context": BASE + "$metadata#cdm_workers(cdm_name)/$delta",
+        "@odata.deltaLink": BASE + "cdm_workers?$select=cdm_name&$deltatoken=919058",
+        "value": [
+            {"@odata.etag": 'W/"915250"', "cdm_name": "New Co", "cdm_workerid": "7a1c"},
+            {"@odata.context": BASE + "$metadata#cdm_workers/$deletedEntity", "id": "9d2c", "reason": "deleted"},
+        ],
+    }
+    client, session, _, _ = make(reply(200, page))
+    (changes,) = list(read_changes(client, DELTA, page_size=100))
+    assert changes.upserts == [page["value"][0]] and changes.deleted_ids == ["9d2c"]
+    assert changes.delta_link == page["@odata.deltaLink"] and changes.next_link is None
+    assert session.calls[0]["url"] == DELTA  # verbatim, no params added
+    assert session.calls[0]["headers"]["Prefer"] == "odata.track-changes,odata.maxpagesize=100"
+
+
+def test_4xx_on_a_delta_link_means_resync_but_403_and_429_keep_their_types() -> None:
+    client, _, _, _ = make(reply(400, {"error": {"code": "0x80060888", "message": "bad $deltatoken"}}))
+    with pytest.raises(DeltaTokenExpired) as info:
+        list(read_changes(client, DELTA))
+    assert (info.value.status, info.value.code) == (400, "0x80060888") and "full resync" in info.value.message
+    denied = {"error": {"code": "0x80040220", "message": "is missing prvReadcdm_worker privilege"}}
+    client, _, _, _ = make(reply(403, denied))
+    with pytest.raises(PermissionDenied):
+        list(read_changes(client, DELTA))
+    client, _, _, _ = make(reply(429, THROTTLE, {"Retry-After": "600"}))
+    with pytest.raises(Throttled):
+        list(read_changes(client, DELTA))
+
+
+def test_select_with_a_delta_link_is_refused() -> None:
+    client, session, _, _ = make()
+    with pytest.raises(ValueError, match="delta link"):
+        next(read_changes(client, DELTA, select=["cdm_name"]))
+    assert session.calls == []

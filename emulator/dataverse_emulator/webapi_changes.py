@@ -1,0 +1,158 @@
+"""Change tracking (reference §5): the initial read with ``Prefer: odata.track-changes`` and delta reads
+with ``$deltatoken``, both paged statelessly through ``$skiptoken`` cookies marked ``istracking="True"``.
+
+- Initial read: rows in primary-key order; the delta token is pinned on the first page (in the cookie),
+  so rows changed while the client pages come again in the next delta instead of being lost.
+  ``@odata.deltaLink`` appears on the last page only.
+- Delta read: changed rows (version order) then deletions (version order). The cookie pins the upper
+  version of the window and the position (phase + last version), so every page comes from one window.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .http import Request, Response, dataverse_error
+from .odata.errors import ODataError
+from .odata.options import check_supported, check_track_changes
+from .odata.paging import build_delta_link, build_next_link, decode_skiptoken, delta_token_parts
+from .webapi_read import (
+    ReadOptions,
+    context_fragment,
+    make_skiptoken,
+    parse_read_options,
+    preference_applied,
+    read_cookie,
+    serialize_rows,
+)
+from .webapi_read import count as plain_count
+
+if TYPE_CHECKING:
+    from .schema import TableDef
+    from .security import Principal
+    from .webapi import WebApi
+    from .webapi_paths import Target
+
+TRACK_CHANGES = "odata.track-changes"
+# ChangeTrackingNotEnabledForEntity; text documented [PA-ERR], HTTP status UNCONFIRMED (400 chosen).
+NOT_ENABLED = "0x80072491"
+# UNCONFIRMED wire error for an expired (or unreadable) delta token: ExpiredVersionStamp, documented for
+# RetrieveMetadataChanges, is the closest documented code. [PA-ERR][PA-CACHE] Clients resync on any 4xx.
+EXPIRED = "0x80044352"
+EXPIRED_MESSAGE = "Version stamp associated with the client has expired. Please perform a full sync."
+
+
+def is_change_tracking_request(req: Request) -> bool:
+    """Track-changes preference, a ``$deltatoken``, or a paging cookie from a tracking read (clients
+    such as Drasi follow nextLinks without re-sending the preference)."""
+    if TRACK_CHANGES in req.prefer or "$deltatoken" in req.query:
+        return True
+    raw = req.query.get("$skiptoken")
+    if raw is None:
+        return False
+    try:
+        return decode_skiptoken(raw).istracking
+    except ODataError:
+        return False  # the plain read path reports the malformed cookie
+
+
+def handle(api: WebApi, req: Request, principal: Principal, target: Target) -> Response:
+    table = target.table
+    assert table is not None
+    query = req.query
+    if target.kind == "count" and "$deltatoken" not in query:
+        return plain_count(api, req, principal, target)
+    denied = api.check_read(principal, table, organization_level=True)
+    if denied is not None:
+        return denied
+    if not table.change_tracking:
+        return dataverse_error(400, NOT_ENABLED, f"Entity {table.logical_name} isn't enabled for change tracking.")
+    check_supported(query)
+    check_track_changes(query)
+    if "$deltatoken" in query:
+        try:
+            version, issued = delta_token_parts(query["$deltatoken"])
+        except ODataError:
+            return _expired()
+        if api.store.is_expired(issued):
+            return _expired()
+        if target.kind == "count":
+            rows, deletes = api.store.changes_since(table.logical_name, version)
+            return Response.text(200, str(len(rows) + len(deletes)), content_type="text/plain")
+        return _delta(api, req, principal, table, version)
+    return _initial(api, req, principal, table)
+
+
+def _expired() -> Response:
+    return dataverse_error(400, EXPIRED, EXPIRED_MESSAGE)
+
+
+def _options(api: WebApi, req: Request, table: TableDef) -> ReadOptions:
+    opts = parse_read_options(api, req, table)  # $select only: the rest was refused above
+    if TRACK_CHANGES in req.prefer:
+        opts.applied = [TRACK_CHANGES, *opts.applied]
+    return opts
+
+
+def _initial(api: WebApi, req: Request, principal: Principal, table: TableDef) -> Response:
+    opts = _options(api, req, table)
+    cursor = read_cookie(req, table)
+    if cursor is not None and "track" in cursor[1]:
+        token = cursor[1]["track"].get("token", "")
+    else:
+        token = api.store.make_delta_token(api.store.current_version())
+    after = cursor[0].last_id if cursor else None
+    rows = api.store.page(table.logical_name, after_id=after, limit=opts.page_size + 1)
+    more = len(rows) > opts.page_size
+    rows = rows[: opts.page_size]
+    body: dict[str, Any] = {"@odata.context": api.context(req, context_fragment(table, opts.select, []))}
+    body["value"] = serialize_rows(api, principal, table, rows, opts)
+    if more:
+        page = cursor[0].pagenumber + 1 if cursor else 2
+        skiptoken = make_skiptoken(page, table, rows[-1][table.primary_id], rows[0][table.primary_id],
+                                   istracking=True, extras={"track": {"token": token}})
+        body["@odata.nextLink"] = build_next_link(req.scheme_host, req.path, req.query_list, skiptoken)
+    else:
+        body["@odata.deltaLink"] = build_delta_link(req.scheme_host, req.path, req.query.get("$select"), token)
+    return Response.json(200, body, preference_applied({}, opts.applied), rows=len(rows))
+
+
+def _delta(api: WebApi, req: Request, principal: Principal, table: TableDef, version: int) -> Response:
+    opts = _options(api, req, table)
+    cursor = read_cookie(req, table)
+    phase, last = "rows", version
+    until = api.store.current_version()
+    if cursor is not None:
+        state = cursor[1].get("delta", {})
+        try:
+            until, phase, last = int(state["until"]), state["phase"], int(state["last"])
+        except (KeyError, ValueError):
+            raise ODataError("The $skiptoken value is not a valid paging cookie for a delta read.") from None
+    rows, deletes = api.store.changes_since(table.logical_name, version, until)
+    if phase == "rows":
+        rows = [r for r in rows if r["versionnumber"] > last]
+    else:
+        rows, deletes = [], [(i, v) for i, v in deletes if v > last]
+    changes: list[tuple[str, str, int, dict[str, Any] | None]] = [
+        ("rows", r[table.primary_id], r["versionnumber"], r) for r in rows
+    ] + [("deletes", i, v, None) for i, v in deletes]
+    page, more = changes[: opts.page_size], len(changes) > opts.page_size
+    page_rows = [row for _, _, _, row in page if row is not None]
+    value = serialize_rows(api, principal, table, page_rows, opts)
+    deleted_context = api.context(req, f"{table.entity_set_name}/$deletedEntity")
+    value += [{"@odata.context": deleted_context, "id": i, "reason": "deleted"}
+              for kind, i, _, _ in page if kind == "deletes"]
+    body: dict[str, Any] = {"@odata.context": api.context(req, context_fragment(table, opts.select, []) + "/$delta")}
+    body["value"] = value
+    if more:
+        kind, last_id, last_version, _ = page[-1]
+        skiptoken = make_skiptoken(
+            (cursor[0].pagenumber + 1) if cursor else 2, table, last_id, page[0][1], istracking=True,
+            extras={"delta": {"until": str(until), "phase": kind, "last": str(last_version)}},
+        )
+        body["@odata.nextLink"] = build_next_link(req.scheme_host, req.path, req.query_list, skiptoken)
+    else:
+        token = api.store.make_delta_token(until)
+        body["@odata.deltaLink"] = build_delta_link(req.scheme_host, req.path, req.query.get("$select"), token)
+    return Response.json(200, body, preference_applied({}, opts.applied), rows=len(value))
+

@@ -1,0 +1,127 @@
+"""The result of the pre-flight checks: one entry per check, rendered for logs and as JSON.
+
+An entry never holds a token or a secret: causes come from :func:`diagnose` (built from server
+error texts and our own wording) and details hold claims, counts and ids only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from hr_dataverse.dataverse import DataverseError, diagnose
+
+Status = Literal["ok", "warning", "blocker"]
+STATUSES: tuple[Status, ...] = ("ok", "warning", "blocker")
+
+
+@dataclass(frozen=True)
+class CheckEntry:
+    """One check's outcome. For ``ok`` entries ``cause`` says what was verified and ``fix`` is None."""
+
+    check: str  # token, token signature, token claims, application user, table, read, change tracking, …
+    target: str  # what was checked: the environment, a claim name, a table's logical name
+    status: Status
+    cause: str
+    fix: str | None = None
+    code: str | None = None  # Dataverse hex code or AADSTSnnnn
+    request_id: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+        if self.status != "ok" and not self.fix:
+            raise ValueError(f"a {self.status} entry needs a fix ({self.check} / {self.target})")
+
+    @property
+    def label(self) -> str:
+        return f"[{self.check}] {self.target}"
+
+
+@dataclass
+class CheckReport:
+    """Entries in the order the checks ran. ``name`` is the check suite (token_validation, …)."""
+
+    name: str
+    entries: list[CheckEntry] = field(default_factory=list)
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    def __iter__(self) -> Iterator[CheckEntry]:
+        return iter(self.entries)
+
+    def add(self, entry: CheckEntry) -> CheckEntry:
+        self.entries.append(entry)
+        return entry
+
+    def ok(self, check: str, target: str, cause: str, *, request_id: str | None = None, **details: Any
+           ) -> CheckEntry:
+        return self.add(CheckEntry(check, target, "ok", cause, request_id=request_id, details=details))
+
+    def warning(self, check: str, target: str, cause: str, fix: str, *, code: str | None = None,
+                request_id: str | None = None, **details: Any) -> CheckEntry:
+        return self.add(CheckEntry(check, target, "warning", cause, fix, code, request_id, details))
+
+    def blocker(self, check: str, target: str, cause: str, fix: str, *, code: str | None = None,
+                request_id: str | None = None, **details: Any) -> CheckEntry:
+        return self.add(CheckEntry(check, target, "blocker", cause, fix, code, request_id, details))
+
+    def failure(self, check: str, target: str, error: BaseException, status: Status = "blocker",
+                *, cause_suffix: str = "", **details: Any) -> CheckEntry:
+        """An entry for a client error: cause and fix from :func:`diagnose`, code and request id
+        from the error. ``cause_suffix`` adds what the failure means for this check."""
+        if status == "ok":
+            raise ValueError("a failure cannot be ok")
+        d = diagnose(error)
+        code = request_id = None
+        if isinstance(error, DataverseError):
+            code, request_id = error.code, error.request_id
+            if error.status is not None:
+                details.setdefault("http_status", error.status)
+        cause = f"{d.cause} {cause_suffix}".strip()
+        return self.add(CheckEntry(check, target, status, cause, d.fix, code, request_id,
+                                   {"diagnosis": d.check, **details}))
+
+    def blockers(self) -> list[CheckEntry]:
+        return [e for e in self.entries if e.status == "blocker"]
+
+    def warnings(self) -> list[CheckEntry]:
+        return [e for e in self.entries if e.status == "warning"]
+
+    @property
+    def status(self) -> Status:
+        """The worst status of any entry (``ok`` for an empty report)."""
+        return max((e.status for e in self.entries), key=STATUSES.index, default="ok")
+
+    def counts(self) -> dict[str, int]:
+        return {s: sum(1 for e in self.entries if e.status == s) for s in STATUSES}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "created_at": self.created_at,
+            "status": self.status,
+            "counts": self.counts(),
+            "entries": [asdict(e) for e in self.entries],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False, default=str)
+
+    def log_lines(self) -> list[str]:
+        """One line per ok entry; a cause line and a fix line per warning or blocker."""
+        lines: list[str] = []
+        for e in self.entries:
+            ids = ", ".join(x for x in (e.code and f"code {e.code}", e.request_id and f"request id {e.request_id}") if x)
+            suffix = f" ({ids})" if ids else ""
+            lines.append(f"{e.status.upper():7} {e.label}: {e.cause}{suffix}")
+            if e.fix:
+                lines.append(f"{'':7}   fix: {e.fix}")
+        return lines
+
+    def summary_line(self) -> str:
+        c = self.counts()
+        return f"{self.name}: {self.status} ({c['ok']} ok, {c['warning']} warnings, {c['blocker']} blockers)"

@@ -1,0 +1,100 @@
+"""SQLAlchemy engines for the warehouse: an embedded SQLite file or PostgreSQL.
+
+SQLite is set up for several processes writing the same file: WAL (readers never block the
+writer), a busy timeout (a writer waits for the lock instead of failing), staging in the
+connection's TEMP database (never locks the main file) and ``BEGIN IMMEDIATE`` for transactions
+that write the main file (takes the write lock up front, so a transaction that has already read
+never fails on a lock upgrade). Transactions that only stage use a deferred ``BEGIN``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from .errors import WarehouseConfigError
+
+WAREHOUSE_URL_ENV = "HR_WAREHOUSE_URL"
+# include/hr_dataverse/warehouse/engine.py -> the checkout root.
+DEFAULT_SQLITE_FILE = Path(__file__).resolve().parents[3] / "data" / "hr_warehouse.db"
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+_BEGIN_OPTION = "hr_sqlite_begin"
+
+
+def default_url() -> str:
+    """``$HR_WAREHOUSE_URL`` when set, else the embedded SQLite file ``data/hr_warehouse.db``."""
+    return os.environ.get(WAREHOUSE_URL_ENV) or f"sqlite:///{DEFAULT_SQLITE_FILE}"
+
+
+def create_engine(url: str | sa.URL, *, busy_timeout_s: float = 60.0) -> sa.Engine:
+    """An engine for a SQLite file or PostgreSQL URL; raises ``WarehouseConfigError`` otherwise."""
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise WarehouseConfigError("the warehouse URL is not a SQLAlchemy URL "
+                                   "(expected e.g. sqlite:///path.db or postgresql+psycopg2://host/db)") from None
+    backend = parsed.get_backend_name()
+    if backend not in SUPPORTED_BACKENDS:
+        raise WarehouseConfigError(f"unsupported warehouse backend '{backend}'; use sqlite or postgresql")
+    if backend == "sqlite":
+        return _sqlite_engine(parsed, busy_timeout_s)
+    try:
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    except (sa.exc.NoSuchModuleError, ImportError) as exc:
+        raise WarehouseConfigError(f"cannot load the database driver for "
+                                   f"{parsed.render_as_string(hide_password=True)}: {exc}") from None
+
+
+def _sqlite_engine(url: sa.URL, busy_timeout_s: float) -> sa.Engine:
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file::memory:"):
+        raise WarehouseConfigError("the SQLite warehouse must be a file (each load uses its own connection); "
+                                   "in-memory databases are not supported")
+    path = Path(database)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WarehouseConfigError(f"cannot create the folder for the SQLite warehouse {path}: {exc}") from None
+    engine = sa.create_engine(url, connect_args={"timeout": busy_timeout_s})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy (not pysqlite) decide when transactions begin; see _on_begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA temp_store = FILE")  # staging spills to disk: memory stays bounded
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get(_BEGIN_OPTION, 'DEFERRED')}")
+
+    return engine
+
+
+@contextmanager
+def write_transaction(conn: sa.Connection) -> Iterator[sa.Connection]:
+    """A transaction that writes the main database: ``BEGIN IMMEDIATE`` on SQLite."""
+    if conn.dialect.name == "sqlite":
+        conn.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+    try:
+        with conn.begin():
+            yield conn
+    finally:
+        if conn.dialect.name == "sqlite":
+            conn.execution_options(**{_BEGIN_OPTION: "DEFERRED"})
+
+
+@contextmanager
+def writing(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A fresh connection inside a write transaction (short: DDL, state updates)."""
+    with engine.connect() as conn, write_transaction(conn):
+        yield conn

@@ -1,0 +1,33 @@
+"""Table metadata from the emulator: entity set names, keys, change tracking, choices, lookups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from hr_dataverse.dataverse import DataverseClient, NotFound, get_entity
+
+
+def test_worker_metadata(client: DataverseClient, emulator: Any) -> None:
+    table = emulator.app.schema["cdm_worker"]
+    info = get_entity(client, "cdm_worker")
+    assert (info.logical_name, info.entity_set_name) == ("cdm_worker", table.entity_set_name)
+    assert (info.primary_id, info.primary_name) == (table.primary_id, table.primary_name)
+    assert info.change_tracking_enabled is True and info.object_type_code == table.object_type_code
+    assert set(info.attributes) == set(table.attributes)
+    state = info.attributes["statecode"]
+    assert state.attribute_type == "State" and state.options == {0: "Active", 1: "Inactive"}
+    for name, attr in table.attributes.items():
+        if attr.attribute_type == "Picklist":
+            assert info.attributes[name].options == dict(attr.options)
+        if attr.attribute_type == "Lookup":
+            assert info.attributes[name].targets == tuple(attr.targets)
+    assert info.attributes[table.primary_id].options is None
+
+
+def test_untracked_table_and_unknown_table(client: DataverseClient) -> None:
+    address = get_entity(client, "cdm_workeraddress")
+    assert address.change_tracking_enabled is False and address.can_change_tracking_be_enabled is True
+    with pytest.raises(NotFound):
+        get_entity(client, "cdm_nosuchtable")
