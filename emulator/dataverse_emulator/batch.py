@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 BATCH_ERROR = "0x80060888"
 CRLF = "\r\n"
 _BOUNDARY = re.compile(r'boundary\s*=\s*(?:"([^"]+)"|([^;\s]+))', re.I)
-_REQUEST_LINE = re.compile(r"^([A-Z]+)\s+(\S+)(?:\s+HTTP/\d\.\d)?$")
+_REQUEST_LINE = re.compile(r"^([A-Z]+) (\S+) HTTP/1\.[01]$")
 _REFERENCE = re.compile(r"^\$([^/?]+)(.*)$", re.S)
 CHANGE_SET_METHODS = ("POST", "PATCH", "PUT", "DELETE")
 
@@ -196,7 +196,10 @@ def _request_head(lines: list[str]) -> tuple[str, str, Headers]:
         raise BatchError("A batch part of type application/http has no request line.")
     match = _REQUEST_LINE.match(lines[0].strip())
     if not match:
-        raise BatchError(f"Malformed request line in a batch part: '{lines[0].strip()}'.")
+        raise BatchError(  # OData reader text (a URL must be percent-encoded: no spaces)
+            f"The request line '{lines[0].strip()}' is invalid. The request line at the start of each operation "
+            "must have the format 'METHOD URL VERSION'."
+        )
     return match.group(1), match.group(2), _part_headers(lines[1:])
 
 

@@ -53,7 +53,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "truncate":
             self.wfile.write(resp.body[: len(resp.body) // 2])
             self.wfile.flush()
-            self._reset()
+            # A plain close (FIN), not a reset: an RST would make the client drop what it received.
+            self.close_connection = True
             return
         self.wfile.write(resp.body)
 
@@ -113,7 +114,10 @@ class EmulatorServer:
         return info
 
     def start(self) -> EmulatorServer:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="dataverse-emulator", daemon=True)
+        # A short poll interval makes stop() quick (tests start and stop many emulators).
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="dataverse-emulator", daemon=True
+        )
         self._thread.start()
         return self
 

@@ -27,3 +27,35 @@ def running_emulator(state_dir: Path, **overrides: Any) -> Iterator[RunningEmula
         yield RunningEmulator(server)
     finally:
         server.stop()
+
+
+def access_token(info: dict[str, Any]) -> str:
+    """A client-credentials token for the emulator's default app, acquired through MSAL."""
+    import msal
+    import requests
+
+    http = requests.Session()
+    http.verify = info["ca_bundle"]
+    http.trust_env = False  # REQUESTS_CA_BUNDLE in the environment would override verify
+    app = msal.ConfidentialClientApplication(
+        info["client_id"], client_credential=info["client_secret"], authority=info["authority"],
+        http_client=http, instance_discovery=False,
+    )
+    result = app.acquire_token_for_client([info["dataverse_url"] + "/.default"])
+    if "access_token" not in result:
+        raise RuntimeError(f"emulator refused the token request: {result.get('error_description')}")
+    return result["access_token"]
+
+
+def authenticated_session(info: dict[str, Any]):
+    """A ``requests.Session`` trusting the emulator CA, with a bearer token and OData headers."""
+    import requests
+
+    session = requests.Session()
+    session.verify = info["ca_bundle"]
+    session.trust_env = False
+    session.headers.update({
+        "Authorization": f"Bearer {access_token(info)}",
+        "Accept": "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0",
+    })
+    return session

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .http import Request, Response, dataverse_error
 from .odata.errors import ODataError
 from .schema import TableDef
-from .webapi_paths import API_VERSIONS, Target, not_found_segment, parse_target
+from .webapi_paths import ACTION_NAMESPACE, API_VERSIONS, Target, not_found_segment, parse_target
 
 if TYPE_CHECKING:
     from .app import Emulator
@@ -154,7 +154,8 @@ class WebApi:
                 return webapi_read.entity(self, req, principal, target)
         except ODataError as exc:
             return exc.to_response()
-        return _method_not_allowed(req, target.kind)
+        # What remains (a bound action) only takes POST.
+        return _method_not_allowed(req, f"{ACTION_NAMESPACE}{target.action}")
 
 
 def _method_not_allowed(req: Request, segment: str) -> Response:

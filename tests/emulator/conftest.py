@@ -30,6 +30,10 @@ class WebApiClient:
     def app(self) -> Any:
         return self.emulator.app
 
+    def reauthenticate(self) -> None:
+        """Fetch a new token (after moving the emulator clock past the old one's lifetime)."""
+        self.session.headers["Authorization"] = f"Bearer {access_token(self.emulator.info)}"
+
     def get(self, path: str, *, prefer: str | None = None, **kwargs: Any) -> requests.Response:
         headers = {"Accept": "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0",
                    **kwargs.pop("headers", {})}

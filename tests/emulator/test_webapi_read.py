@@ -323,3 +323,9 @@ def test_single_property(shared_dv):
     assert resp.status_code == 200
     assert resp.json() == {"@odata.context": shared_dv.api + f"$metadata#cdm_jobs({row['cdm_jobid']})/cdm_name",
                            "value": row["cdm_name"]}
+
+
+def test_get_on_an_action_or_batch_is_405(shared_dv):
+    _error(shared_dv.get("bookableresources/Microsoft.Dynamics.CRM.CreateMultiple"), 405, "0x80060888",
+           "The HTTP method 'GET' is not supported for the segment 'Microsoft.Dynamics.CRM.CreateMultiple'.")
+    _error(shared_dv.get("$batch"), 405, "0x80060888", "The HTTP method 'GET' is not supported for the segment '$batch'.")

@@ -12,10 +12,19 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from hr_dataverse.dataverse import DataverseError, diagnose
+from hr_dataverse.dataverse import DataverseError, NetworkError, ServerError, Throttled, diagnose
 
 Status = Literal["ok", "warning", "blocker"]
 STATUSES: tuple[Status, ...] = ("ok", "warning", "blocker")
+_TRANSIENT_NETWORK = {"timeout", "connection", "connection_refused"}
+
+
+def is_transient(error: BaseException) -> bool:
+    """True when retrying later may succeed (throttling, 5xx, dropped connections); configuration
+    mistakes (bad secret, missing table, untrusted certificate, unknown host) never are."""
+    if isinstance(error, NetworkError):
+        return error.reason in _TRANSIENT_NETWORK
+    return isinstance(error, Throttled | ServerError)
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,15 @@ class CheckEntry:
     @property
     def label(self) -> str:
         return f"[{self.check}] {self.target}"
+
+    def log_lines(self) -> list[str]:
+        """``STATUS [check] target: cause (code, request id)`` plus, for failures, a ``fix:`` line."""
+        ids = ", ".join(x for x in (self.code and f"code {self.code}",
+                                    self.request_id and f"request id {self.request_id}") if x)
+        lines = [f"{self.status.upper():7} {self.label}: {self.cause}" + (f" ({ids})" if ids else "")]
+        if self.fix:
+            lines.append(f"{'':7}   fix: {self.fix}")
+        return lines
 
 
 @dataclass
@@ -70,9 +88,10 @@ class CheckReport:
         return self.add(CheckEntry(check, target, "blocker", cause, fix, code, request_id, details))
 
     def failure(self, check: str, target: str, error: BaseException, status: Status = "blocker",
-                *, cause_suffix: str = "", **details: Any) -> CheckEntry:
+                *, cause: str | None = None, cause_suffix: str = "", **details: Any) -> CheckEntry:
         """An entry for a client error: cause and fix from :func:`diagnose`, code and request id
-        from the error. ``cause_suffix`` adds what the failure means for this check."""
+        from the error. ``cause`` replaces the diagnosed cause with a more specific one;
+        ``cause_suffix`` adds what the failure means for this check."""
         if status == "ok":
             raise ValueError("a failure cannot be ok")
         d = diagnose(error)
@@ -81,12 +100,17 @@ class CheckReport:
             code, request_id = error.code, error.request_id
             if error.status is not None:
                 details.setdefault("http_status", error.status)
-        cause = f"{d.cause} {cause_suffix}".strip()
+        cause = f"{cause or d.cause} {cause_suffix}".strip()
         return self.add(CheckEntry(check, target, status, cause, d.fix, code, request_id,
-                                   {"diagnosis": d.check, **details}))
+                                   {"diagnosis": d.check, "transient": is_transient(error), **details}))
 
     def blockers(self) -> list[CheckEntry]:
         return [e for e in self.entries if e.status == "blocker"]
+
+    def only_transient_blockers(self) -> bool:
+        """True when there are blockers and every one of them may go away on a retry."""
+        blockers = self.blockers()
+        return bool(blockers) and all(e.details.get("transient") for e in blockers)
 
     def warnings(self) -> list[CheckEntry]:
         return [e for e in self.entries if e.status == "warning"]
@@ -113,14 +137,7 @@ class CheckReport:
 
     def log_lines(self) -> list[str]:
         """One line per ok entry; a cause line and a fix line per warning or blocker."""
-        lines: list[str] = []
-        for e in self.entries:
-            ids = ", ".join(x for x in (e.code and f"code {e.code}", e.request_id and f"request id {e.request_id}") if x)
-            suffix = f" ({ids})" if ids else ""
-            lines.append(f"{e.status.upper():7} {e.label}: {e.cause}{suffix}")
-            if e.fix:
-                lines.append(f"{'':7}   fix: {e.fix}")
-        return lines
+        return [line for e in self.entries for line in e.log_lines()]
 
     def summary_line(self) -> str:
         c = self.counts()

@@ -60,7 +60,7 @@ def run_token_check(
               scope=s.scope, credential="certificate" if s.certificate else "client secret")
     discovery = _discover(report, client)
     if discovery is not None:
-        claims = _verify_signature(report, client, token, discovery["jwks_uri"])
+        claims = verify_signature(report, client, token, discovery["jwks_uri"])
         if claims is not None:
             _verify_claims(report, client, claims, _tenant_guid(s.tenant_id, discovery), issuer_templates)
     _whoami(report, client)
@@ -141,7 +141,7 @@ def _ssl_context(ca_bundle: str | None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=ca_bundle) if ca_bundle else ssl.create_default_context()
 
 
-def _verify_signature(report: CheckReport, client: DataverseClient, token: str, jwks_uri: str
+def verify_signature(report: CheckReport, client: DataverseClient, token: str, jwks_uri: str
                       ) -> dict[str, Any] | None:
     """Verified claims, or None after recording the failure. Only the signature is checked here."""
     s = client.settings
@@ -186,6 +186,10 @@ def audiences(environment_url: str) -> set[str]:
     return {f"{parts.scheme}://{h}{netloc_tail}" for h in hosts}
 
 
+def audience_matches(aud: str, environment_url: str) -> bool:
+    return _canonical(aud) in audiences(environment_url)
+
+
 def _canonical(url: str) -> str:
     parts = urlsplit(url.strip())
     host = (parts.hostname or "").lower()
@@ -208,15 +212,14 @@ def _verify_claims(report: CheckReport, client: DataverseClient, claims: dict[st
     check = "token claims"
 
     aud = str(claims.get("aud") or "")
-    accepted = audiences(s.environment_url)
-    if _canonical(aud) in accepted:
+    if audience_matches(aud, s.environment_url):
         report.ok(check, "aud", f"The token is for this environment ({aud}).", aud=aud)
     else:
         report.blocker(check, "aud", f"The token's audience is {aud!r}, not this environment "
                        f"({s.environment_root}).",
                        "Set the Environment URL (host) to the environment's root URL from Power Platform admin "
                        "center → Environments; the token scope is derived from it.", aud=aud,
-                       expected=sorted(accepted))
+                       expected=sorted(audiences(s.environment_url)))
 
     tid = str(claims.get("tid") or "").lower()
     if tenant is None:

@@ -76,7 +76,7 @@ class TokenProvider:
         if self._app is not None:
             return self._app
         s = self.settings
-        credential: Any = s.client_secret if s.client_secret else s.certificate.to_msal()  # type: ignore[union-attr]
+        credential: Any = s.client_secret or (s.certificate.to_msal() if s.certificate else None)
         host = s.authority_host.split(":", 1)[0].lower()
         known = host in WELL_KNOWN_AUTHORITY_HOSTS and ":" not in s.authority_host
         try:

@@ -3,7 +3,7 @@
 Storage kinds map to SQL types per backend (PostgreSQL / SQLite):
 text -> text; integer -> integer; bigint -> bigint; numeric -> numeric / REAL;
 double -> double precision; boolean -> boolean; timestamp -> timestamptz / DATETIME text in UTC
-(read back naive, meaning UTC); date -> date; guid -> uuid / VARCHAR(36) lower-case.
+(read back as aware UTC through ``UtcDateTime``); date -> date; guid -> uuid / VARCHAR(36) lower-case.
 
 Every table also has the bookkeeping columns ``_synced_at``, ``_source_version`` (Dataverse
 versionnumber / row etag), ``_deleted_at`` (soft delete; NULL = live) and ``_run_id``.
@@ -15,6 +15,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,8 +25,28 @@ from .errors import SchemaDriftError, WarehouseError
 
 log = logging.getLogger(__name__)
 
+
+
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """timestamptz on PostgreSQL; on SQLite (no time zones) stored as UTC and read back tz-aware,
+    so callers always get aware UTC datetimes."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            return value.astimezone(UTC)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
 GUID = sa.Uuid(as_uuid=False).with_variant(sa.String(36), "sqlite")
-TIMESTAMP = sa.DateTime(timezone=True)
+TIMESTAMP = UtcDateTime()
 _SQL_TYPES: dict[str, sa.types.TypeEngine[Any]] = {
     "text": sa.Text(),
     "integer": sa.Integer(),

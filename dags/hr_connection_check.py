@@ -1,0 +1,76 @@
+"""
+### HR connection check
+
+Catches Dataverse set-up mistakes before any data moves, and says in one line what is wrong and
+where to fix it.
+
+1. **validate_token**: gets a token for the connection, verifies its signature against the
+   tenant's keys and its claims (environment, tenant, expiry, app), calls `WhoAmI` to prove the
+   application user exists, warns before the client secret expires, reports `x-ms-dop-hint`.
+2. **check_entity_access**: for each table of the entity catalog: exists, readable by the
+   application user, change tracking on, row count.
+
+A blocker (wrong secret, expired secret, wrong tenant, no application user, missing read
+privilege or table on a *required* table, …) fails the task at once, listing every blocker with
+its cause and fix. Warnings (secret expiring soon, change tracking off, optional table
+unreadable) are logged only. Each task writes a JSON report to
+`$HR_REPORTS_DIR/checks/<dag_id>/<run_id>/<task_id>.json` (default `<AIRFLOW_HOME>/../reports`).
+
+Runs daily and on demand (Trigger DAG → the form below).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import DAG, Param
+
+from dataverse_provider.operators.entity_access import DataverseEntityAccessCheckOperator
+from dataverse_provider.operators.token_validation import DataverseTokenValidationOperator
+
+with DAG(
+    dag_id="hr_connection_check",
+    schedule="@daily",
+    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    dagrun_timeout=timedelta(minutes=30),
+    tags=["dataverse", "hr", "checks"],
+    doc_md=__doc__,
+    render_template_as_native_obj=True,  # params reach the operators as int / list, not text
+    default_args={
+        # Set-up blockers raise AirflowFailException and skip these; retries cover throttling/outages.
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=10),
+        "execution_timeout": timedelta(minutes=10),
+    },
+    params={
+        "conn_id": Param(
+            "dataverse_default", type="string", minLength=1, title="Dataverse connection",
+            description="Airflow connection (type Microsoft Dataverse) to check.",
+        ),
+        "secret_warn_days": Param(
+            30, type="integer", minimum=0, maximum=730, title="Warn days before secret expiry",
+            description="Warn when the client secret expires within this many days "
+                        "(needs 'Client secret expires on' in the connection).",
+        ),
+        "tables": Param(
+            [], type="array", items={"type": "string"}, title="Tables",
+            description="Table logical names to check, e.g. cdm_worker. Empty: every table of the entity catalog.",
+        ),
+    },
+) as dag:
+    validate_token = DataverseTokenValidationOperator(
+        task_id="validate_token",
+        dataverse_conn_id="{{ params.conn_id }}",
+        secret_warn_days="{{ params.secret_warn_days }}",
+    )
+    check_entity_access = DataverseEntityAccessCheckOperator(
+        task_id="check_entity_access",
+        dataverse_conn_id="{{ params.conn_id }}",
+        tables="{{ params.tables }}",
+    )
+    validate_token >> check_entity_access

@@ -1,0 +1,249 @@
+"""Load sessions: stream pages into a private staging table, then apply them in one transaction.
+
+Staging never touches the live table. ``commit`` merges the staged rows (latest event per
+primary key wins), soft-deletes, optionally reconciles a full load, stores the delta link and
+counts in the sync state and appends the run history — all in one database transaction. A
+process killed at any point therefore leaves the previous committed state, and replaying the
+same pages (from the same stored delta link) yields the same rows: upserts and deletes are
+idempotent.
+
+Staging is a TEMP table on the session's own connection: private to the session on PostgreSQL
+(filled with ``COPY … FROM STDIN``) and outside the main database file on SQLite (filled with
+``executemany``, so staging takes no write lock on the warehouse file). Rows are written in
+chunks of ``chunk_rows``; Python never holds more than one chunk.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import logging
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from .convert import RowConverter
+from .engine import write_transaction
+from .errors import WarehouseError
+from .schema import TIMESTAMP, TableLayout, sql_type
+
+if TYPE_CHECKING:
+    from .warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    table: str
+    run_id: str
+    mode: str
+    rows_upserted: int  # distinct rows whose latest staged event was an upsert
+    rows_deleted: int  # live rows newly soft-deleted (delete events + reconciliation)
+    rows_reconciled: int  # of which: live rows a full load did not see
+    rows_total: int  # live rows after the commit
+    rows_deleted_total: int  # soft-deleted rows after the commit
+    synced_at: datetime
+
+
+class LoadSession:
+    """Created by ``Warehouse.begin_load``; use as a context manager (aborts unless committed)."""
+
+    def __init__(self, warehouse: Warehouse, layout: TableLayout, run_id: str, mode: str) -> None:
+        self.table = layout.name
+        self.run_id = run_id
+        self.mode = mode
+        self.started_at = datetime.now(UTC)
+        self.rows_staged = 0
+        self.deletes_staged = 0
+        self._wh = warehouse
+        self._layout = layout
+        self._converter = RowConverter(layout)
+        self._seq = 0
+        self._closed = False
+        self._conn = warehouse.engine.connect()
+        try:
+            self._staging = self._create_staging()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    # --- staging ---------------------------------------------------------------------------
+
+    def _create_staging(self) -> sa.Table:
+        name = f"_hr_stg_{uuid.uuid4().hex[:12]}"
+        kinds = self._layout.kinds
+        target = self._layout.table.c
+        cols = [sa.Column("_seq", sa.BigInteger, nullable=False), sa.Column("_op", sa.String(1), nullable=False)]
+        cols += [sa.Column(c, sql_type(kinds[c]) if c in kinds else target[c].type) for c in self._layout.data_columns]
+        cols.append(sa.Column("_source_version", sa.BigInteger))
+        staging = sa.Table(name, sa.MetaData(), *cols, prefixes=["TEMPORARY"])
+        with self._conn.begin():
+            staging.create(self._conn)
+            sa.Index(f"{name}_pk", staging.c[self._layout.primary_key], staging.c._seq).create(self._conn)
+        return staging
+
+    def stage_rows(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Stage upserted rows (wire JSON objects, annotations included); returns how many."""
+        self._check_open()
+        count = self._write(self._converter.upsert(row, seq) for row, seq in zip(rows, self._seqs(), strict=False))
+        self.rows_staged += count
+        return count
+
+    def stage_deletes(self, ids: Iterable[str]) -> int:
+        """Stage deleted Dataverse ids (``$deletedEntity`` rows); returns how many."""
+        self._check_open()
+        count = self._write(self._converter.delete(i, seq) for i, seq in zip(ids, self._seqs(), strict=False))
+        self.deletes_staged += count
+        return count
+
+    def _seqs(self) -> Iterator[int]:
+        while True:
+            self._seq += 1
+            yield self._seq
+
+    def _write(self, staged: Iterator[dict[str, Any]]) -> int:
+        total = 0
+        while chunk := list(itertools.islice(staged, self._wh.chunk_rows)):
+            try:
+                with self._conn.begin():
+                    if self._conn.dialect.name == "postgresql":
+                        self._copy(chunk)
+                    else:
+                        self._conn.execute(self._staging.insert(), chunk)
+            except sa.exc.DBAPIError as exc:
+                raise WarehouseError(f"table '{self.table}': staging failed: {_reason(exc)}") from exc
+            total += len(chunk)
+        return total
+
+    def _copy(self, chunk: list[dict[str, Any]]) -> None:
+        buffer = io.StringIO("".join(self._converter.copy_line(row) for row in chunk))
+        prep = self._conn.dialect.identifier_preparer
+        columns = ", ".join(prep.quote(c) for c in self._converter.columns)
+        with self._conn.connection.dbapi_connection.cursor() as cursor:
+            cursor.copy_expert(f"COPY {prep.quote(self._staging.name)} ({columns}) FROM STDIN", buffer)
+
+    # --- commit / abort --------------------------------------------------------------------
+
+    def commit(
+        self,
+        *,
+        delta_link: str | None = None,
+        source_count: int | None = None,
+        reconcile_deletes: bool = False,
+        pages: int = 0,
+        requests: int = 0,
+        status: str = "success",
+        message: str | None = None,
+        partial: bool = False,
+    ) -> LoadResult:
+        """Apply everything staged and record it, atomically; closes the session.
+
+        ``delta_link``: the link from the last page (required for delta loads; None for tables
+        without change tracking). ``reconcile_deletes``: a full load saw every source row, so live
+        rows it did not see are soft-deleted. ``partial``: one key-range part of a partitioned full
+        load — rows are merged but state, history and reconciliation wait for
+        ``Warehouse.finish_load``.
+        """
+        self._check_open()
+        if partial and (delta_link or reconcile_deletes):
+            raise WarehouseError(f"table '{self.table}': a partial commit stores no delta link and does not "
+                                 "reconcile; pass them to Warehouse.finish_load")
+        if self.mode == "delta" and not partial and not delta_link:
+            raise WarehouseError(f"table '{self.table}': a delta load must store the new delta link")
+        if reconcile_deletes and self.rows_staged == 0 and source_count != 0:
+            raise WarehouseError(f"table '{self.table}': refusing to mark every row deleted: the full load "
+                                 "staged no rows (pass source_count=0 if the source table really is empty)")
+        now = datetime.now(UTC)
+        try:
+            if self._conn.dialect.name == "postgresql":
+                with self._conn.begin():  # temp tables are never auto-analyzed; the merge plan needs stats
+                    self._conn.exec_driver_sql(f"ANALYZE {self._staging.name}")
+            with write_transaction(self._conn):
+                upserted, deleted = self._merge(now)
+                reconciled = self._reconcile(now) if reconcile_deletes else 0
+                totals = self._wh._totals(self._conn, self._layout.table)
+                if not partial:
+                    self._wh._save_load(
+                        self._conn, self.table, self.run_id, self.mode, now=now, started_at=self.started_at,
+                        delta_link=delta_link, source_count=source_count, upserted=upserted,
+                        deleted=deleted + reconciled, totals=totals, pages=pages, requests=requests,
+                        status=status, message=message,
+                    )
+        except sa.exc.DBAPIError as exc:
+            self.abort()
+            raise WarehouseError(f"table '{self.table}': commit failed, nothing was applied: {_reason(exc)}") from exc
+        except BaseException:
+            self.abort()
+            raise
+        self._close()
+        log.info("table %s: committed %s load %s: %d upserted, %d deleted (%d reconciled)", self.table,
+                 self.mode, self.run_id, upserted, deleted + reconciled, reconciled)
+        return LoadResult(self.table, self.run_id, self.mode, upserted, deleted + reconciled, reconciled,
+                          totals[0], totals[1], now)
+
+    def _merge(self, now: datetime) -> tuple[int, int]:
+        stg, target, pk = self._staging, self._layout.table, self._layout.primary_key
+        latest = sa.select(sa.func.max(stg.c._seq)).group_by(stg.c[pk])
+        upsert_rows = sa.and_(stg.c._op == "u", stg.c._seq.in_(latest))
+        upserted = self._conn.scalar(sa.select(sa.func.count()).select_from(stg).where(upsert_rows)) or 0
+        cols = list(self._layout.data_columns)
+        select = sa.select(
+            *(stg.c[c] for c in cols),
+            sa.literal(now, TIMESTAMP), stg.c._source_version, sa.cast(sa.null(), TIMESTAMP),
+            sa.literal(self.run_id, sa.Text),
+        ).where(upsert_rows)
+        insert = postgresql.insert if self._conn.dialect.name == "postgresql" else sqlite.insert
+        stmt = insert(target).from_select([*cols, "_synced_at", "_source_version", "_deleted_at", "_run_id"], select)
+        refresh = [c for c in cols if c != pk] + ["_synced_at", "_source_version", "_deleted_at", "_run_id"]
+        stmt = stmt.on_conflict_do_update(index_elements=[pk], set_={c: stmt.excluded[c] for c in refresh})
+        self._conn.execute(stmt)
+        deleted_ids = sa.select(stg.c[pk]).where(stg.c._op == "d", stg.c._seq.in_(latest))
+        deleted = self._soft_delete(target.c[pk].in_(deleted_ids), now)
+        return upserted, deleted
+
+    def _reconcile(self, now: datetime) -> int:
+        stg, target, pk = self._staging, self._layout.table, self._layout.primary_key
+        return self._soft_delete(~sa.exists().where(stg.c[pk] == target.c[pk]), now)
+
+    def _soft_delete(self, condition: sa.ColumnElement[bool], now: datetime) -> int:
+        target = self._layout.table
+        stmt = (target.update().where(target.c._deleted_at.is_(None), condition)
+                .values(_deleted_at=now, _synced_at=now, _run_id=self.run_id))
+        return self._conn.execute(stmt).rowcount
+
+    def abort(self) -> None:
+        """Discard everything staged; the warehouse keeps its previous state. Safe to call twice."""
+        if not self._closed:
+            self._close()
+
+    def _close(self) -> None:
+        self._closed = True
+        try:
+            if self._conn.in_transaction():
+                self._conn.rollback()
+            with self._conn.begin():
+                self._staging.drop(self._conn)
+        except sa.exc.DBAPIError:
+            self._conn.invalidate()  # a broken connection must not go back to the pool with our temp table
+        finally:
+            self._conn.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise WarehouseError(f"table '{self.table}': this load session is already committed or aborted")
+
+    def __enter__(self) -> LoadSession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.abort()
+
+
+def _reason(exc: sa.exc.DBAPIError) -> str:
+    return str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)

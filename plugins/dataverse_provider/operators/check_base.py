@@ -1,0 +1,114 @@
+"""Shared shape of the pre-flight check operators: run a check suite from include/, write its JSON
+report, log one line of cause and one of fix per failure, fail on blockers, return a small summary.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from dataverse_provider.hooks.dataverse import DataverseHook
+    from hr_dataverse.checks import CheckReport
+
+REPORTS_ENV = "HR_REPORTS_DIR"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def reports_root(configured: str | None = None) -> Path:
+    """``configured``, else ``$HR_REPORTS_DIR``, else ``<AIRFLOW_HOME>/../reports``."""
+    if configured:
+        return Path(configured)
+    if os.environ.get(REPORTS_ENV):
+        return Path(os.environ[REPORTS_ENV])
+    airflow_home = Path(os.environ.get("AIRFLOW_HOME") or Path.home() / "airflow")
+    return airflow_home.resolve().parent / "reports"
+
+
+def _safe(part: str) -> str:
+    """Run ids hold ':' and '+' (manual__2025-01-01T00:00:00+00:00); keep paths portable."""
+    return _UNSAFE.sub("_", part).strip("_") or "_"
+
+
+class DataverseCheckOperator(BaseOperator):
+    """Base for check operators; subclasses implement :meth:`run_checks`.
+
+    :param dataverse_conn_id: the Dataverse connection.
+    :param reports_dir: root for reports (default ``$HR_REPORTS_DIR`` or ``<AIRFLOW_HOME>/../reports``);
+        the report goes to ``<root>/checks/<dag_id>/<run_id>/<task_id>.json``.
+    """
+
+    template_fields: Sequence[str] = ("dataverse_conn_id", "reports_dir")
+    ui_color = "#e8f4ea"
+
+    def __init__(self, *, dataverse_conn_id: str = "dataverse_default", reports_dir: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dataverse_conn_id = dataverse_conn_id
+        self.reports_dir = reports_dir
+
+    def run_checks(self, hook: DataverseHook, context: Context) -> CheckReport:
+        raise NotImplementedError
+
+    def report_name(self) -> str:
+        raise NotImplementedError
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from dataverse_provider.hooks.dataverse import DataverseHook
+        from hr_dataverse.checks import CheckReport
+        from hr_dataverse.dataverse import ConfigError
+
+        hook = DataverseHook(dataverse_conn_id=self.dataverse_conn_id)
+        try:
+            report = self.run_checks(hook, context)
+        except ConfigError as exc:  # bad connection input: a blocker, not a stack trace
+            report = CheckReport(self.report_name())
+            report.failure("configuration", self.dataverse_conn_id, exc)
+        finally:
+            hook.close()
+        path = self._write(report, context)
+        self._log(report, path)
+        if report.blockers():
+            raise self._blocker_error(report, path)
+        return {
+            "status": report.status,
+            "counts": report.counts(),
+            "warnings": [e.label for e in report.warnings()],
+            "report_path": str(path),
+        }
+
+    def _write(self, report: CheckReport, context: Context) -> Path:
+        run_id = str(context.get("run_id") or "manual")
+        folder = reports_root(self.reports_dir) / "checks" / _safe(self.dag_id) / _safe(run_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{_safe(self.task_id)}.json"
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(report.to_json(), encoding="utf-8")
+        tmp.replace(path)  # readers never see half a report
+        return path
+
+    def _log(self, report: CheckReport, path: Path) -> None:
+        self.log.info("%s; report: %s", report.summary_line(), path)
+        levels = {"ok": self.log.info, "warning": self.log.warning, "blocker": self.log.error}
+        for entry in report:
+            for line in entry.log_lines():
+                levels[entry.status]("%s", line)
+
+    def _blocker_error(self, report: CheckReport, path: Path) -> AirflowException:
+        blockers = report.blockers()
+        lines = [f"{len(blockers)} blocker(s) found by {report.name} (report: {path}):"]
+        for e in blockers:
+            lines += [f"- {e.label}: {e.cause}", f"  fix: {e.fix}"]
+        message = "\n".join(lines)
+        # Throttling, 5xx and dropped connections may pass: let Airflow retry. Set-up mistakes will not.
+        if report.only_transient_blockers():
+            return AirflowException(message)
+        return AirflowFailException(message)
