@@ -129,7 +129,7 @@ def test_begin_load_needs_ensure_table_and_valid_mode(target: Target) -> None:
     wh.ensure_table(SPEC, COLUMNS)
     with pytest.raises(WarehouseError, match="unknown load mode 'incremental'"):
         wh.begin_load(TABLE, "run-1", "incremental")
-    with pytest.raises(WarehouseError, match="does not include the primary key 'cdm_workerid'"):
+    with pytest.raises(WarehouseError, match="the columns do not include the primary key 'cdm_workerid'"):
         wh.ensure_table(SPEC, COLUMNS[1:])
     clash = [*COLUMNS, ColumnSpec("cdm_type_label", "String")]
     with pytest.raises(WarehouseError, match="column name 'cdm_type_label' is used twice"):
