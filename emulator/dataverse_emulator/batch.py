@@ -39,7 +39,8 @@ BATCH_ERROR = "0x80060888"
 CRLF = "\r\n"
 _BOUNDARY = re.compile(r'boundary\s*=\s*(?:"([^"]+)"|([^;\s]+))', re.I)
 _REQUEST_LINE = re.compile(r"^([A-Z]+) (\S+) HTTP/1\.[01]$")
-_REFERENCE = re.compile(r"^\$([^/?]+)(.*)$", re.S)
+# ``$<content-id>`` at the start of a URL; ``$batch``/``$metadata`` are resources, not references.
+_REFERENCE = re.compile(r"^\$(?!(?:batch|metadata)(?:[/?]|$))([^/?]+)(.*)$", re.S)
 CHANGE_SET_METHODS = ("POST", "PATCH", "PUT", "DELETE")
 
 

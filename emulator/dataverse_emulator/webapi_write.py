@@ -14,6 +14,7 @@ Every write goes through ``Writer`` (also used by ``bulk.py``), which checks pri
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 
 from .http import Request, Response, dataverse_error
@@ -155,6 +156,7 @@ class Writer:
         check_required(table, row)
         self._business_rules(table, row, None)
         try:
+            Transaction.before_write(self.store, table.logical_name)
             row_id = self.store.insert(table.logical_name, row)
         except DuplicateRow:
             raise WriteError(
@@ -170,6 +172,7 @@ class Writer:
         merged = {**current, **changes}
         self._business_rules(table, merged, current)
         row_id = current[table.primary_id]
+        Transaction.before_write(self.store, table.logical_name)
         self.store.update(table.logical_name, row_id, changes)
         return self._stored(table, row_id)
 
@@ -185,8 +188,10 @@ class Writer:
         doomed = set(deletes)
         for child, child_id, column in unlinks:
             if (child, child_id) not in doomed:
+                Transaction.before_write(self.store, child)
                 self.store.update(child, child_id, {column: None})
         for name, doomed_id in deletes:
+            Transaction.before_write(self.store, name)
             self.store.delete(name, doomed_id)
 
     def key_values(self, table: TableDef, target: Target) -> dict[str, Any]:
@@ -273,29 +278,61 @@ def _referencing(schema: dict[str, TableDef]) -> dict[str, list[tuple[TableDef, 
 
 
 class Transaction:
-    """Writes inside commit together or not at all (change sets, ``*Multiple``). The store lock is held
-    throughout; ``rollback()`` (or an exception) restores the snapshot taken on entry, so a rolled-back
-    write leaves no trace in the rows or the change log."""
+    """Writes inside commit together or not at all (change sets, ``*Multiple``).
+
+    The store lock is held throughout, so no other thread writes meanwhile. Each table is captured the
+    first time a ``Writer`` is about to change it (copy on first write: a change set touching one small
+    URS table does not copy a million HR rows); ``rollback()`` (or an exception) puts the captured tables
+    and the version counter back, so a rolled-back write leaves no trace in rows or change log.
+
+    The capture reads ``Store`` internals (``_tables``, ``_version``). It belongs in ``Store`` as
+    ``snapshot(tables)``/``restore(snapshot)``; this class would then only call those.
+    """
+
+    _active = threading.local()
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.rolled_back = False
+        self._saved: dict[str, tuple[Any, ...]] = {}
 
     def __enter__(self) -> Transaction:
         self.store.lock.acquire()
-        self._snapshot = self.store.snapshot()
+        self._version = self.store.current_version()
+        self._stack().append(self)
         return self
-
-    def rollback(self) -> None:
-        self.store.restore(self._snapshot)
-        self.rolled_back = True
 
     def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         try:
             if exc_type is not None and not self.rolled_back:
                 self.rollback()
         finally:
+            self._stack().remove(self)
             self.store.lock.release()
+
+    @classmethod
+    def _stack(cls) -> list[Transaction]:
+        if not hasattr(cls._active, "stack"):
+            cls._active.stack = []
+        return cls._active.stack
+
+    @classmethod
+    def before_write(cls, store: Store, table: str) -> None:
+        """Called by ``Writer`` before it changes ``table``: every open transaction on this thread
+        (a bulk action inside a change set nests two) captures the table once."""
+        for tx in cls._stack():
+            if tx.store is store and table not in tx._saved:
+                t = store._tables[table]
+                tx._saved[table] = (dict(t.rows), list(t.ids), dict(t.log), dict(t.tombstones))
+
+    def rollback(self) -> None:
+        for name, (rows, ids, log, tombstones) in self._saved.items():
+            t = self.store._tables[name]
+            t.rows, t.ids, t.log, t.tombstones = rows, ids, log, tombstones
+            t.indexes = {}  # rebuilt on the next find()
+        self.store._version = self._version
+        self._saved = {}
+        self.rolled_back = True
 
 
 # --- responses -----------------------------------------------------------------------------------

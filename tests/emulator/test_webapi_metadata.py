@@ -168,3 +168,15 @@ def test_unknown_metadata_property_and_cast_are_refused(shared_dv):
     assert cast.status_code == 404 and cast.json()["error"]["code"] == "0x80060888"
     top = shared_dv.get("EntityDefinitions?$top=1")
     assert top.status_code == 400 and top.json()["error"]["code"] == "0x80060888"
+
+
+def test_enum_filters_use_the_namespace_prefix(shared_dv):
+    body = shared_dv.get("EntityDefinitions?$select=LogicalName"
+                         "&$filter=OwnershipType eq Microsoft.Dynamics.CRM.OwnershipTypes'OrganizationOwned'").json()
+    assert {i["LogicalName"] for i in body["value"]} == {t.logical_name for t in shared_dv.app.schema.values()
+                                                         if t.is_virtual}
+    attrs = shared_dv.get("EntityDefinitions(LogicalName='cdm_worker')/Attributes?$select=LogicalName"
+                          "&$filter=AttributeType eq Microsoft.Dynamics.CRM.AttributeTypeCode'Picklist'").json()
+    table = shared_dv.app.schema["cdm_worker"]
+    assert {a["LogicalName"] for a in attrs["value"]} == {
+        a.logical_name for a in table.attributes.values() if a.attribute_type == "Picklist"}
