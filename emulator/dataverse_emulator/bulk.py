@@ -100,17 +100,16 @@ def _apply(api: WebApi, writer: Writer, table: TableDef, message: str, item: dic
         if current is None:
             raise not_found(table.logical_name, row_id)
         return writer.update(table, current, item)[pk]
-    allow = frozenset({UPSERT_KEY})
     key = _upsert_key(api, table, item)
     current = api.find_row(table, key) if key is not None else None
     if current is None:
         key_values = writer.key_values(table, key) if key is not None else None
-        return writer.create(table, item, key_values=key_values, allow_annotation=allow)[pk]
+        return writer.create(table, item, key_values=key_values)[pk]
     body = item
     if key is not None and key.alt_key:  # key columns in the body are dropped on update [PA-UPSERT]
         wire = {table.wire_name(c) for c in api.alternate_key(table, key.alt_key)}
         body = {k: v for k, v in item.items() if k not in wire}
-    return writer.update(table, current, body, allow_annotation=allow)[pk]
+    return writer.update(table, current, body)[pk]
 
 
 def _upsert_key(api: WebApi, table: TableDef, item: dict[str, Any]) -> Target | None:

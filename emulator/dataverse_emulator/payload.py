@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from .http import BadJsonBody, Request, Response
 from .odata.errors import ODataError
@@ -128,14 +128,13 @@ class Binder:
         self.api = api
         self.principal = principal
 
-    def bind(self, table: TableDef, body: Mapping[str, Any], *, creating: bool,
-             allow: Callable[[str], bool] = lambda key: False) -> dict[str, Any]:
-        """Validate every member of ``body``; ``allow(key)`` lets a caller accept extra annotations
-        (``@odata.type`` is checked here, ``@odata.id`` is the bulk upsert key)."""
+    def bind(self, table: TableDef, body: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
+        """Validate every member of ``body`` (``@odata.type`` must name the table; ``@odata.id``, the
+        UpsertMultiple key, and other echoed instance annotations carry no value)."""
         entity_set = table.entity_set_name
         values: dict[str, Any] = {}
         for key, value in body.items():
-            if allow(key) or key in IGNORED_ANNOTATIONS:
+            if key in IGNORED_ANNOTATIONS:
                 continue
             if key == "@odata.type":
                 self._check_type(table, value)
@@ -171,7 +170,7 @@ class Binder:
     def _check_instance_annotation(entity_set: str, annotation: str) -> None:
         """Instance annotations need a dotted name (observed on 9.2.24112+: issue
         Capgemini/powerapps-specflow-bindings#185); well-formed ones are ignored."""
-        if "." not in annotation.strip(".") or annotation.startswith(".") or annotation.endswith("."):
+        if "." not in annotation[1:-1]:
             raise payload_error(
                 entity_set,
                 f"'{annotation}' is an invalid instance annotation name. An instance annotation name must "
@@ -240,7 +239,7 @@ class Binder:
     def _resolve_reference(self, entity_set: str, attr: AttributeDef, uri: str
                            ) -> tuple[TableDef | None, str, str]:
         """``/set(guid)``, ``set(key='v')`` or an absolute URL -> (table, logical name, existing row id)."""
-        path = urlsplit(uri).path if "://" in uri else uri
+        path = unquote(urlsplit(uri).path if "://" in uri else uri)
         marker = "/api/data/"
         if marker in path:
             path = path.split(marker, 1)[1].split("/", 1)[-1]

@@ -26,6 +26,7 @@ from typing import Any
 
 from .clock import Clock
 from .config import EmulatorConfig
+from .guid_order import sql_guid_key
 from .schema import TableDef, format_datetime
 
 Row = dict[str, Any]
@@ -73,12 +74,19 @@ def _canonical_id(value: object) -> str:
         raise StoreError(f"{value!r} is not a valid GUID.") from None
 
 
+def _key(value: str) -> str:
+    try:
+        return sql_guid_key(value)
+    except ValueError:
+        raise StoreError(f"{value!r} is not a valid GUID.") from None
+
+
 class _Table:
     __slots__ = ("rows", "ids", "log", "tombstones", "indexes")
 
     def __init__(self) -> None:
         self.rows: dict[str, Row] = {}
-        self.ids: list[str] = []  # sorted primary keys, for O(log n + page) paging
+        self.ids: list[str] = []  # primary keys in SQL Server GUID order, for O(log n + page) paging
         self.log: dict[str, int] = {}  # id -> latest version, in version order
         self.tombstones: dict[str, tuple[int, float]] = {}  # id -> (delete version, unix time), in order
         self.indexes: dict[str, dict[Any, set[str]]] = {}  # column -> value -> ids, built on first find()
@@ -161,7 +169,7 @@ class Store:
                     row["versionnumber"] = self._version
                     t.rows[row_id] = row
                     t.log[row_id] = self._version
-                t.ids = sorted(t.rows)
+                t.ids = sorted(t.rows, key=sql_guid_key)
 
     # --- writes --------------------------------------------------------------------------------
 
@@ -181,7 +189,7 @@ class Store:
             self._stamp(t, row_id, new)
             t.rows[row_id] = new
             t.index(row_id, None, new)
-            insort(t.ids, row_id)
+            insort(t.ids, row_id, key=sql_guid_key)
             t.tombstones.pop(row_id, None)  # re-created: the current row supersedes the delete
             return row_id
 
@@ -216,7 +224,7 @@ class Store:
             row = t.rows.pop(row_id, None)
             if row is None:
                 raise RowNotFound(f"{table} With Id = {row_id} Does Not Exist")
-            del t.ids[bisect_right(t.ids, row_id) - 1]
+            del t.ids[bisect_right(t.ids, sql_guid_key(row_id), key=sql_guid_key) - 1]
             t.index(row_id, row, None)
             del t.log[row_id]
             self._version += 1
@@ -241,11 +249,11 @@ class Store:
 
     def page(self, table: str, *, after_id: str | None, limit: int,
              predicate: Callable[[Row], bool] | None = None) -> list[Row]:
-        """Up to ``limit`` rows with primary key > ``after_id`` (all when None), in primary-key order,
-        optionally only those matching ``predicate``."""
+        """Up to ``limit`` rows with primary key > ``after_id`` (all when None), in primary-key order
+        (SQL Server's GUID order, see guid_order.py), optionally only those matching ``predicate``."""
         with self._lock:
             t, _ = self._table(table)
-            start = bisect_right(t.ids, after_id.strip("{}").lower()) if after_id else 0
+            start = bisect_right(t.ids, _key(after_id), key=sql_guid_key) if after_id else 0
             out: list[Row] = []
             ids, rows = t.ids, t.rows
             for i in range(start, len(ids)):
@@ -268,7 +276,7 @@ class Store:
                     v = row.get(column)
                     if v is not None:
                         index.setdefault(v, set()).add(row_id)
-            return [dict(t.rows[i]) for i in sorted(index.get(value, ()))]
+            return [dict(t.rows[i]) for i in sorted(index.get(value, ()), key=sql_guid_key)]
 
     def iter_rows(self, table: str) -> Iterator[Row]:
         """All rows in primary-key order, as a snapshot taken now. Yields the stored dicts

@@ -147,11 +147,11 @@ class Writer:
         if denied is not None:
             raise WriteError.from_response(denied)
 
-    def create(self, table: TableDef, body: dict[str, Any], *, key_values: dict[str, Any] | None = None,
-               allow_annotation: frozenset[str] = frozenset()) -> dict[str, Any]:
+    def create(self, table: TableDef, body: dict[str, Any], *, key_values: dict[str, Any] | None = None
+               ) -> dict[str, Any]:
         """Insert a row from a JSON body; ``key_values`` (URL key columns) lose to body values. [PA-UPSERT]"""
         self.require(table, "create")
-        values = self.binder.bind(table, body, creating=True, allow=allow_annotation.__contains__)
+        values = self.binder.bind(table, body, creating=True)
         row = {**(key_values or {}), **values}
         check_required(table, row)
         self._business_rules(table, row, None)
@@ -164,10 +164,9 @@ class Writer:
             ) from None
         return self._stored(table, row_id)
 
-    def update(self, table: TableDef, current: dict[str, Any], body: dict[str, Any],
-               allow_annotation: frozenset[str] = frozenset()) -> dict[str, Any]:
+    def update(self, table: TableDef, current: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
         self.require(table, "write")
-        changes = self.binder.bind(table, body, creating=False, allow=allow_annotation.__contains__)
+        changes = self.binder.bind(table, body, creating=False)
         check_cleared_required(table, changes)
         merged = {**current, **changes}
         self._business_rules(table, merged, current)

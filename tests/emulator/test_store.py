@@ -12,6 +12,7 @@ import pytest
 from dataverse_emulator.clock import Clock
 from dataverse_emulator.config import EmulatorConfig
 from dataverse_emulator.datagen import generate
+from dataverse_emulator.guid_order import sql_guid_key
 from dataverse_emulator.schema import build_schema
 from dataverse_emulator.store import (
     DuplicateRow,
@@ -65,7 +66,9 @@ def test_load_rejects_unknown_tables_and_duplicate_ids(store):
 
 def test_paging_is_in_primary_key_order_and_complete(store):
     table = "mshr_hcmworkerskillentity"
-    expected = sorted(r["mshr_hcmworkerskillentityid"] for r in store.iter_rows(table))
+    # Primary-key order is SQL Server's uniqueidentifier order, not text order.
+    expected = sorted((r["mshr_hcmworkerskillentityid"] for r in store.iter_rows(table)), key=sql_guid_key)
+    assert expected != sorted(expected)
     seen, after = [], None
     while True:
         page = store.page(table, after_id=after, limit=7)
@@ -242,7 +245,7 @@ def test_find_uses_an_index_kept_in_step_with_writes(store):
     assert store.find(CH, "name", "Welding") == []
     first, second = _new(store), _new(store)
     found = store.find(CH, "name", "Welding")
-    assert [r["characteristicid"] for r in found] == sorted([first, second])
+    assert [r["characteristicid"] for r in found] == sorted([first, second], key=sql_guid_key)
     store.update(CH, first, {"name": "Brazing"})
     store.delete(CH, second)
     assert store.find(CH, "name", "Welding") == []

@@ -156,6 +156,7 @@ def test_content_id_reference_as_url(dv):
 
 def test_failing_change_set_rolls_back_everything(dv):
     existing = next(r for r in dv.app.store.iter_rows("characteristic") if r["name"] == "Customer service")
+    assert dv.app.store.find("characteristic", "name", "Doomed") == []  # builds the index the batch updates
     version = dv.app.store.current_version()
     body = batch_body(change_set(
         op("POST", "characteristics", characteristic("Doomed"), content_id="1"),
@@ -169,7 +170,7 @@ def test_failing_change_set_rolls_back_everything(dv):
     assert failed["status_line"] == "HTTP/1.1 400 Bad Request"
     assert re.fullmatch(GUID, failed["headers"]["REQ_ID"]) and failed["headers"]["Content-Type"] == JSON
     assert json.loads(failed["body"])["error"]["code"] == "0x80044331"
-    assert "Doomed" not in names(dv)
+    assert "Doomed" not in names(dv) and dv.app.store.find("characteristic", "name", "Doomed") == []
     assert dv.app.store.get("characteristic", existing["characteristicid"]) == existing
     assert dv.app.store.current_version() == version
     assert dv.app.store.changes_since("characteristic", version) == ([], [])
@@ -294,3 +295,9 @@ def test_unknown_row_in_batch_is_404_part(shared_dv):
     assert part["status_line"] == "HTTP/1.1 404 Not Found"
     assert json.loads(part["body"])["error"] == {
         "code": "0x80040217", "message": f"characteristic With Id = {missing} Does Not Exist"}
+
+
+def test_change_set_inside_change_set_is_refused(shared_dv):
+    nested = change_set(change_set(op("POST", "characteristics", characteristic("Nested")), boundary="changeset_b2"))
+    batch_error(post_batch(shared_dv, batch_body(nested)), "A change set cannot contain another change set or batch.")
+    assert "Nested" not in names(shared_dv)

@@ -6,6 +6,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 
+from dataverse_emulator.guid_order import sql_guid_key
+
 JSON = "application/json; odata.metadata=minimal"
 
 
@@ -238,8 +240,8 @@ def _page_all(dv, first_url: str, prefer: str, reencode: bool) -> tuple[list[dic
 def test_paging_returns_every_row_exactly_once(shared_dv, reencode):
     rows, responses = _page_all(shared_dv, shared_dv.api + "cdm_workers?$select=cdm_fullname,cdm_workernumber",
                                 "odata.maxpagesize=7", reencode)
-    expected = sorted(r["cdm_workerid"] for r in _rows(shared_dv, "cdm_worker"))
-    assert [r["cdm_workerid"] for r in rows] == expected  # primary-key order, no gaps, no repeats
+    expected = sorted((r["cdm_workerid"] for r in _rows(shared_dv, "cdm_worker")), key=sql_guid_key)
+    assert [r["cdm_workerid"] for r in rows] == expected  # primary-key (SQL Server GUID) order, no gaps, no repeats
     assert all(len(b["value"]) == 7 for b in responses[:-1]) and 1 <= len(responses[-1]["value"]) <= 7
     link = responses[0]["@odata.nextLink"]
     assert link.startswith(shared_dv.api + "cdm_workers?$select=cdm_fullname,cdm_workernumber&$skiptoken=")

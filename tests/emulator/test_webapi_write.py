@@ -101,6 +101,25 @@ def test_create_with_binds_by_id_and_by_alternate_key(dv):
         resource["bookableresourceid"], characteristic["characteristicid"], value["ratingvalueid"])
 
 
+def test_bind_to_a_table_the_emulator_does_not_hold(dv):
+    """``UserId`` targets systemuser: the caller's own user exists, any other id is a missing row."""
+    user_id = dv.app.security.application_user(dv.emulator.info["client_id"]).user_id
+    body = {"name": "Mine", "resourcetype": 3, "timezone": 0, "@odata.type": "Microsoft.Dynamics.CRM.bookableresource"}
+    created = send(dv, "POST", "bookableresources", {**body, "UserId@odata.bind": f"/systemusers({user_id})"})
+    assert created.status_code == 204, created.text
+    assert dv.app.store.get("bookableresource", entity_id(created))["userid"] == user_id
+    other = str(uuid.uuid4())
+    missing = send(dv, "POST", "bookableresources", {**body, "UserId@odata.bind": f"/systemusers({other})"})
+    error(missing, 404, "0x80040217", f"systemuser With Id = {other} Does Not Exist")
+
+
+def test_instance_annotation_needs_a_dotted_name(shared_dv):
+    resp = send(shared_dv, "POST", "characteristics", {"name": "x", "characteristictype": 1, "@logicalName": "x"})
+    assert error(resp, 400, "0x80048d19").endswith(
+        "InnerException : System.ArgumentException: 'logicalName' is an invalid instance annotation name. An "
+        "instance annotation name must contain a period that is not at the start or end of the name.")
+
+
 @pytest.mark.parametrize("data, inner", [
     (b"{not json", "Invalid JSON. A token was not recognized in the JSON content."),
     (b"[1, 2]", "An unexpected 'StartArray' node was found when reading from the JSON reader. "

@@ -12,7 +12,9 @@ documented message. Precedence is ODataLib's too: ``not`` binds tighter than ``e
 ``not name eq 'x'`` is a type error; write ``not (name eq 'x')``.
 
 Evaluation follows SQL Server: strings compare case-insensitively; ``eq null``/``ne null`` test
-for null; any other comparison with null is false.
+for null; any other comparison with null is false; ``lt le gt ge`` order GUIDs as SQL Server's
+``uniqueidentifier`` does (last group most significant, see ``guid_order.py``), the order the
+store pages in, so key-range filters partition a table exactly.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple, Protocol
 
+from ..guid_order import sql_guid_key
 from .errors import ODataError, unknown_property
 
 Row = Mapping[str, Any]
@@ -374,6 +377,16 @@ _NORMALISERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+def _guid_order(v: Any) -> str | None:
+    """SQL Server sort key of a (lower-cased) GUID; None for null or a non-GUID value (no match)."""
+    if v is None:
+        return None
+    try:
+        return sql_guid_key(v)
+    except ValueError:
+        return None
+
+
 def _getter(column: Column, normalise: Callable[[Any], Any] | None) -> Callable[[Row], Any]:
     key = column.key
     if "/" in key:
@@ -558,9 +571,14 @@ class _Parser:
         if isinstance(left, _Lit) and not isinstance(right, _Lit):
             left, right, op = right, left, _SWAPPED[op]
         get = _value_fn(left, domain)
+        ordered_guids = domain == "guid" and op in _ORDER_OPS
+        if ordered_guids:
+            get = _ordered_by_guid(get)
         ne_null = self.settings.ne_matches_null
         if isinstance(right, _Lit):
             c = _normalise_literal(right, domain)
+            if ordered_guids:
+                c = _guid_order(c)
             if c is None:
                 if op == "eq":
                     return lambda row: get(row) is None
@@ -586,6 +604,8 @@ class _Parser:
 
             return ordered
         other = _value_fn(right, domain)
+        if ordered_guids:
+            other = _ordered_by_guid(other)
 
         def both(row: Row) -> bool:
             a, b = get(row), other(row)
@@ -660,6 +680,10 @@ def _value_fn(node: _Node, domain: str) -> Callable[[Row], Any]:
     if isinstance(node, _Prop):
         return _getter(node.column, _NORMALISERS.get(domain))
     return node.fn
+
+
+def _ordered_by_guid(get: Callable[[Row], Any]) -> Callable[[Row], Any]:
+    return lambda row: _guid_order(get(row))
 
 
 def _as_predicate(node: _Node) -> Predicate:

@@ -20,6 +20,7 @@ from .schema import TableLayout
 
 FORMATTED = "@OData.Community.Display.V1.FormattedValue"
 _ETAG_VERSION = re.compile(r'^(?:W/)?"(\d+)"$')
+_GUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
 
 
 def _text(v: Any) -> str:
@@ -62,6 +63,8 @@ def _date(v: Any) -> date:
 
 
 def _guid(v: Any) -> str:
+    if isinstance(v, str) and _GUID.fullmatch(v):
+        return v.lower()
     return str(uuid.UUID(str(v)))
 
 
@@ -69,59 +72,94 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "text": _text, "integer": _int, "bigint": _int, "numeric": _float, "double": _float, "boolean": _bool,
     "timestamp": _timestamp, "date": _date, "guid": _guid,
 }
+# How each kind is written: as a sqlite3 parameter (the text format SQLAlchemy reads back), and as a
+# PostgreSQL COPY text field.
+_SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+SQLITE_ENCODERS: dict[str, Callable[[Any], Any]] = {
+    "timestamp": lambda v: v.replace(tzinfo=None).strftime(_SQLITE_DATETIME),
+    "date": date.isoformat,
+    "boolean": int,
+}
+COPY_ENCODERS: dict[str, Callable[[Any], str]] = {
+    "text": lambda v: v.translate(_COPY_ESCAPES) if _COPY_SPECIAL.search(v) else v,
+    "integer": str, "bigint": str, "numeric": repr, "double": repr,
+    "boolean": lambda v: "t" if v else "f",
+    "timestamp": datetime.isoformat, "date": date.isoformat, "guid": str,
+}
 STAGING_HEAD = ("_seq", "_op")
 STAGING_TAIL = ("_source_version",)
 
 
-class RowConverter:
-    """Turns wire rows into staging dicts for one table layout (all staging columns present)."""
+def _identity(value: Any) -> Any:
+    return value
 
-    def __init__(self, layout: TableLayout) -> None:
+
+class RowConverter:
+    """Turns wire rows into staging tuples (in ``columns`` order) for one table layout, encoded
+    for the backend: sqlite3 parameters, or PostgreSQL COPY text fields (``copy=True``)."""
+
+    def __init__(self, layout: TableLayout, *, copy: bool) -> None:
         self.layout = layout
         self.columns = STAGING_HEAD + layout.data_columns + STAGING_TAIL
-        self._empty = dict.fromkeys(self.columns)
-        self._specs = [(c, CONVERTERS[c.kind]) for c in layout.columns]
+        self._copy = copy
+        index = {name: i for i, name in enumerate(self.columns)}
+        self._pk = index[layout.primary_key]
+        self._specs = [
+            (spec, index[spec.name], CONVERTERS[spec.kind], self._encoder(spec.kind),
+             index[spec.companion] if spec.companion else None)
+            for spec in layout.columns
+        ]
+        self._text, self._bigint = self._encoder("text"), self._encoder("bigint")
+        self._null = "\\N" if copy else None
 
-    def upsert(self, row: Mapping[str, Any], seq: int) -> dict[str, Any]:
-        out = dict(self._empty)
-        out["_seq"], out["_op"] = seq, "u"
-        pk = self.layout.primary_key
+    def _encoder(self, kind: str) -> Callable[[Any], Any]:
+        return COPY_ENCODERS[kind] if self._copy else SQLITE_ENCODERS.get(kind, _identity)
+
+    def upsert(self, row: Mapping[str, Any], seq: int) -> tuple[Any, ...]:
+        null, pk = self._null, self.layout.primary_key
+        out: list[Any] = [null] * len(self.columns)
+        out[0], out[1] = self._bigint(seq), "u"
         if row.get(pk) is None:
             keys = ", ".join(sorted(k for k in row if "@" not in k)[:12])
             raise WarehouseError(f"table '{self.layout.name}': a row has no primary key '{pk}' (it has: {keys})")
-        for spec, convert in self._specs:
+        for spec, i, convert, encode, companion in self._specs:
             value = row.get(spec.name)
-            if value is not None:
-                try:
-                    value = convert(value)
-                except (TypeError, ValueError):
-                    raise WarehouseError(
-                        f"table '{self.layout.name}', row {row.get(pk)}: column '{spec.name}': cannot store "
-                        f"{value!r} as {spec.kind} (Dataverse type {spec.attribute_type})") from None
-            out[spec.name] = value
-            if spec.companion:
-                out[spec.companion] = _companion(spec, row, value)
-        out["_source_version"] = _version(row)
-        return out
+            if value is None:
+                continue
+            try:
+                value = convert(value)
+            except (TypeError, ValueError):
+                raise WarehouseError(
+                    f"table '{self.layout.name}', row {row.get(pk)}: column '{spec.name}': cannot store "
+                    f"{value!r} as {spec.kind} (Dataverse type {spec.attribute_type})") from None
+            out[i] = encode(value)
+            if companion is not None:
+                label = _companion(spec, row, value)
+                if label is not None:
+                    out[companion] = self._text(label)
+        version = _version(row)
+        if version is not None:
+            out[-1] = self._bigint(version)
+        return tuple(out)
 
-    def delete(self, dataverse_id: str, seq: int) -> dict[str, Any]:
-        out = dict(self._empty)
-        out["_seq"], out["_op"] = seq, "d"
+    def delete(self, dataverse_id: str, seq: int) -> tuple[Any, ...]:
+        out: list[Any] = [self._null] * len(self.columns)
+        out[0], out[1] = self._bigint(seq), "d"
         try:
-            out[self.layout.primary_key] = _guid(dataverse_id)
+            out[self._pk] = self._encoder("guid")(_guid(dataverse_id))
         except (TypeError, ValueError):
             raise WarehouseError(f"table '{self.layout.name}': deleted row id {dataverse_id!r} is not a GUID") from None
-        return out
-
-    def copy_line(self, staged: dict[str, Any]) -> str:
-        """One line of PostgreSQL ``COPY … FROM STDIN`` text format."""
-        return "\t".join(_copy_value(staged[c]) for c in self.columns) + "\n"
+        return tuple(out)
 
 
 def _companion(spec: ColumnSpec, row: Mapping[str, Any], value: Any) -> str | None:
     formatted = row.get(spec.name + FORMATTED)
-    if formatted is not None or spec.is_lookup or value is None or not spec.options:
-        return None if formatted is None else str(formatted)
+    if formatted is not None:
+        return str(formatted)
+    if spec.is_lookup or not spec.options:
+        return None
     return spec.options.get(int(value))
 
 
@@ -132,20 +170,3 @@ def _version(row: Mapping[str, Any]) -> int | None:
         return int(version)
     match = _ETAG_VERSION.match(str(row.get("@odata.etag") or ""))
     return int(match.group(1)) if match else None
-
-
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_value(value: Any) -> str:
-    if value is None:
-        return "\\N"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, int):
-        return str(value)
-    return str(value).translate(_COPY_ESCAPES)

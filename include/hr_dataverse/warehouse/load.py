@@ -63,7 +63,8 @@ class LoadSession:
         self.deletes_staged = 0
         self._wh = warehouse
         self._layout = layout
-        self._converter = RowConverter(layout)
+        self._copy = warehouse.engine.dialect.name == "postgresql"
+        self._converter = RowConverter(layout, copy=self._copy)
         self._seq = 0
         self._closed = False
         self._conn = warehouse.engine.connect()
@@ -72,6 +73,10 @@ class LoadSession:
         except BaseException:
             self._conn.close()
             raise
+        prep = self._conn.dialect.identifier_preparer
+        self._column_list = ", ".join(prep.quote(c) for c in self._converter.columns)
+        marks = ", ".join("?" for _ in self._converter.columns)
+        self._insert_sql = f"INSERT INTO {self._staging.name} ({self._column_list}) VALUES ({marks})"
 
     # --- staging ---------------------------------------------------------------------------
 
@@ -107,26 +112,24 @@ class LoadSession:
             self._seq += 1
             yield self._seq
 
-    def _write(self, staged: Iterator[dict[str, Any]]) -> int:
+    def _write(self, staged: Iterator[tuple[Any, ...]]) -> int:
         total = 0
         while chunk := list(itertools.islice(staged, self._wh.chunk_rows)):
             try:
                 with self._conn.begin():
-                    if self._conn.dialect.name == "postgresql":
-                        self._copy(chunk)
+                    if self._copy:
+                        self._copy_chunk(chunk)
                     else:
-                        self._conn.execute(self._staging.insert(), chunk)
+                        self._conn.exec_driver_sql(self._insert_sql, chunk)
             except sa.exc.DBAPIError as exc:
                 raise WarehouseError(f"table '{self.table}': staging failed: {_reason(exc)}") from exc
             total += len(chunk)
         return total
 
-    def _copy(self, chunk: list[dict[str, Any]]) -> None:
-        buffer = io.StringIO("".join(self._converter.copy_line(row) for row in chunk))
-        prep = self._conn.dialect.identifier_preparer
-        columns = ", ".join(prep.quote(c) for c in self._converter.columns)
+    def _copy_chunk(self, chunk: list[tuple[Any, ...]]) -> None:
+        buffer = io.StringIO("".join("\t".join(fields) + "\n" for fields in chunk))
         with self._conn.connection.dbapi_connection.cursor() as cursor:
-            cursor.copy_expert(f"COPY {prep.quote(self._staging.name)} ({columns}) FROM STDIN", buffer)
+            cursor.copy_expert(f"COPY {self._staging.name} ({self._column_list}) FROM STDIN", buffer)
 
     # --- commit / abort --------------------------------------------------------------------
 

@@ -110,10 +110,11 @@ class Warehouse:
                                    .where(self._state.c.table_name == spec.name))
             layout, report = ensure(conn, self.schema, spec.name, self.table_name(spec.name), spec.primary_key,
                                     columns, snapshot)
-            upsert_state(conn, self._state, {
-                "table_name": spec.name, "warehouse_table": self.table_name(spec.name),
-                "schema_columns": layout.snapshot(), "updated_at": datetime.now(UTC),
-            })
+            if layout.snapshot() != snapshot:
+                upsert_state(conn, self._state, {
+                    "table_name": spec.name, "warehouse_table": self.table_name(spec.name),
+                    "schema_columns": layout.snapshot(), "updated_at": datetime.now(UTC),
+                })
         self._layouts[spec.name] = layout
         return report
 
