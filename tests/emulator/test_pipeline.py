@@ -104,3 +104,22 @@ def test_hr_profile_refuses_more_than_25_concurrent_requests(emulator_factory) -
     body = refused[0].json()["error"]
     assert body == {"code": "0x80072326", "message": "Number of concurrent requests exceeded the limit of 25."}
     assert int(refused[0].headers["Retry-After"]) >= 1
+
+
+def test_combined_execution_time_limit_answers_429_until_the_window_moves() -> None:
+    from dataverse_emulator.clock import Clock
+    from dataverse_emulator.protection import Protection
+
+    clock = Clock()
+    guard = Protection("hr", clock)
+    assert guard.enter("app") is None
+    guard.exit("app", 300_000)  # one request that used the whole 5-minute budget
+    refused = guard.enter("app")
+    assert refused is not None and refused.status == 429
+    body = refused.json_payload()["error"]
+    assert body["code"] == "0x80072321"
+    assert body["message"].startswith("Combined execution time of incoming requests exceeded limit of 300,000  milliseconds")
+    assert 1 <= int(refused.headers.get("Retry-After")) <= 301
+    clock.advance(301)
+    assert guard.enter("other-app") is None  # limits are per user
+    assert guard.enter("app") is None

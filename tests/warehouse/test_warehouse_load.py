@@ -137,6 +137,7 @@ def test_soft_delete_is_idempotent_and_reappearance_revives(target: Target) -> N
     assert one(wh, 3)["_deleted_at"] is None and one(wh, 3)["_source_version"] == 5
     state = wh.get_state(TABLE)
     assert (state.rows_total, state.rows_deleted, state.mode, state.delta_link) == (9, 1, "delta", "link-4")
+    assert state.source_count == 10  # deltas without a count keep the full load's
     assert state.last_full_load_at < state.last_sync_at  # delta loads keep the full-load time
 
 

@@ -13,6 +13,11 @@ Typical table load::
 
 Nothing reaches the live table before ``commit``; the delta link is stored in that same
 transaction. Several processes may load different tables into one warehouse at the same time.
+
+A full load with delete reconciliation is ``commit(reconcile_deletes=True, source_count=n)``.
+A large table read as key ranges in parallel: note ``started = datetime.now(UTC)``, let each part
+``commit(partial=True)`` with the same run id, then ``finish_load(..., started_at=started)``.
+Failed or skipped loads go to the history with ``record_run``; commits record themselves.
 """
 
 from __future__ import annotations
@@ -218,11 +223,12 @@ class Warehouse:
             "table_name": table, "warehouse_table": self.table_name(table), "mode": mode,
             "delta_link": None if mode == "full_every_run" else delta_link,
             "last_sync_at": now, "last_run_id": run_id, "rows_total": totals[0], "rows_deleted": totals[1],
-            "last_rows_upserted": upserted, "last_rows_deleted": deleted, "source_count": source_count,
-            "updated_at": now,
+            "last_rows_upserted": upserted, "last_rows_deleted": deleted, "updated_at": now,
         }
         if mode != "delta":
             values["last_full_load_at"] = now
+        if source_count is not None:  # a delta usually has no fresh count: keep the last one
+            values["source_count"] = source_count
         upsert_state(conn, self._state, values)
         self._insert_run(conn, run_id, table, mode, status=status, started_at=started_at, finished_at=now,
                          rows_upserted=upserted, rows_deleted=deleted, pages=pages, requests=requests,

@@ -1,0 +1,44 @@
+"""The source row count stored with each load, for the data-quality checks.
+
+``<set>/$count`` is exact but capped at 5000 by Dataverse; at the cap the count falls back to
+``RetrieveTotalRecordCount``, a snapshot that can be up to 24 hours old. ``method`` says which one
+was used, so a check can allow for the snapshot's staleness.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..dataverse import BadRequest, NotFound, count, total_record_count
+
+if TYPE_CHECKING:
+    from ..dataverse import DataverseClient
+
+COUNT_CAP = 5000  # Dataverse never counts further with $count / @odata.count
+EXACT = "$count"
+SNAPSHOT = "RetrieveTotalRecordCount"
+UNAVAILABLE = "unavailable"
+
+
+@dataclass(frozen=True)
+class SourceCount:
+    value: int | None
+    method: str  # EXACT, SNAPSHOT or UNAVAILABLE
+    problem: str | None = None  # why no count could be taken
+
+
+def source_count(client: DataverseClient, logical_name: str, entity_set: str) -> SourceCount:
+    """Count the table's rows now. Tables that cannot be counted (some virtual tables refuse
+    both requests with 400/404) give ``UNAVAILABLE`` instead of failing the load."""
+    try:
+        exact = count(client, entity_set)
+        if exact < COUNT_CAP:
+            return SourceCount(exact, EXACT)
+        snapshot = total_record_count(client, [logical_name]).get(logical_name)
+    except (BadRequest, NotFound) as exc:
+        return SourceCount(None, UNAVAILABLE, exc.message)
+    if snapshot is None:
+        return SourceCount(None, UNAVAILABLE, "RetrieveTotalRecordCount returned no count for the table")
+    # A stale snapshot below the cap is known to be wrong: the exact count already reached it.
+    return SourceCount(max(snapshot, COUNT_CAP), SNAPSHOT)
