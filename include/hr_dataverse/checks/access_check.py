@@ -96,14 +96,19 @@ def _kind(target: TableTarget) -> str:
     return "required" if target.required else "optional"
 
 
+def _consequence(target: TableTarget) -> str:
+    return ("Required table: no load can run until this is fixed." if target.required
+            else "Optional table: runs go on without it.")
+
+
 def _fail(report: CheckReport, check: str, target: TableTarget, exc: DataverseError, *, status: Status | None = None,
           cause_suffix: str = "", **details: Any) -> None:
     if isinstance(exc, _ENVIRONMENT_ERRORS):
         report.failure(diagnose(exc).check, target.logical_name, exc,
                        cause_suffix="Stopped checking further tables.", during=check)
         raise _Stop
-    report.failure(check, target.logical_name, exc, status or _severity(target), cause_suffix=cause_suffix,
-                   required=target.required, **details)
+    report.failure(check, target.logical_name, exc, status or _severity(target),
+                   cause_suffix=cause_suffix or _consequence(target), required=target.required, **details)
 
 
 def _check_table(report: CheckReport, client: DataverseClient, target: TableTarget) -> EntityInfo | None:
@@ -179,7 +184,8 @@ def _count_rows(report: CheckReport, client: DataverseClient, tables: dict[str, 
         try:
             n = count(client, info.entity_set_name)
         except DataverseError as exc:
-            _fail(report, "row count", TableTarget(name), exc, status="warning")
+            _fail(report, "row count", TableTarget(name), exc, status="warning",
+                  cause_suffix="Only the row count is missing; loads are not affected.")
             continue
         capped = n >= 5000
         report.ok("row count", name, f"{'at least ' if capped else ''}{n} rows ($count).", rows=n,

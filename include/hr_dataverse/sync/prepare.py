@@ -1,0 +1,51 @@
+"""Per-run table preparation: read the metadata, validate the catalog's columns, follow schema drift.
+
+Runs on every sync, before any data is read:
+
+* a catalog column the metadata does not have and the warehouse never held is a catalog error
+  (``UnknownColumnError`` naming table and columns); a required column that disappeared is a
+  ``SchemaDriftError`` (from ``columns_for``);
+* a column the warehouse holds but the source no longer has is kept, left out of ``$select`` and
+  reported as a warning (``ensure_table``);
+* a new column is added to the warehouse table; an incompatible type change raises
+  ``SchemaDriftError`` naming the column, which fails this table only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..dataverse import EntityInfo, get_entity
+from ..warehouse import ColumnSelection, DriftReport, SyncState, columns_for
+from .errors import UnknownColumnError
+
+if TYPE_CHECKING:
+    from ..catalog import TableSpec
+    from ..dataverse import DataverseClient
+    from ..warehouse import Warehouse
+
+
+@dataclass(frozen=True)
+class PreparedTable:
+    entity: EntityInfo
+    entity_set: str
+    selection: ColumnSelection
+    drift: DriftReport
+    state: SyncState | None  # as it was before this run
+
+    @property
+    def select(self) -> list[str]:
+        return self.selection.select
+
+
+def prepare_table(client: DataverseClient, warehouse: Warehouse, spec: TableSpec) -> PreparedTable:
+    entity = get_entity(client, spec.name)
+    selection = columns_for(spec, entity)
+    state = warehouse.get_state(spec.name)
+    known = set(((state.schema_columns or {}).get("columns") or {}) if state else {})
+    unknown = [c for c in selection.missing if c not in known]
+    if unknown:
+        raise UnknownColumnError(spec.name, unknown)
+    drift = warehouse.ensure_table(spec, selection.columns)
+    return PreparedTable(entity, spec.entity_set or entity.entity_set_name, selection, drift, state)

@@ -1,0 +1,353 @@
+"""``sync_table``: bring one catalog table of the warehouse up to date with Dataverse.
+
+Modes (``mode`` argument; ``auto`` is the scheduled default):
+
+* ``delta`` when a delta link is stored, the table is change-tracked and the link still selects
+  the catalog's columns: follow the link, apply upserts and ``$deletedEntity`` rows, store the new
+  link in the same transaction as the rows (``LoadSession.commit``). A crash anywhere leaves the
+  previous link with the previous rows, so a rerun replays the same changes: no gap, no double apply.
+* ``full`` when nothing is stored (first run, tracking cleared), when asked, when the stored link no
+  longer fits the column selection (drift), or as the automatic fallback when the delta link is
+  expired or refused. The change-tracking initial read streams pages into the load; its last
+  page's delta link is the baseline for the next run, committed with the rows. Rows the source no
+  longer has are soft-deleted (delete reconciliation).
+* ``full_every_run`` for tables without change tracking: a full read with reconciliation, every
+  run, with a warning saying so.
+
+Large tables (catalog ``partition_by_key`` or more than ``partition_threshold`` rows) are read as
+key-range partitions in parallel threads, bounded by the ``ConcurrencyBudget``.
+
+Failures raise (and are recorded in the run history); other tables' state is never touched, so
+the caller decides whether the run continues. Nothing here imports Airflow.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Iterator
+from contextlib import closing
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlsplit
+
+from ..dataverse import ChangePage, ChangeTrackingNotEnabled, DeltaTokenExpired
+from ..dataverse.settings import MAX_PAGE_SIZE
+from ..warehouse import LoadResult, LoadSession
+from .budget import ConcurrencyBudget
+from .counts import SourceCount, source_count
+from .errors import SyncError
+from .parallel import read_partitions
+from .partitions import BoundarySampler, KeyRange, guid_boundaries, key_ranges
+from .prepare import PreparedTable, prepare_table
+from .reader import plain_pages, tracked_pages
+from .result import FAILED, SUCCESS, WARNING, TableSyncResult
+
+if TYPE_CHECKING:
+    from ..catalog import TableSpec
+    from ..dataverse import DataverseClient
+    from ..warehouse import Warehouse
+
+SYNC_MODES = ("auto", "full", "delta")
+DEFAULT_PARTITION_THRESHOLD = 100_000
+MAX_PARTITIONS = 16
+NO_BASELINE = ("Dataverse ended the change-tracking read without a delta link (a known service issue "
+               "with annotations); the rows are loaded, and the next run is a full load again")
+_log = logging.getLogger("hr_dataverse.sync")
+
+
+class _NoNewDeltaLink(Exception):
+    """A delta read ended without a new delta link: the changes cannot be committed safely."""
+
+
+def sync_table(
+    client: DataverseClient,
+    warehouse: Warehouse,
+    spec: TableSpec,
+    *,
+    mode: str = "auto",
+    run_id: str,
+    page_size: int = MAX_PAGE_SIZE,
+    concurrency: ConcurrencyBudget | None = None,
+    log: logging.Logger = _log,
+    partition_threshold: int = DEFAULT_PARTITION_THRESHOLD,
+) -> TableSyncResult:
+    """Sync one table; returns a small JSON-able summary (``.to_dict()``) or raises.
+
+    :param mode: ``auto``, ``full`` or ``delta`` (see the module docstring). ``delta`` without a
+        usable delta link, or on a table without change tracking, falls back with a warning.
+    :param run_id: recorded in the warehouse rows and run history (e.g. the Airflow run id).
+    :param concurrency: shared by this call's partition threads; default sized from the client
+        (``max_concurrency``, lowered to ``x-ms-dop-hint``).
+    :raises SyncError: bad arguments, or catalog columns the source does not have.
+    :raises SchemaDriftError: an incompatible source change (names the column).
+    :raises DataverseError / WarehouseError: the table could not be read or written.
+    """
+    if mode not in SYNC_MODES:
+        raise SyncError(spec.name, f"unknown sync mode {mode!r} (expected one of {', '.join(SYNC_MODES)})")
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise SyncError(spec.name, f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
+    if not run_id:
+        raise SyncError(spec.name, "run_id must not be empty")
+    run = _TableRun(client, warehouse, spec, run_id, page_size, concurrency, log, partition_threshold)
+    try:
+        return run.execute(mode)
+    except Exception as exc:
+        run.record_failure(exc)
+        raise
+
+
+class _TableRun:
+    """State of one ``sync_table`` call (counters, warnings, the prepared metadata)."""
+
+    def __init__(self, client: DataverseClient, warehouse: Warehouse, spec: TableSpec, run_id: str,
+                 page_size: int, budget: ConcurrencyBudget | None, log: logging.Logger,
+                 partition_threshold: int) -> None:
+        self.client = client
+        self.warehouse = warehouse
+        self.spec = spec
+        self.run_id = run_id
+        self.page_size = page_size
+        self.budget = budget
+        self.log = log
+        self.partition_threshold = partition_threshold
+        self.warnings: list[str] = []
+        self.pages = 0
+        self.load_mode = "full"
+        self.started = time.monotonic()
+        self.started_at = datetime.now(UTC)
+        self.stats_at_start = (client.stats.requests, client.stats.throttled_429)
+        self.prepared: PreparedTable | None = None
+        self.count = SourceCount(None, "")
+
+    # --- plan ------------------------------------------------------------------------------
+
+    def execute(self, mode: str) -> TableSyncResult:
+        prepared = self.prepared = prepare_table(self.client, self.warehouse, self.spec)
+        for warning in prepared.drift.warnings:
+            self.warn(warning, logged=True)
+        if self.budget is None:
+            self.budget = ConcurrencyBudget.for_client(self.client)
+        self.load_mode, reason = self.plan(mode, prepared)
+        self.log.info("table %s: %s load (%s)", self.spec.name, self.load_mode, reason)
+        self.count = source_count(self.client, self.spec.name, prepared.entity_set)
+        if self.count.problem:
+            self.warn(f"table '{self.spec.name}': no source count ({self.count.problem})")
+        if self.load_mode == "delta":
+            assert prepared.state is not None and prepared.state.delta_link
+            try:
+                return self.delta(prepared.state.delta_link, reason)
+            except DeltaTokenExpired as exc:
+                self.warn(f"table '{self.spec.name}': the stored delta link is expired or invalid ({exc.message}); "
+                          "running a full resync with delete reconciliation")
+                return self.full_load("full resync: delta link expired or invalid")
+            except _NoNewDeltaLink:
+                self.warn(f"table '{self.spec.name}': the delta read ended without a new delta link; "
+                          "running a full resync with delete reconciliation")
+                return self.full_load("full resync: the delta read returned no new delta link")
+            except ChangeTrackingNotEnabled:
+                return self.untracked_fallback()
+        if self.load_mode == "full":
+            try:
+                return self.full_load(reason)
+            except ChangeTrackingNotEnabled:
+                return self.untracked_fallback()
+        return self.untracked_load(reason)
+
+    def plan(self, mode: str, prepared: PreparedTable) -> tuple[str, str]:
+        """(load mode, reason) for the requested sync mode; warns about every fallback."""
+        name = self.spec.name
+        link = prepared.state.delta_link if prepared.state else None
+        if not prepared.entity.change_tracking_enabled:
+            if link:
+                self.warn(f"table '{name}': change tracking was turned off in Dataverse since the last run; "
+                          "its stored delta link is dropped")
+            self.warn(_no_tracking_warning(name))
+            return "full_every_run", "no change tracking on the table: full reload with delete reconciliation"
+        if mode == "full":
+            return "full", "full load requested"
+        if not link:
+            if mode == "delta":
+                self.warn(f"table '{name}': delta requested but no delta link is stored; running a full load")
+            return "full", "no delta link stored (first load, or tracking information was cleared)"
+        stale = self.stale_link(link, prepared)
+        if stale:
+            if mode == "delta":
+                self.warn(f"table '{name}': delta requested but {stale}; running a full load")
+            return "full", stale
+        return "delta", "following the stored delta link"
+
+    def stale_link(self, link: str, prepared: PreparedTable) -> str | None:
+        """Why the stored delta link cannot bring this table up to date, or None.
+
+        The link's ``$select`` is fixed at the baseline: after the selection changed a delta would
+        deliver rows without the new columns (or fail on a removed one), and rows synced before a
+        column was added never get its values; a full load fills them.
+        """
+        added = [] if prepared.drift.created else prepared.drift.added
+        if added:
+            return f"column(s) {', '.join(added)} were added to the warehouse table; a full load fills them"
+        linked = parse_qs(urlsplit(link).query).get("$select", [""])[0].split(",")
+        if set(linked) != set(prepared.select):
+            return "the column selection changed since the delta link was taken"
+        return None
+
+    # --- loads -----------------------------------------------------------------------------
+
+    def delta(self, link: str, reason: str) -> TableSyncResult:
+        with self.warehouse.begin_load(self.spec.name, self.run_id, "delta") as load:
+            new_link = None
+            for page in tracked_pages(self.client, link, select=None, page_size=self.page_size):
+                self.stage(load, page)
+                new_link = page.delta_link
+            if not new_link:
+                raise _NoNewDeltaLink()
+            return self.commit(load, "delta", reason, new_link, reconcile=False)
+
+    def full_load(self, reason: str) -> TableSyncResult:
+        """Change-tracking full load (the baseline link is committed with the rows)."""
+        prepared = self.prepared
+        assert prepared is not None
+        parts = self.partitions()
+        if parts > 1:
+            return self.partitioned_full_load(reason, parts)
+        self.load_mode = "full"
+        with self.warehouse.begin_load(self.spec.name, self.run_id, "full") as load:
+            link = None
+            for page in tracked_pages(self.client, prepared.entity_set, select=prepared.select,
+                                      page_size=self.page_size):
+                self.stage(load, page)
+                link = page.delta_link
+            if not link:
+                self.warn(f"table '{self.spec.name}': {NO_BASELINE}")
+            return self.commit(load, "full", reason, link, reconcile=True)
+
+    def partitioned_full_load(self, reason: str, parts: int) -> TableSyncResult:
+        """Baseline first, then the data in parallel key ranges.
+
+        Change tracking refuses ``$filter``, so the baseline is its own tracked read of the primary
+        key only, run to its end *before* any range is read: whenever Dataverse fixes the token
+        (first or last page), it is not newer than any row read afterwards. Every change after the
+        token is delivered again by the next delta: a row a range already read in its new state is
+        upserted once more, a row deleted before its range was read is soft-deleted again (or by
+        this load's reconciliation) — upserts and deletes are idempotent, so nothing is lost and
+        nothing ends up twice. The baseline's keys (in Dataverse's order) also give balanced ranges.
+        """
+        prepared = self.prepared
+        assert prepared is not None
+        self.load_mode = "full"
+        pk = self.spec.primary_key
+        sampler = BoundarySampler(parts, self.count.value or 0)
+        link = None
+        for page in tracked_pages(self.client, prepared.entity_set, select=[pk], page_size=MAX_PAGE_SIZE,
+                                  annotations=False):
+            self.pages += 1
+            for row in page.upserts:
+                sampler.add(row[pk])
+            link = page.delta_link
+        if not link:
+            self.warn(f"table '{self.spec.name}': {NO_BASELINE}")
+        ranges = key_ranges(sampler.boundaries())
+        return self.parallel_load("full", reason, ranges, link)
+
+    def untracked_load(self, reason: str) -> TableSyncResult:
+        """Full read without change tracking (``full_every_run``): nothing to baseline."""
+        prepared = self.prepared
+        assert prepared is not None
+        self.load_mode = "full_every_run"
+        parts = self.partitions()
+        if parts > 1:
+            # No key sample without a tracked read: spread ranges over the GUID key space.
+            return self.parallel_load("full_every_run", reason, key_ranges(guid_boundaries(parts)), None)
+        with self.warehouse.begin_load(self.spec.name, self.run_id, "full_every_run") as load:
+            for page in plain_pages(self.client, prepared.entity_set, select=prepared.select,
+                                    page_size=self.page_size):
+                self.stage(load, page)
+            return self.commit(load, "full_every_run", reason, None, reconcile=True)
+
+    def untracked_fallback(self) -> TableSyncResult:
+        self.warn(f"table '{self.spec.name}': Dataverse refused change tracking for the table although its "
+                  "metadata says it is enabled; reloading it fully with delete reconciliation")
+        return self.untracked_load("change tracking refused: full reload with delete reconciliation")
+
+    def parallel_load(self, mode: str, reason: str, ranges: list[KeyRange], link: str | None) -> TableSyncResult:
+        prepared = self.prepared
+        assert prepared is not None and self.budget is not None
+        pk = self.spec.primary_key
+
+        def source(key_range: KeyRange) -> Iterator[ChangePage]:
+            return plain_pages(self.client, prepared.entity_set, select=prepared.select, page_size=self.page_size,
+                               filter=key_range.filter(pk))
+
+        self.log.info("table %s: reading %d key ranges with up to %d parallel requests", self.spec.name,
+                      len(ranges), self.budget.limit)
+        with self.warehouse.begin_load(self.spec.name, self.run_id, mode) as load, \
+                closing(read_partitions(ranges, source, self.budget)) as pages:
+            for page in pages:
+                self.stage(load, page)
+            return self.commit(load, mode, reason, link, reconcile=True, partitions=len(ranges))
+
+    def partitions(self) -> int:
+        """How many key ranges a full read of this table should use (1 = read sequentially)."""
+        assert self.budget is not None
+        rows = self.count.value or 0
+        if self.budget.limit < 2 or rows <= self.page_size:
+            return 1  # nothing to overlap: one worker, or a single page
+        if not (self.spec.partition_by_key or rows >= self.partition_threshold):
+            return 1
+        return max(2, min(MAX_PARTITIONS, 4 * self.budget.limit, math.ceil(rows / self.page_size)))
+
+    # --- bookkeeping -----------------------------------------------------------------------
+
+    def stage(self, load: LoadSession, page: ChangePage) -> None:
+        self.pages += 1
+        load.stage_rows(page.upserts)
+        if page.deleted_ids:
+            load.stage_deletes(page.deleted_ids)
+
+    def commit(self, load: LoadSession, mode: str, reason: str, link: str | None, *, reconcile: bool,
+               partitions: int = 1) -> TableSyncResult:
+        requests, throttled = self.stats()
+        status = WARNING if self.warnings else SUCCESS
+        done: LoadResult = load.commit(
+            delta_link=link, source_count=self.count.value, reconcile_deletes=reconcile, pages=self.pages,
+            requests=requests, status=status, message="; ".join([reason, *self.warnings])[:4000],
+        )
+        self.log.info("table %s: %s load done: %d upserted, %d deleted, %d live rows, %d pages, %d requests",
+                      self.spec.name, mode, done.rows_upserted, done.rows_deleted, done.rows_total, self.pages,
+                      requests)
+        return TableSyncResult(
+            table=self.spec.name, mode_used=mode, reason=reason, rows_upserted=done.rows_upserted,
+            rows_deleted=done.rows_deleted, pages=self.pages, requests=requests, throttled=throttled,
+            seconds=round(time.monotonic() - self.started, 3), delta_link_stored=bool(link) and mode != "full_every_run",
+            warnings=list(self.warnings), source_count=self.count.value, source_count_method=self.count.method or None,
+            partitions=partitions, rows_total=done.rows_total, status=status,
+        )
+
+    def stats(self) -> tuple[int, int]:
+        requests, throttled = self.stats_at_start
+        return self.client.stats.requests - requests, self.client.stats.throttled_429 - throttled
+
+    def warn(self, message: str, *, logged: bool = False) -> None:
+        """Record a warning for the result and the run history; log it unless already logged."""
+        self.warnings.append(message)
+        if not logged:
+            self.log.warning(message)
+
+    def record_failure(self, exc: Exception) -> None:
+        """Append a failed run to the history; the table's state and rows stay as they were."""
+        message = f"{type(exc).__name__}: {exc}"
+        self.log.error("table %s: sync failed: %s", self.spec.name, message)
+        requests, _ = self.stats()
+        try:
+            self.warehouse.record_run(self.run_id, self.spec.name, self.load_mode, status=FAILED,
+                                      started_at=self.started_at, pages=self.pages, requests=requests,
+                                      message="; ".join([message, *self.warnings])[:4000])
+        except Exception as record_exc:  # noqa: BLE001 - the original error matters more; say why history lacks it
+            self.log.error("table %s: could not record the failed run: %s", self.spec.name, record_exc)
+
+
+def _no_tracking_warning(table: str) -> str:
+    return (f"table '{table}' has no change tracking in Dataverse, so it is fully reloaded (with delete "
+            "reconciliation) on every run; turn on 'Track changes' for the table to sync only changes")
