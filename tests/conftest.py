@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="hr-dv-airflow-"))
@@ -66,3 +69,46 @@ def postgres_url() -> str:
             pytest.fail(f"PostgreSQL tests must run in CI but the server is unreachable: {problem}")
         pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {problem}")
     return POSTGRES_URL
+
+
+# --- Airflow: a migrated metadata DB and Dataverse connections pointing at the emulator -------------
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """A fresh SQLite metadata DB in the session's AIRFLOW_HOME (set above), for dag.test()."""
+    from airflow.utils import db
+
+    db.initdb()
+
+
+def connection_json(info: dict[str, Any], *, password: str | None = None, **extra: Any) -> str:
+    """``AIRFLOW_CONN_*`` JSON for the emulator in ``info``; ``extra`` overrides/extends the extras."""
+    extras: dict[str, Any] = {
+        "tenant_id": info["tenant_id"],
+        "authority_host": info["authority_host"],
+        "ca_bundle": info["ca_bundle"],
+        "client_secret_expires_on": (date.today() + timedelta(days=200)).isoformat(),
+        "max_concurrency": 2,
+    }
+    extras.update(extra)
+    return json.dumps({
+        "conn_type": "dataverse",
+        "host": info["dataverse_url"],
+        "login": info["client_id"],
+        "password": info["client_secret"] if password is None else password,
+        "extra": {k: v for k, v in extras.items() if v is not None},
+    })
+
+
+@pytest.fixture(scope="session")
+def conn_json() -> Any:
+    """The :func:`connection_json` builder (test modules cannot import from conftest)."""
+    return connection_json
+
+
+@pytest.fixture
+def dataverse_conn(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """``dataverse_default`` (as an env-var connection) on a fresh emulator; returns the emulator."""
+    monkeypatch.setenv("AIRFLOW_CONN_DATAVERSE_DEFAULT", connection_json(emulator.info))
+    return emulator

@@ -2,7 +2,9 @@
 
 ``<set>/$count`` is exact but capped at 5000 by Dataverse; at the cap the count falls back to
 ``RetrieveTotalRecordCount``, a snapshot that can be up to 24 hours old. ``method`` says which one
-was used, so a check can allow for the snapshot's staleness.
+was used, so a check can allow for the snapshot's staleness. The sync state stores only the value;
+the method follows from it: below 5000 the count is exact, from 5000 on it is the snapshot (raised
+to 5000 when the snapshot is older than rows the exact count already saw).
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ class BoundarySampler:
 
     ``expected_rows`` (a count that may be stale or capped) sets the first step. If the stream is
     much longer than expected, every other kept key is dropped and the step doubled, so memory stays
-    at most ``2 * parts`` keys whatever the table size.
+    at most ``4 * parts`` keys whatever the table size.
     """
 
     def __init__(self, parts: int, expected_rows: int) -> None:
@@ -69,7 +69,7 @@ class BoundarySampler:
         self.seen += 1
         if self.seen % self.step == 0:
             self.keys.append(key)
-            if len(self.keys) > 2 * self.parts:
+            if len(self.keys) > 4 * self.parts:
                 self.keys = self.keys[1::2]
                 self.step *= 2
 
@@ -77,7 +77,7 @@ class BoundarySampler:
         """Boundaries for at most ``parts`` ranges of about equal size (fewer for short streams)."""
         out = []
         for i in range(1, self.parts):
-            index = i * self.seen // (self.parts * self.step) - 1  # kept key j is the (j+1)*step-th
+            index = round(i * self.seen / (self.parts * self.step)) - 1  # kept key j is the (j+1)*step-th
             if 0 <= index < len(self.keys):
                 out.append(self.keys[index])
         return list(dict.fromkeys(out))

@@ -30,7 +30,6 @@ from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qs, urlsplit
 
 from ..dataverse import ChangePage, ChangeTrackingNotEnabled, DeltaTokenExpired
 from ..dataverse.settings import MAX_PAGE_SIZE
@@ -41,7 +40,7 @@ from .errors import SyncError
 from .parallel import read_partitions
 from .partitions import BoundarySampler, KeyRange, guid_boundaries, key_ranges
 from .prepare import PreparedTable, prepare_table
-from .reader import plain_pages, tracked_pages
+from .reader import link_select, plain_pages, tracked_pages, with_select
 from .result import FAILED, SUCCESS, WARNING, TableSyncResult
 
 if TYPE_CHECKING:
@@ -141,11 +140,11 @@ class _TableRun:
             except DeltaTokenExpired as exc:
                 self.warn(f"table '{self.spec.name}': the stored delta link is expired or invalid ({exc.message}); "
                           "running a full resync with delete reconciliation")
-                return self.full_load("full resync: delta link expired or invalid")
+                self.load_mode, reason = "full", "full resync: delta link expired or invalid"
             except _NoNewDeltaLink:
                 self.warn(f"table '{self.spec.name}': the delta read ended without a new delta link; "
                           "running a full resync with delete reconciliation")
-                return self.full_load("full resync: the delta read returned no new delta link")
+                self.load_mode, reason = "full", "full resync: the delta read returned no new delta link"
             except ChangeTrackingNotEnabled:
                 return self.untracked_fallback()
         if self.load_mode == "full":
@@ -188,8 +187,7 @@ class _TableRun:
         added = [] if prepared.drift.created else prepared.drift.added
         if added:
             return f"column(s) {', '.join(added)} were added to the warehouse table; a full load fills them"
-        linked = parse_qs(urlsplit(link).query).get("$select", [""])[0].split(",")
-        if set(linked) != set(prepared.select):
+        if set(link_select(link)) != set(prepared.select):
             return "the column selection changed since the delta link was taken"
         return None
 
@@ -246,7 +244,9 @@ class _TableRun:
             for row in page.upserts:
                 sampler.add(row[pk])
             link = page.delta_link
-        if not link:
+        if link:
+            link = with_select(link, prepared.select)  # deltas must deliver every catalog column
+        else:
             self.warn(f"table '{self.spec.name}': {NO_BASELINE}")
         ranges = key_ranges(sampler.boundaries())
         return self.parallel_load("full", reason, ranges, link)
@@ -320,9 +320,10 @@ class _TableRun:
         return TableSyncResult(
             table=self.spec.name, mode_used=mode, reason=reason, rows_upserted=done.rows_upserted,
             rows_deleted=done.rows_deleted, pages=self.pages, requests=requests, throttled=throttled,
-            seconds=round(time.monotonic() - self.started, 3), delta_link_stored=bool(link) and mode != "full_every_run",
-            warnings=list(self.warnings), source_count=self.count.value, source_count_method=self.count.method or None,
-            partitions=partitions, rows_total=done.rows_total, status=status,
+            seconds=round(time.monotonic() - self.started, 3), delta_link_stored=bool(link),
+            warnings=list(self.warnings), source_count=self.count.value,
+            source_count_method=self.count.method or None, partitions=partitions, rows_total=done.rows_total,
+            status=status,
         )
 
     def stats(self) -> tuple[int, int]:

@@ -1,0 +1,147 @@
+"""
+### HR Dataverse sync
+
+Lands Dynamics 365 Human Resources tables from Dataverse in the HR warehouse: complete on the
+first run, then kept fresh with change tracking (deltas, deletions as soft deletes).
+
+1. **integration_enabled**: skips the run while the integration is turned off
+   (`hr_dataverse_admin` → Turn integration off/on; Variable `hr_dataverse_integration`).
+2. **validate_token** and **check_entity_access**: the pre-flight checks of `hr_connection_check`;
+   a set-up mistake stops the run before any data moves, with its cause and fix.
+3. **regular_tables** / **large_tables**: the selected catalog tables (all when none are
+   selected), split by how they are read.
+4. **load_table** / **load_large_table**: one mapped task per table, in the `dataverse_api` pool
+   (one slot per table read page by page; large tables, catalog `partition_by_key`, hold
+   `HR_DATAVERSE_PARTITION_SLOTS` slots and read key ranges in parallel). Mode *auto* follows each
+   table's delta link and falls back to a full load when there is none or it expired; *full*
+   reloads with delete reconciliation and takes a new change-tracking baseline; *delta* is auto
+   that warns when it has to fall back. Each load updates the table's Asset
+   (`dataverse://hr/<table>`) when it changed something.
+5. **run_summary**: per-table modes and counts; fails when a table did not sync.
+
+Every 15 minutes by default (`HR_DATAVERSE_SYNC_SCHEDULE`: a cron expression or preset, `none` for
+manual only), one run at a time, no catch-up. Targets: connection `dataverse_default`; warehouse
+connection `hr_warehouse`, else `$HR_WAREHOUSE_URL`, else `data/hr_warehouse.db`.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import DAG, Param, TriggerRule, get_current_context, task
+
+from dataverse_provider.assets import SYNC_ALIAS, table_asset
+from dataverse_provider.operators.entity_access import DataverseEntityAccessCheckOperator
+from dataverse_provider.operators.token_validation import DataverseTokenValidationOperator
+from dataverse_provider.pools import DATAVERSE_POOL, partition_slots
+from dataverse_provider.sync_tasks import catalog_table_names
+
+SCHEDULE_ENV = "HR_DATAVERSE_SYNC_SCHEDULE"
+DEFAULT_SCHEDULE = "*/15 * * * *"
+MODES = {
+    "auto": "Auto: delta where a delta link is stored, else full",
+    "full": "Full: reload every selected table (delete reconciliation, new baseline)",
+    "delta": "Delta: changes only (falls back to full with a warning where it cannot)",
+}
+
+
+def _schedule() -> str | None:
+    value = os.environ.get(SCHEDULE_ENV, "").strip()
+    if value.lower() in ("none", "off", "manual"):
+        return None
+    return value or DEFAULT_SCHEDULE
+
+
+TABLE_NAMES = catalog_table_names()
+PARTITION_SLOTS = partition_slots()
+
+with DAG(
+    dag_id="hr_dataverse_sync",
+    schedule=_schedule(),
+    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    dagrun_timeout=timedelta(hours=3),
+    tags=["dataverse", "hr", "sync"],
+    doc_md=__doc__,
+    render_template_as_native_obj=True,  # params reach the check operators as lists, not text
+    default_args={
+        # Set-up and data problems raise AirflowFailException and skip these; retries cover throttling/outages.
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=10),
+        "execution_timeout": timedelta(hours=1),
+    },
+    params={
+        "tables": Param(
+            [], type="array",
+            items={"type": "string", "enum": TABLE_NAMES} if TABLE_NAMES else {"type": "string"},
+            examples=TABLE_NAMES or None,
+            title="Tables",
+            description="Catalog tables to sync (Dataverse logical names). Empty: every table of the entity catalog.",
+        ),
+        "mode": Param(
+            "auto", type="string", enum=list(MODES), values_display=MODES, title="Mode",
+            description="auto: changes since the last run, full load where needed. full: reload everything "
+                        "selected. delta: changes only, with a warning where a table must fall back to full.",
+        ),
+    },
+) as dag:
+
+    @task.short_circuit
+    def integration_enabled() -> bool:
+        """False (the run is skipped) while the integration is turned off."""
+        from dataverse_provider.integration import sync_allowed
+
+        return sync_allowed()
+
+    @task
+    def resolve_tables(large: bool) -> list[str]:
+        """The selected catalog tables that are (not) read as parallel key ranges."""
+        from dataverse_provider.sync_tasks import resolve_tables as resolve
+
+        return resolve(get_current_context()["params"]["tables"])["large" if large else "regular"]
+
+    @task(pool=DATAVERSE_POOL, pool_slots=1, outlets=[SYNC_ALIAS], map_index_template="{{ table }}")
+    def load_table(table: str) -> dict[str, Any]:
+        from dataverse_provider.sync_tasks import load_table as load
+
+        context = get_current_context()
+        context["table"] = table  # type: ignore[typeddict-unknown-key]  # names the mapped instance in the UI
+        return load(table, mode=context["params"]["mode"], slots=1, run_id=context["run_id"],
+                    outlet_events=context["outlet_events"])
+
+    @task(pool=DATAVERSE_POOL, pool_slots=PARTITION_SLOTS, outlets=[SYNC_ALIAS], map_index_template="{{ table }}")
+    def load_large_table(table: str) -> dict[str, Any]:
+        from dataverse_provider.sync_tasks import load_table as load
+
+        context = get_current_context()
+        context["table"] = table  # type: ignore[typeddict-unknown-key]
+        return load(table, mode=context["params"]["mode"], slots=PARTITION_SLOTS, run_id=context["run_id"],
+                    outlet_events=context["outlet_events"])
+
+    # Runs when some loads failed too, to report what landed (and then fails). Its inlets declare every
+    # table's asset, so the assets exist (and downstream DAGs can schedule on them) before their first event.
+    @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS, inlets=[table_asset(t) for t in TABLE_NAMES])
+    def run_summary(regular_tables: list[str], large_tables: list[str], regular: Any, large: Any) -> dict[str, Any]:
+        from dataverse_provider.sync_tasks import summarize
+
+        return summarize([*regular_tables, *large_tables], regular, large)
+
+    token = DataverseTokenValidationOperator(task_id="validate_token")
+    access = DataverseEntityAccessCheckOperator(task_id="check_entity_access", tables="{{ params.tables }}",
+                                                count_rows=False)  # the loads count each table anyway
+    regular_tables = resolve_tables.override(task_id="regular_tables")(large=False)
+    large_tables = resolve_tables.override(task_id="large_tables")(large=True)
+    regular = load_table.expand(table=regular_tables)
+    large = load_large_table.expand(table=large_tables)
+    summary = run_summary(regular_tables, large_tables, regular, large)
+    integration_enabled() >> token >> access >> [regular_tables, large_tables]
+
+    # Insertion point (URS characteristic mapping, issue #5): append the mapping task after the loads,
+    # e.g. `summary >> map_characteristics`, so it only runs on a complete warehouse.
+    # Insertion point (data quality, issue #6): append the quality task(s) last, after the mapping.

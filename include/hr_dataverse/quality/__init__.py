@@ -1,0 +1,1 @@
+"""Data-quality checks of the HR warehouse with Great Expectations Core (imported lazily)."""

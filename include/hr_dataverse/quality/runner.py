@@ -1,0 +1,229 @@
+"""Run the data-quality checks with Great Expectations Core 1.x against the warehouse.
+
+GX is imported here, inside functions only (about 5 s; never at DAG-parse time). Before the import
+the ``great_expectations`` logger is set to WARNING (left alone if someone configured it), so the
+~200 INFO lines GX logs on import and its per-run chatter stay out of task logs; the file
+context's progress bars are turned off.
+
+One run: read warehouse facts, build the plan (``rules.py``), then in a file-backed GX context at
+``<root>/gx`` recreate the SQL data source (SQLite or PostgreSQL), one query asset per table (its
+live rows), two suites per asset (column checks with SUMMARY results, custom-SQL checks with
+COMPLETE results) and their validation definitions; run them, store the results, rebuild the Data
+Docs site ``<root>/docs`` for this run (every earlier run stays listed). Returns a ``QualityRun``.
+
+The data source's connection string is stored as ``${HR_QUALITY_GX_WAREHOUSE_URL}`` and the URL
+is put in the environment only while the run uses it, so no password lands in GX's project file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import sqlalchemy as sa
+
+from ..catalog import Catalog, load_catalog
+from ..warehouse import Warehouse
+from .facts import WarehouseFacts, gather_facts
+from .interpret import interpret
+from .lock import quality_lock
+from .results import CheckResult, QualityRun
+from .rules import COLUMNS, QUERIES, Check, Plan, build_plan
+from .settings import QualitySettings
+
+GX_LOGGER = "great_expectations"
+WAREHOUSE_URL_VAR = "HR_QUALITY_GX_WAREHOUSE_URL"
+DATASOURCE = "hr_warehouse"
+DOCS_SITE = "hr_quality"
+BATCH = "live"
+_GX_SEVERITY = {"error": "critical", "warning": "warning"}
+_log = logging.getLogger(__name__)
+
+
+class QualityRunError(RuntimeError):
+    """The checks could not run at all (warehouse unreachable, GX project unusable)."""
+
+
+def run_quality(
+    warehouse: Warehouse | str | sa.URL | None = None,
+    *,
+    catalog: Catalog | None = None,
+    settings: QualitySettings | None = None,
+    run_id: str | None = None,
+    tables: Iterable[str] | None = None,
+    now: datetime | None = None,
+) -> QualityRun:
+    """Run every check of ``catalog`` (default: the packaged one) against ``warehouse`` (a
+    ``Warehouse``, a URL, or None for ``$HR_WAREHOUSE_URL``/the embedded SQLite file).
+
+    :param run_id: names the run in GX and in the report folder (default: the UTC time).
+    :param tables: only these catalog tables (the URS mapping check needs the whole catalog).
+    :raises QualityRunError: the warehouse or the GX project cannot be used.
+    """
+    settings = settings or QualitySettings()
+    catalog = catalog or load_catalog()
+    now = now or datetime.now(UTC)
+    run_id = run_id or now.strftime("%Y%m%dT%H%M%SZ")
+    owned = not isinstance(warehouse, Warehouse)
+    wh = Warehouse(warehouse) if owned else warehouse
+    root = settings.root
+    started = datetime.now(UTC)
+    try:
+        with quality_lock(root):
+            try:
+                facts = gather_facts(wh, catalog, settings.mapping.table)
+            except sa.exc.SQLAlchemyError as exc:
+                raise QualityRunError(f"cannot read the warehouse {_masked(wh.engine.url)}: "
+                                      f"{str(exc).splitlines()[0]}") from None
+            plan = build_plan(catalog, facts, settings, now, tables)
+            checks, pages, docs, version = _validate(plan, facts, wh.engine.url, root, run_id, now, settings)
+    finally:
+        if owned:
+            wh.dispose()
+    result = QualityRun(run_id=run_id, started_at=started.isoformat(timespec="seconds"),
+                        finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                        warehouse=_masked(wh.engine.url), checks=checks, notes=plan.notes, data_docs=docs,
+                        validation_pages=pages, gx_version=version)
+    _log.info("data quality %s: %s (%d checks, %d errors, %d warnings)", run_id, result.status,
+              len(checks), result.totals()["errors"], result.totals()["warnings"])
+    return result
+
+
+def import_gx() -> Any:
+    """``great_expectations`` with its logging quieted first (see the module docstring)."""
+    logger = logging.getLogger(GX_LOGGER)
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.WARNING)
+    import great_expectations as gx
+
+    return gx
+
+
+def _validate(plan: Plan, facts: WarehouseFacts, url: sa.URL, root: Path, run_id: str, now: datetime,
+              settings: QualitySettings) -> tuple[list[CheckResult], dict[str, list[str]], str | None, str]:
+    gx = import_gx()
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    ctx = _context(gx, root)
+    run = RunIdentifier(run_name=run_id, run_time=now)
+    results: list[CheckResult] = []
+    resources: list[Any] = []
+    pages: dict[str, list[str]] = {}
+    with _env(WAREHOUSE_URL_VAR, url.render_as_string(hide_password=False)):
+        try:
+            if DATASOURCE in ctx.data_sources.all():
+                ctx.data_sources.delete(DATASOURCE)
+            source = ctx.data_sources.add_sql(DATASOURCE, connection_string=f"${{{WAREHOUSE_URL_VAR}}}")
+        except Exception as exc:  # noqa: BLE001 - GX wraps driver errors in many types; report them plainly
+            raise QualityRunError(f"GX cannot use the warehouse {_masked(url)}: {exc}") from None
+        for asset in plan.assets.values():
+            batch = source.add_query_asset(asset.name, query=asset.query).add_batch_definition_whole_table(BATCH)
+            live_rows = facts.tables[asset.name].live_rows if asset.name in facts.tables else None
+            for group in (COLUMNS, QUERIES):
+                checks = plan.for_asset(asset.name, group)
+                if not checks:
+                    continue
+                suite_name = asset.name if group == COLUMNS else f"{asset.name}.queries"
+                suite = ctx.suites.add_or_update(gx.ExpectationSuite(
+                    name=suite_name, expectations=[_expectation(c) for c in checks]))
+                definition = ctx.validation_definitions.add_or_update(
+                    gx.ValidationDefinition(name=suite_name, data=batch, suite=suite))
+                outcome = definition.run(result_format=_result_format(group, asset.index_columns, settings),
+                                         run_id=run)
+                by_id = {c.id: c for c in checks}
+                for item in outcome.results:
+                    check = by_id[item.expectation_config.meta["check_id"]]
+                    raised = item.exception_info.get("raised_exception") if item.exception_info else False
+                    message = item.exception_info.get("exception_message") if raised else None
+                    results.append(interpret(check, success=bool(item.success), result=dict(item.result or {}),
+                                             error=message, live_rows=live_rows, sample_size=settings.sample_size))
+                result_id = ValidationResultIdentifier(
+                    expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite_name), run_id=run,
+                    batch_identifier=outcome.batch_id)
+                resources += [result_id, ExpectationSuiteIdentifier(name=suite_name)]
+                pages.setdefault(asset.name, []).append(_page(ctx, result_id, root))
+        ctx.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=resources)
+    order = {c.id: i for i, c in enumerate(plan.checks)}
+    results.sort(key=lambda r: order.get(r.id, len(order)))
+    docs = root / "docs" / "index.html"
+    return results, pages, (docs.relative_to(root).as_posix() if docs.exists() else None), gx.__version__
+
+
+def _context(gx: Any, root: Path) -> Any:
+    """The file-backed GX project under ``<root>/gx`` with our Data Docs site and no progress bars."""
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    try:
+        ctx = gx.get_context(mode="file", project_root_dir=str(root))
+    except Exception as exc:  # noqa: BLE001 - a damaged project surfaces as one of many GX types
+        raise QualityRunError(f"the GX project in {root / 'gx'} cannot be opened: {exc}") from None
+    site = {"class_name": "SiteBuilder", "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(root / "docs")}}
+    sites = ctx.list_data_docs_sites()
+    if sites.get(DOCS_SITE) != site:
+        if DOCS_SITE in sites:
+            ctx.update_data_docs_site(DOCS_SITE, site)
+        else:
+            ctx.add_data_docs_site(DOCS_SITE, site)
+    if "local_site" in ctx.list_data_docs_sites():  # the scaffold's default site: one site is enough
+        ctx.delete_data_docs_site("local_site")
+    bars = ctx.variables.progress_bars
+    bars = bars if isinstance(bars, dict) else vars(bars) if bars is not None else {}
+    if any(bars.get(k, True) for k in ("globally", "metric_calculations")) or ctx.config.analytics_enabled is not False:
+        ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+        ctx.config.analytics_enabled = False
+        ctx.variables.save()
+    return ctx
+
+
+def _expectation(check: Check) -> Any:
+    import great_expectations.expectations as gxe
+
+    kwargs = dict(check.kwargs)
+    if check.expectation == "UnexpectedRowsExpectation":
+        kwargs["description"] = check.description  # Data Docs show it instead of the SQL
+    return getattr(gxe, check.expectation)(
+        **kwargs, meta=check.meta(), severity=_GX_SEVERITY[check.severity],
+        notes=f"{check.severity.upper()} ({check.id}): {check.description}")
+
+
+def _result_format(group: str, index_columns: tuple[str, ...], settings: QualitySettings) -> dict[str, Any]:
+    if group == QUERIES:
+        return {"result_format": "COMPLETE"}  # GX returns at most 200 unexpected rows, plus their count
+    result_format: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": settings.sample_size}
+    if index_columns:
+        result_format["unexpected_index_column_names"] = list(index_columns)
+    return result_format
+
+
+def _page(ctx: Any, result_id: Any, root: Path) -> str:
+    urls = ctx.get_docs_sites_urls(resource_identifier=result_id, site_name=DOCS_SITE, only_if_exists=False)
+    path = Path(unquote(urlparse(urls[0]["site_url"]).path))
+    return path.relative_to(root).as_posix()
+
+
+@contextmanager
+def _env(name: str, value: str) -> Iterator[None]:
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
+
+
+def _masked(url: sa.URL) -> str:
+    return url.render_as_string(hide_password=True)

@@ -1,0 +1,129 @@
+"""One mapping run: warehouse → desired URS state → plan → Dataverse writes → mapping state.
+
+``run_mapping`` is what a DAG task calls (no Airflow imports here); ``MappingResult.to_dict()`` is a
+small JSON-able summary for XCom and logs.
+
+Incremental runs re-evaluate only what changed in the warehouse since the last successful run:
+rows whose ``_synced_at`` is later than that run's watermark (minus ``watermark_overlap_s``, so rows
+committed while it read are not missed) and rows with a date between that run's evaluation date
+and today (certificates that expired, employments that ended or started). The first run, and any
+run with ``full_remap=True``, evaluates everything; either way only differences are written, so a
+run after no HR change makes no write request. A run with row errors is ``partial``: it does not
+move the watermark, so the next run looks at the same changes again (what succeeded is then a no-op).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from ..dataverse import DataverseClient
+from ..dataverse.writes import BulkSupport, WriteStats
+from ..warehouse import Warehouse
+from .apply import apply_plan
+from .errors import MappingError
+from .existing import ExistingRows
+from .plan import build_plan
+from .rules import Scope, desired_state
+from .settings import MappingSettings
+from .source import HrSource
+from .state import MappingRun, MappingState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MappingResult:
+    run_id: str
+    status: str  # success | partial | dry_run | disabled
+    full_remap: bool
+    incremental: bool
+    as_of: str
+    plan: dict[str, Any] = field(default_factory=dict)  # counts, first rows, problems (Plan.summary)
+    done: dict[str, dict[str, int]] = field(default_factory=dict)  # per table and operation, accepted rows
+    errors: list[dict[str, Any]] = field(default_factory=list)  # first max_errors_reported row errors
+    errors_total: int = 0
+    requests: int = 0  # HTTP requests to Dataverse (reads and writes, retries included)
+    write_requests: int = 0
+    write_requests_by_kind: dict[str, int] = field(default_factory=dict)
+    watermark: str | None = None  # latest warehouse _synced_at this run covered
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.errors_total == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def run_mapping(
+    client: DataverseClient,
+    warehouse: Warehouse,
+    settings: MappingSettings,
+    *,
+    run_id: str,
+    full_remap: bool = False,
+    dry_run: bool = False,
+    today: date | None = None,
+    support: BulkSupport | None = None,
+) -> MappingResult:
+    """Map HR workers, skills, certificates and rating models to URS (see the module docstring).
+
+    ``today`` is the evaluation date for employments and certificate expiry (default: today, UTC).
+    Raises ``MappingError`` when the run cannot start (e.g. an HR table is not in the warehouse);
+    rows Dataverse rejects are reported in the result, not raised.
+    """
+    if not run_id:
+        raise MappingError("run_id must not be empty")
+    started, clock = datetime.now(UTC), time.monotonic()
+    today = today or started.date()
+    dry_run = dry_run or settings.dry_run
+    state = MappingState(warehouse)
+    result = MappingResult(run_id, "disabled", full_remap, False, today.isoformat())
+    if not settings.enabled:
+        log.info("URS mapping is turned off: nothing is written, mapped rows stay as they are")
+        _record(state, result, started, None, today)
+        return result
+
+    source = HrSource(warehouse, settings)
+    watermark = source.high_water()
+    last = state.last_success()
+    if full_remap or last is None or last.watermark is None:
+        scope = Scope()
+    else:
+        since = last.watermark - timedelta(seconds=settings.watermark_overlap_s)
+        scope = source.changed_scope(since, (min(last.as_of, today) - timedelta(days=1), today + timedelta(days=1)))
+        result.incremental = True
+    desired = desired_state(source.load(scope), scope, settings, today)
+    requests_before = client.stats.requests
+    plan = build_plan(desired, state, settings, ExistingRows(client, settings), run_id)
+    result.plan = plan.summary(settings.sample_rows, settings.max_errors_reported)
+    result.watermark = watermark.isoformat() if watermark else None
+    if dry_run:
+        result.status = "dry_run"
+    else:
+        stats = WriteStats()
+        applied = apply_plan(client, plan, state, settings, stats=stats, support=support)
+        result.done = applied.done
+        result.errors = [e.to_dict() for e in applied.errors[:settings.max_errors_reported]]
+        result.errors_total = len(applied.errors)
+        result.write_requests, result.write_requests_by_kind = stats.requests, dict(stats.by_kind)
+        result.status = "success" if not applied.errors else "partial"
+    result.requests = client.stats.requests - requests_before
+    result.seconds = round(time.monotonic() - clock, 3)
+    _record(state, result, started, watermark, today)
+    log.info("URS mapping %s: %s, %d writes planned, %d row errors, %d requests (%d writes)", run_id, result.status,
+             plan.writes, result.errors_total, result.requests, result.write_requests)
+    return result
+
+
+def _record(state: MappingState, result: MappingResult, started: datetime, watermark: datetime | None,
+            today: date) -> None:
+    summary = {k: v for k, v in result.to_dict().items() if k != "plan"}
+    summary["plan_counts"] = result.plan.get("counts", {})
+    state.record_run(MappingRun(result.run_id, result.status, started, datetime.now(UTC), result.full_remap,
+                                watermark, today, summary))

@@ -1,0 +1,140 @@
+"""Task bodies of the ``hr_dataverse_sync`` DAG: resolve the tables, load one table, summarise.
+
+The DAG file only wires these. Each load builds its own Dataverse client and warehouse inside the
+task and returns a small summary (``TableSyncResult.to_dict()``); rows never pass through XCom.
+
+Failures: a set-up or data problem that a retry cannot fix (privileges, a missing table or column,
+an incompatible schema change, a bad catalog) fails the task at once with one line of cause and
+fix; throttling, 5xx and dropped connections are left to Airflow's retries. An *optional* catalog
+table (``required: false``) that cannot be read is skipped with a warning instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+from dataverse_provider.assets import SYNC_ALIAS, asset_event_extra, table_asset
+
+log = logging.getLogger(__name__)
+
+
+def catalog_table_names() -> list[str]:
+    """The catalog's table names for the trigger form (read when the DAG file is parsed: one small
+    YAML file). An unreadable catalog gives ``[]`` so the DAG still loads; the run then reports the
+    catalog's problems in ``resolve_tables``."""
+    from hr_dataverse.catalog import CatalogError, load_catalog
+
+    try:
+        return load_catalog().names()
+    except CatalogError:
+        return []
+
+
+def resolve_tables(names: Sequence[str] | None) -> dict[str, list[str]]:
+    """The selected catalog tables (all for an empty selection), in catalog order: ``all``, and split
+    into ``regular`` (read page by page) and ``large`` (``partition_by_key``: read as key ranges)."""
+    from hr_dataverse.catalog import CatalogError, load_catalog
+    from hr_dataverse.sync import select_tables
+
+    try:
+        specs = select_tables(load_catalog(), names)
+    except CatalogError as exc:
+        raise AirflowFailException("\n".join(exc.problems)) from None
+    return {
+        "all": [s.name for s in specs],
+        "regular": [s.name for s in specs if not s.partition_by_key],
+        "large": [s.name for s in specs if s.partition_by_key],
+    }
+
+
+def load_table(table: str, *, mode: str, slots: int, run_id: str, outlet_events: Any = None,
+               conn_id: str = "dataverse_default") -> dict[str, Any]:
+    """Sync one table with at most ``slots`` requests in flight (the pool slots the task holds);
+    add the table's asset event to :data:`SYNC_ALIAS` when the load changed it."""
+    from dataverse_provider.hooks.dataverse import DataverseHook
+    from dataverse_provider.warehouse import open_warehouse
+    from hr_dataverse.catalog import CatalogError, load_catalog
+    from hr_dataverse.sync import ConcurrencyBudget, TableSyncResult, sync_table
+
+    try:
+        spec = load_catalog().get(table)
+    except CatalogError as exc:
+        raise AirflowFailException("\n".join(exc.problems)) from None
+    started = time.monotonic()
+    hook = DataverseHook(conn_id)
+    warehouse = None
+    try:
+        warehouse = open_warehouse()
+        result = sync_table(hook.get_conn(), warehouse, spec, mode=mode, run_id=run_id,
+                            concurrency=ConcurrencyBudget(slots)).to_dict()
+    except Exception as exc:
+        error = task_error(table, exc)
+        if error is None:
+            raise
+        if spec.required or not isinstance(error, AirflowFailException):
+            raise error from None
+        log.warning("optional table %s skipped: %s", table, error)
+        skipped = TableSyncResult.failure(table, mode, error, seconds=time.monotonic() - started)
+        return {**skipped.to_dict(), "required": False}
+    finally:
+        hook.close()
+        if warehouse is not None:
+            warehouse.dispose()
+    extra = asset_event_extra(result)
+    if outlet_events is not None and extra is not None:
+        outlet_events[SYNC_ALIAS].add(table_asset(table), extra=extra)
+    return result
+
+
+def task_error(table: str, exc: BaseException) -> AirflowException | None:
+    """The Airflow exception for a failed table sync: ``AirflowFailException`` (no retry) for
+    problems a retry cannot fix, ``AirflowException`` for transient ones, None for unexpected errors
+    (re-raised as they are, with their traceback)."""
+    from hr_dataverse.catalog import CatalogError
+    from hr_dataverse.checks import is_transient
+    from hr_dataverse.dataverse import DataverseError, diagnose
+    from hr_dataverse.sync import SyncError
+    from hr_dataverse.warehouse import SchemaDriftError, WarehouseConfigError, WarehouseError
+
+    if isinstance(exc, DataverseError):
+        message = f"table '{table}': {diagnose(exc)}"
+        return AirflowException(message) if is_transient(exc) else AirflowFailException(message)
+    if isinstance(exc, SyncError | SchemaDriftError | WarehouseConfigError | CatalogError):
+        return AirflowFailException(str(exc))
+    if isinstance(exc, WarehouseError):
+        return AirflowException(f"table '{table}': {exc}")
+    return None
+
+
+def summarize(selected: Sequence[str], *results: Iterable[dict[str, Any] | None]) -> dict[str, Any]:
+    """The run summary over the load tasks' results (``run_summary`` plus the tables that did not
+    report and the optional tables skipped); logs it, fails when a table did not sync."""
+    from hr_dataverse.sync import FAILED, run_summary
+
+    rows = [r for group in results for r in (group or []) if r]
+    summary = run_summary(rows)
+    skipped = sorted(r["table"] for r in rows if r.get("status") == FAILED and r.get("required") is False)
+    missing = [t for t in selected if t not in summary["by_table"]]
+    failed = [t for t in summary["failed"] if t not in skipped]
+    summary.update(failed=failed, skipped_optional=skipped, not_synced=missing)
+    log.info("synced %d of %d tables: %d rows upserted, %d soft-deleted, %d requests in %.1f s",
+             summary["succeeded"], len(selected), summary["rows_upserted"], summary["rows_deleted"],
+             summary["requests"], summary["seconds"])
+    for mode, tables in summary["modes"].items():
+        log.info("%s: %s", mode, ", ".join(tables))
+    for table, line in summary["by_table"].items():
+        log.info("  %-34s %-14s %-8s +%s -%s live=%s", table, line["mode_used"], line["status"],
+                 line["rows_upserted"], line["rows_deleted"], line["rows_total"])
+    for warning in summary["warnings"]:
+        log.warning("%s", warning)
+    for table in skipped:
+        log.warning("optional table %s was skipped: %s", table, summary["errors"][table])
+    if missing or failed:
+        raise AirflowFailException(f"{len(missing) + len(failed)} table(s) did not sync: "
+                                   f"{', '.join(missing + failed)} (see their load task logs)")
+    return summary

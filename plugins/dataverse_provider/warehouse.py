@@ -1,0 +1,49 @@
+"""Where the HR warehouse is: the Airflow connection ``hr_warehouse`` when one is defined, else
+``$HR_WAREHOUSE_URL``, else the embedded SQLite file ``data/hr_warehouse.db`` of the checkout.
+
+The connection may be given as a URI (``AIRFLOW_CONN_HR_WAREHOUSE='postgresql://user:pw@host:5432/db'``
+or ``'sqlite:////abs/path/hr.db'``), as a Postgres/SQLite connection in the UI, or as any connection
+whose extra ``sqlalchemy_url`` holds the full SQLAlchemy URL. Only called inside tasks.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hr_dataverse.warehouse import Warehouse
+
+WAREHOUSE_CONN_ID = "hr_warehouse"
+
+
+def warehouse_url(conn_id: str = WAREHOUSE_CONN_ID) -> str | None:
+    """The SQLAlchemy URL of connection ``conn_id``, or None when no such connection exists."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    from hr_dataverse.warehouse import WarehouseConfigError
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        return None
+    explicit = (conn.extra_dejson.get("sqlalchemy_url") or "").strip()
+    if explicit:
+        return explicit
+    if conn.conn_type in ("postgres", "postgresql"):
+        import sqlalchemy as sa
+
+        return sa.URL.create("postgresql+psycopg2", username=conn.login or None, password=conn.password or None,
+                             host=conn.host or None, port=conn.port or None,
+                             database=conn.schema or None).render_as_string(hide_password=False)
+    if conn.conn_type == "sqlite" and conn.host:
+        return f"sqlite:///{conn.host}"
+    raise WarehouseConfigError(f"connection '{conn_id}' (type {conn.conn_type!r}) does not say where the warehouse "
+                               "is: use a Postgres or SQLite connection, or set its extra 'sqlalchemy_url'")
+
+
+def open_warehouse(conn_id: str = WAREHOUSE_CONN_ID) -> Warehouse:
+    """The warehouse to load into (see the module docstring for how it is found)."""
+    from hr_dataverse.warehouse import Warehouse
+
+    return Warehouse(warehouse_url(conn_id))

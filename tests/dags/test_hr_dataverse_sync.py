@@ -1,0 +1,333 @@
+"""The hr_dataverse_sync and hr_dataverse_admin DAGs: their shape, then dag.test() runs against the
+in-process emulator into a SQLite warehouse (full load, HR changes and a delta, the admin actions)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+import yaml
+
+from dataverse_emulator.mutations import apply
+from dataverse_emulator.testing import RunningEmulator, running_emulator
+from dataverse_provider.admin_tasks import ACTIONS
+from dataverse_provider.assets import SYNC_ALIAS, table_asset
+from dataverse_provider.integration import SWITCH_VARIABLE
+from dataverse_provider.pools import DATAVERSE_POOL, PARTITION_SLOTS_ENV, partition_slots
+from hr_dataverse.catalog import DEFAULT_CATALOG, load_catalog
+from hr_dataverse.sync import TableSyncResult
+from hr_dataverse.warehouse import Warehouse
+
+pytestmark = pytest.mark.airflow
+
+ROOT = Path(__file__).resolve().parents[2]
+CATALOG = load_catalog(DEFAULT_CATALOG).names()
+REGULAR = ["cdm_company", "cdm_job", "cdm_workerpersonaldetail"]  # the last is optional and unreadable
+LARGE = ["cdm_worker", "cdm_employment"]  # catalog partition_by_key: read as key ranges
+LOADED = ["cdm_company", "cdm_job", *LARGE]
+INACTIVE = 754400001  # cdm_worker.cdm_status "Inactive"
+
+
+def parse(path: Path) -> Any:
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(path))
+
+
+@pytest.fixture(scope="module")
+def dags() -> dict[str, Any]:
+    bag = parse(ROOT / "dags")
+    assert bag.import_errors == {}
+    return bag.dags
+
+
+# --- shape -------------------------------------------------------------------------------------
+
+
+def test_sync_dag_runs_checks_then_mapped_loads_then_the_summary(dags: dict[str, Any]) -> None:
+    dag = dags["hr_dataverse_sync"]
+    assert (dag.schedule, dag.catchup, dag.max_active_runs) == ("*/15 * * * *", False, 1)
+    upstream = {t.task_id: t.upstream_task_ids for t in dag.tasks}
+    assert upstream == {
+        "integration_enabled": set(),
+        "validate_token": {"integration_enabled"},
+        "check_entity_access": {"validate_token"},
+        "regular_tables": {"check_entity_access"},
+        "large_tables": {"check_entity_access"},
+        "load_table": {"regular_tables"},
+        "load_large_table": {"large_tables"},
+        "run_summary": {"regular_tables", "large_tables", "load_table", "load_large_table"},
+    }
+    load, large, summary = (dag.get_task(t) for t in ("load_table", "load_large_table", "run_summary"))
+    assert (load.pool, load.pool_slots) == (DATAVERSE_POOL, 1)
+    assert (large.pool, large.pool_slots) == (DATAVERSE_POOL, partition_slots())
+    assert load.outlets == large.outlets == [SYNC_ALIAS]
+    assert summary.inlets == [table_asset(name) for name in CATALOG]
+    assert table_asset("cdm_worker").uri == "dataverse://hr/cdm_worker"
+
+
+def test_sync_dag_trigger_form(dags: dict[str, Any]) -> None:
+    from airflow.sdk.exceptions import ParamValidationError
+
+    params = dags["hr_dataverse_sync"].params
+    params.validate()  # the defaults: every table, auto
+    assert {k: params[k] for k in params} == {"tables": [], "mode": "auto"}
+    tables, mode = params.get_param("tables"), params.get_param("mode")
+    assert tables.schema["type"] == "array" and tables.schema["items"]["enum"] == CATALOG
+    assert tables.schema["examples"] == CATALOG  # the UI's multi-select
+    assert mode.schema["enum"] == ["auto", "full", "delta"] and set(mode.schema["values_display"]) == {
+        "auto", "full", "delta"}
+    for name in ("tables", "mode"):
+        param = params.get_param(name)
+        assert param.schema["title"] and param.description
+    assert tables.resolve(["cdm_worker"]) == ["cdm_worker"]
+    with pytest.raises(ParamValidationError):
+        tables.resolve(["cdm_nosuchtable"])
+    with pytest.raises(ParamValidationError):
+        mode.resolve("sometimes")
+
+
+@pytest.mark.parametrize(("value", "expected"), [("", "*/15 * * * *"), ("@hourly", "@hourly"), ("none", None)])
+def test_schedule_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, value: str, expected: str | None) -> None:
+    monkeypatch.setenv("HR_DATAVERSE_SYNC_SCHEDULE", value)
+    bag = parse(ROOT / "dags" / "hr_dataverse_sync.py")
+    assert bag.dags["hr_dataverse_sync"].schedule == expected
+
+
+def test_bad_partition_slots_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PARTITION_SLOTS_ENV, "many")
+    bag = parse(ROOT / "dags" / "hr_dataverse_sync.py")
+    assert bag.dags == {}
+    (error,) = bag.import_errors.values()
+    assert "HR_DATAVERSE_PARTITION_SLOTS must be a whole number, got 'many'" in error
+
+
+def test_admin_dag_offers_the_integration_page_actions(dags: dict[str, Any]) -> None:
+    dag = dags["hr_dataverse_admin"]
+    assert dag.schedule is None and dag.max_active_runs == 1
+    assert dag.get_task("choose_action").downstream_task_ids == set(ACTIONS)
+    assert set(ACTIONS) == {"sync_now", "clear_tracking", "turn_off", "turn_on", "view_linked_rows"}
+    params = dag.params
+    params.validate()
+    assert params.get_param("action").schema["enum"] == list(ACTIONS)
+    assert params.get_param("table").schema["enum"] == [None, *CATALOG]
+    for name in params:
+        assert params.get_param(name).schema["title"] and params.get_param(name).description
+
+
+# --- runs --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Synced:
+    emulator: RunningEmulator
+    warehouse: Warehouse
+    first_run: Any
+
+
+@pytest.fixture(scope="module")
+def synced(dags: dict[str, Any], airflow_db: None, emulator_state_dir: Path, conn_json: Any,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synced]:
+    """An emulator, the connection and a fresh warehouse, after one full run of the selected tables."""
+    from airflow.models.variable import Variable
+
+    tmp = tmp_path_factory.mktemp("sync-dag")
+    with running_emulator(emulator_state_dir) as emu, pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AIRFLOW_CONN_DATAVERSE_DEFAULT", conn_json(emu.info))
+        mp.setenv("HR_WAREHOUSE_URL", f"sqlite:///{tmp / 'hr.db'}")
+        mp.setenv("HR_REPORTS_DIR", str(tmp / "reports"))
+        warehouse = Warehouse()
+        try:
+            run = dags["hr_dataverse_sync"].test(run_conf={"tables": [*REGULAR, *LARGE], "mode": "full"})
+            yield Synced(emu, warehouse, run)
+        finally:
+            Variable.delete(SWITCH_VARIABLE)
+            warehouse.dispose()
+
+
+def xcoms(dag_run: Any, task_id: str) -> Any:
+    """The run's return values of ``task_id``: one value, or {map index: value} for mapped tasks."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.scalars(XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id,
+                                                  task_ids=task_id, key="return_value", map_indexes=None)).all()
+        values = {r.map_index: XComModel.deserialize_value(r) for r in rows}
+    return values[-1] if list(values) == [-1] else values
+
+
+def states(dag_run: Any) -> dict[str, str]:
+    return {ti.rendered_map_index or ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+
+
+def asset_events(table: str, run: Any) -> list[dict[str, Any]]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        query = (sa.select(AssetEvent.extra).join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+                 .where(AssetModel.uri == table_asset(table).uri, AssetEvent.source_run_id == run.run_id))
+        return list(session.scalars(query))
+
+
+def live_rows(warehouse: Warehouse, table: str) -> list[dict[str, Any]]:
+    t = warehouse.table(table)
+    with warehouse.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(sa.select(t).where(t.c._deleted_at.is_(None))).mappings()]
+
+
+def worker(warehouse: Warehouse, number: str) -> dict[str, Any]:
+    t = warehouse.table("cdm_worker")
+    with warehouse.engine.connect() as conn:
+        return dict(conn.execute(sa.select(t).where(t.c.cdm_workernumber == number)).mappings().one())
+
+
+def test_full_load_lands_each_selected_table_and_emits_its_asset(synced: Synced) -> None:
+    run, store, warehouse = synced.first_run, synced.emulator.app.store, synced.warehouse
+    assert run.state == "success"
+    assert set(states(run).values()) == {"success"}
+    assert set(xcoms(run, "load_table")) == {0, 1, 2} and set(xcoms(run, "load_large_table")) == {0, 1}
+    for result in [*xcoms(run, "load_table").values(), *xcoms(run, "load_large_table").values()]:
+        assert set(result) - {"required"} == {f.name for f in fields(TableSyncResult)}  # a summary, no rows
+    summary = xcoms(run, "run_summary")
+    assert summary["modes"] == {"full": sorted(LOADED)}
+    assert summary["skipped_optional"] == ["cdm_workerpersonaldetail"]
+    assert (summary["tables"], summary["succeeded"], summary["failed"], summary["not_synced"]) == (5, 4, [], [])
+    for table in LOADED:
+        state = warehouse.get_state(table)
+        assert state is not None and state.mode == "full" and state.delta_link
+        assert state.rows_total == store.count(table) == len(live_rows(warehouse, table))
+        assert summary["by_table"][table]["rows_total"] == store.count(table)
+        (event,) = asset_events(table, run)
+        assert event == {"mode_used": "full", "rows_upserted": store.count(table), "rows_deleted": 0,
+                         "rows_total": store.count(table)}
+    skipped = warehouse.get_state("cdm_workerpersonaldetail")
+    assert skipped is not None and (skipped.mode, skipped.delta_link, skipped.last_sync_at) == (None, None, None)
+    assert [r.status for r in warehouse.runs(run.run_id, "cdm_workerpersonaldetail")] == ["failed"]
+    assert asset_events("cdm_workerpersonaldetail", run) == []
+
+
+def test_auto_run_after_hr_changes_applies_them_as_deltas(synced: Synced, dags: dict[str, Any]) -> None:
+    store, warehouse = synced.emulator.app.store, synced.warehouse
+    employed = sorted(r["cdm_workernumber"] for r in store.iter_rows("cdm_worker")
+                      if any(e.get("cdm_employmentenddate") is None
+                             for e in store.find("cdm_employment", "cdm_workerid", r["cdm_workerid"])))
+    leaver, deleted = employed[1], employed[2]
+    apply(store, {"action": "change_job_title", "worker_number": "000001", "title": "Chief Test Officer"})
+    hired = apply(store, {"action": "hire", "first_name": "Ada", "last_name": "Delta"})["worker_number"]
+    apply(store, {"action": "terminate", "worker_number": leaver})
+    apply(store, {"action": "delete_worker", "worker_number": deleted})
+
+    run = dags["hr_dataverse_sync"].test(run_conf={"tables": LOADED})
+    assert run.state == "success"
+    assert xcoms(run, "run_summary")["modes"] == {"delta": sorted(LOADED)}
+    assert worker(warehouse, "000001")["cdm_profession"] == "Chief Test Officer"
+    new = worker(warehouse, hired)
+    assert new["cdm_fullname"] == "Ada Delta" and new["_deleted_at"] is None
+    assert [e["_cdm_workerid_value"] for e in live_rows(warehouse, "cdm_employment")
+            if e["_cdm_workerid_value"] == new["cdm_workerid"]] == [new["cdm_workerid"]]
+    left = worker(warehouse, leaver)
+    assert left["cdm_status"] == INACTIVE and left["cdm_status_label"] == "Inactive"
+    ended = [e for e in live_rows(warehouse, "cdm_employment") if e["_cdm_workerid_value"] == left["cdm_workerid"]]
+    assert ended and all(e["cdm_employmentenddate"] is not None for e in ended)
+    assert worker(warehouse, deleted)["_deleted_at"] is not None
+    for table in LOADED:
+        assert len(live_rows(warehouse, table)) == store.count(table)
+    # Only the tables that changed tell downstream DAGs about it.
+    assert [e["mode_used"] for e in asset_events("cdm_worker", run)] == ["delta"]
+    assert [e["mode_used"] for e in asset_events("cdm_employment", run)] == ["delta"]
+    assert asset_events("cdm_company", run) == asset_events("cdm_job", run) == []
+
+
+def test_clear_tracking_makes_the_next_run_of_that_table_full(synced: Synced, dags: dict[str, Any]) -> None:
+    admin = dags["hr_dataverse_admin"].test(run_conf={"action": "clear_tracking", "table": "cdm_job"})
+    assert admin.state == "success"
+    assert states(admin) == {"choose_action": "success", "clear_tracking": "success", "sync_now": "skipped",
+                             "turn_off": "skipped", "turn_on": "skipped", "view_linked_rows": "skipped"}
+    assert xcoms(admin, "clear_tracking") == {"table": "cdm_job", "cleared": True}
+    state = synced.warehouse.get_state("cdm_job")
+    assert state is not None and state.delta_link is None and state.rows_total == synced.emulator.app.store.count("cdm_job")
+
+    run = dags["hr_dataverse_sync"].test(run_conf={"tables": ["cdm_company", "cdm_job"]})
+    summary = xcoms(run, "run_summary")
+    assert summary["modes"] == {"delta": ["cdm_company"], "full": ["cdm_job"]}
+    assert synced.warehouse.get_state("cdm_job").delta_link
+
+
+def test_sync_now_queues_a_full_sync_of_the_table(synced: Synced, dags: dict[str, Any]) -> None:
+    from airflow.models.dagrun import DagRun
+
+    admin = dags["hr_dataverse_admin"].test(run_conf={"action": "sync_now", "table": "cdm_worker"})
+    assert admin.state == "success" and states(admin)["sync_now"] == "success"
+    (queued,) = [r for r in DagRun.find(dag_id="hr_dataverse_sync", state="queued")]
+    assert queued.conf == {"tables": ["cdm_worker"], "mode": "full"}
+
+    run = dags["hr_dataverse_sync"].test(run_conf=queued.conf)  # what the scheduler will run
+    summary = xcoms(run, "run_summary")
+    assert summary["modes"] == {"full": ["cdm_worker"]} and summary["tables"] == 1
+    assert synced.warehouse.runs(run.run_id)[0].message.startswith("full load requested")
+
+
+def test_turning_the_integration_off_skips_syncs_until_it_is_on(synced: Synced, dags: dict[str, Any]) -> None:
+    from airflow.models.variable import Variable
+
+    admin, sync = dags["hr_dataverse_admin"], dags["hr_dataverse_sync"]
+    off = admin.test(run_conf={"action": "turn_off"})
+    assert off.state == "success" and xcoms(off, "turn_off")["enabled"] is False
+    assert json.loads(Variable.get(SWITCH_VARIABLE))["changed_by"] == f"hr_dataverse_admin {off.run_id}"
+
+    skipped = sync.test(run_conf={"tables": ["cdm_company"]})
+    assert skipped.state == "success"
+    assert {k: v for k, v in states(skipped).items()} == {
+        "integration_enabled": "success", **{t: "skipped" for t in (
+            "validate_token", "check_entity_access", "regular_tables", "large_tables", "load_table",
+            "load_large_table", "run_summary")}}
+    assert synced.warehouse.runs(skipped.run_id) == []
+
+    refused = admin.test(run_conf={"action": "sync_now", "table": "cdm_company"})
+    assert refused.state == "failed" and states(refused)["choose_action"] == "failed"
+
+    on = admin.test(run_conf={"action": "turn_on"})
+    assert on.state == "success" and xcoms(on, "turn_on")["enabled"] is True
+    resumed = sync.test(run_conf={"tables": ["cdm_company"]})
+    assert resumed.state == "success" and xcoms(resumed, "run_summary")["modes"] == {"delta": ["cdm_company"]}
+
+
+def test_view_linked_rows_lists_ids_sync_times_and_deletions(synced: Synced, dags: dict[str, Any]) -> None:
+    run = dags["hr_dataverse_admin"].test(run_conf={"action": "view_linked_rows", "table": "cdm_worker",
+                                                    "rows": 500})
+    assert run.state == "success"
+    rows = xcoms(run, "view_linked_rows")
+    t = synced.warehouse.table("cdm_worker")
+    with synced.warehouse.engine.connect() as conn:
+        expected = {r.cdm_workerid: r._deleted_at is not None for r in conn.execute(sa.select(t))}
+    assert {r["dataverse_id"]: r["deleted_in_dataverse"] for r in rows} == expected
+    assert {r["table_name"] for r in rows} == {"cdm_worker"}
+    assert set(rows[0]) == {"table_name", "dataverse_id", "warehouse_table", "last_synced_at",
+                            "deleted_in_dataverse", "deleted_at"}
+    assert [r["last_synced_at"] for r in rows] == sorted((r["last_synced_at"] for r in rows), reverse=True)
+
+
+def test_a_table_that_cannot_sync_fails_at_once_and_the_summary_names_it(
+        synced: Synced, dags: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capfd: pytest.CaptureFixture[str]) -> None:
+    catalog = yaml.safe_load(DEFAULT_CATALOG.read_text())
+    job = next(t for t in catalog["tables"] if t["name"] == "cdm_job")
+    job["columns"].append("cdm_nosuchcolumn")
+    (tmp_path / "catalog.yaml").write_text(yaml.safe_dump(catalog))
+    monkeypatch.setenv("HR_DATAVERSE_CATALOG", str(tmp_path / "catalog.yaml"))
+
+    run = dags["hr_dataverse_sync"].test(run_conf={"tables": ["cdm_company", "cdm_job"]})
+    assert run.state == "failed"
+    tries = {ti.rendered_map_index or ti.task_id: (ti.state, ti.try_number) for ti in run.get_task_instances()}
+    assert tries["cdm_job"] == ("failed", 1)  # a catalog mistake is not retried
+    assert tries["cdm_company"] == ("success", 1) and tries["run_summary"] == ("failed", 1)
+    out = capfd.readouterr().out
+    assert "catalog column(s) 'cdm_nosuchcolumn' do not exist" in out
+    assert "1 table(s) did not sync: cdm_job" in out
