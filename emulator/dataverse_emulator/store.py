@@ -193,6 +193,23 @@ class Store:
             t.tombstones.pop(row_id, None)  # re-created: the current row supersedes the delete
             return row_id
 
+    def snapshot(self, table: str) -> tuple[Any, ...]:
+        """An opaque copy of one table: rows, paging order, change log, tombstones. Rows are replaced,
+        never mutated, on write, so shallow copies suffice. Pair with ``restore`` to roll back."""
+        with self._lock:
+            t, _ = self._table(table)
+            return (table, dict(t.rows), list(t.ids), dict(t.log), dict(t.tombstones))
+
+    def restore(self, snapshots: list[tuple[Any, ...]], version: int) -> None:
+        """Put tables back as ``snapshot`` captured them and rewind the version counter, so rolled-back
+        writes leave no trace in rows or change tracking (atomic change sets, ``*Multiple``)."""
+        with self._lock:
+            for table, rows, ids, log, tombstones in snapshots:
+                t = self._tables[table]
+                t.rows, t.ids, t.log, t.tombstones = rows, ids, log, tombstones
+                t.indexes = {}  # rebuilt on the next find()
+            self._version = version
+
     def update(self, table: str, row_id: str, changes: Row) -> Row:
         """Apply column changes (``None`` clears a column); the primary key and system columns in
         ``changes`` are ignored. Every update bumps the version, even when no value differs."""

@@ -284,8 +284,6 @@ class Transaction:
     URS table does not copy a million HR rows); ``rollback()`` (or an exception) puts the captured tables
     and the version counter back, so a rolled-back write leaves no trace in rows or change log.
 
-    The capture reads ``Store`` internals (``_tables``, ``_version``). It belongs in ``Store`` as
-    ``snapshot(tables)``/``restore(snapshot)``; this class would then only call those.
     """
 
     _active = threading.local()
@@ -293,7 +291,7 @@ class Transaction:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.rolled_back = False
-        self._saved: dict[str, tuple[Any, ...]] = {}
+        self._saved: dict[str, tuple[Any, ...]] = {}  # table -> Store.snapshot()
 
     def __enter__(self) -> Transaction:
         self.store.lock.acquire()
@@ -321,15 +319,10 @@ class Transaction:
         (a bulk action inside a change set nests two) captures the table once."""
         for tx in cls._stack():
             if tx.store is store and table not in tx._saved:
-                t = store._tables[table]
-                tx._saved[table] = (dict(t.rows), list(t.ids), dict(t.log), dict(t.tombstones))
+                tx._saved[table] = store.snapshot(table)
 
     def rollback(self) -> None:
-        for name, (rows, ids, log, tombstones) in self._saved.items():
-            t = self.store._tables[name]
-            t.rows, t.ids, t.log, t.tombstones = rows, ids, log, tombstones
-            t.indexes = {}  # rebuilt on the next find()
-        self.store._version = self._version
+        self.store.restore(list(self._saved.values()), self._version)
         self._saved = {}
         self.rolled_back = True
 
