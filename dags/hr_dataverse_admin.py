@@ -79,13 +79,13 @@ with DAG(
         wait_for_completion=False,
     )
 
-    @task
+    @task(multiple_outputs=False)  # one summary value, not one XCom per key
     def clear_tracking() -> dict[str, Any]:
         from dataverse_provider.admin_tasks import clear_tracking as clear
 
         return clear(get_current_context()["params"]["table"])
 
-    @task
+    @task(multiple_outputs=False)
     def turn_off() -> dict[str, Any]:
         from dataclasses import asdict
 
@@ -93,7 +93,7 @@ with DAG(
 
         return asdict(write_switch(False, changed_by=f"hr_dataverse_admin {get_current_context()['run_id']}"))
 
-    @task
+    @task(multiple_outputs=False)
     def turn_on() -> dict[str, Any]:
         from dataclasses import asdict
 

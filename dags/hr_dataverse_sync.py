@@ -106,27 +106,30 @@ with DAG(
 
         return resolve(get_current_context()["params"]["tables"])["large" if large else "regular"]
 
-    @task(pool=DATAVERSE_POOL, pool_slots=1, outlets=[SYNC_ALIAS], map_index_template="{{ table }}")
+    def load(table: str, slots: int) -> dict[str, Any]:
+        from dataverse_provider.sync_tasks import load_table as sync_one
+
+        context = get_current_context()
+        context["table"] = table  # for map_index_template: the UI names each mapped instance by its table
+        return sync_one(table, mode=context["params"]["mode"], slots=slots, run_id=context["run_id"],
+                        outlet_events=context["outlet_events"])
+
+    # One pool slot per request the task can have in flight; one summary value each (not one XCom per key).
+    load_options: dict[str, Any] = {"pool": DATAVERSE_POOL, "outlets": [SYNC_ALIAS],
+                                    "map_index_template": "{{ table }}", "multiple_outputs": False}
+
+    @task(pool_slots=1, **load_options)
     def load_table(table: str) -> dict[str, Any]:
-        from dataverse_provider.sync_tasks import load_table as load
+        return load(table, 1)
 
-        context = get_current_context()
-        context["table"] = table  # type: ignore[typeddict-unknown-key]  # names the mapped instance in the UI
-        return load(table, mode=context["params"]["mode"], slots=1, run_id=context["run_id"],
-                    outlet_events=context["outlet_events"])
-
-    @task(pool=DATAVERSE_POOL, pool_slots=PARTITION_SLOTS, outlets=[SYNC_ALIAS], map_index_template="{{ table }}")
+    @task(pool_slots=PARTITION_SLOTS, **load_options)
     def load_large_table(table: str) -> dict[str, Any]:
-        from dataverse_provider.sync_tasks import load_table as load
-
-        context = get_current_context()
-        context["table"] = table  # type: ignore[typeddict-unknown-key]
-        return load(table, mode=context["params"]["mode"], slots=PARTITION_SLOTS, run_id=context["run_id"],
-                    outlet_events=context["outlet_events"])
+        return load(table, PARTITION_SLOTS)
 
     # Runs when some loads failed too, to report what landed (and then fails). Its inlets declare every
     # table's asset, so the assets exist (and downstream DAGs can schedule on them) before their first event.
-    @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS, inlets=[table_asset(t) for t in TABLE_NAMES])
+    @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS, inlets=[table_asset(t) for t in TABLE_NAMES],
+          multiple_outputs=False)
     def run_summary(regular_tables: list[str], large_tables: list[str], regular: Any, large: Any) -> dict[str, Any]:
         from dataverse_provider.sync_tasks import summarize
 

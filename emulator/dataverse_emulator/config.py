@@ -76,6 +76,13 @@ class EmulatorConfig:
     latency_ms: float = 0.0
     latency_per_row_ms: float = 0.0
     faults: FaultConfig = field(default_factory=FaultConfig)
+    # Data defects for data-quality tests (see defects.py); each touches defect_rows rows.
+    defect_rows: int = 3
+    defect_null_required: tuple[str, str] | None = None  # (table, column) left null
+    defect_orphan_employment: bool = False  # employments pointing at workers that do not exist
+    defect_duplicate_business_key: tuple[str, str] | None = None  # (table, column) with repeated values
+    defect_unknown_option: tuple[str, str] | None = None  # (table, column) with a value outside its option set
+    defect_partial_table: str | None = None  # table served only partly while counts include every row
 
     def __post_init__(self) -> None:
         self.tenant_id = self.tenant_id or stable_uuid(self.seed, "tenant")

@@ -22,6 +22,7 @@ from datetime import UTC, timedelta
 
 from .clock import Clock
 from .config import EmulatorConfig
+from .defects import apply_data_defects
 from .schema import (
     LEVEL_TYPE_ACTUAL,
     LEVEL_TYPE_TARGET,
@@ -446,4 +447,5 @@ def generate(config: EmulatorConfig, schema: dict[str, TableDef], clock: Clock) 
     gen.reference_data()
     gen.workers()
     gen.manual_urs()
+    apply_data_defects(gen.out, config, schema)
     return gen.out

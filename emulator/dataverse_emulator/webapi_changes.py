@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .defects import served_rows
 from .http import Request, Response, dataverse_error
 from .odata.errors import ODataError
 from .odata.options import check_supported, check_track_changes
@@ -102,7 +103,8 @@ def _initial(api: WebApi, req: Request, principal: Principal, table: TableDef) -
     else:
         token = api.store.make_delta_token(api.store.current_version())
     after = cursor[0].last_id if cursor else None
-    rows = api.store.page(table.logical_name, after_id=after, limit=opts.page_size + 1)
+    rows = api.store.page(table.logical_name, after_id=after, limit=opts.page_size + 1,
+                          predicate=served_rows(api.store, api.config, table.logical_name))
     more = len(rows) > opts.page_size
     rows = rows[: opts.page_size]
     body: dict[str, Any] = {"@odata.context": api.context(req, context_fragment(table, opts.select, []))}

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote_plus
 from xml.sax.saxutils import escape, unescape
 
+from .defects import both, served_rows
 from .http import Request, Response
 from .odata.errors import ODataError
 from .odata.filter import Expr, TableResolver, parse_filter
@@ -232,11 +233,13 @@ def collection(api: WebApi, req: Request, principal: Principal, target: Target) 
     if opts.top is not None and "odata.maxpagesize" not in req.prefer:
         page_size = min(opts.top, page_size)  # $top caps the result: one page, never a nextLink
     predicate = opts.filter.evaluate if opts.filter else None
+    served = served_rows(api.store, api.config, table.logical_name)  # counts below ignore it on purpose
     if opts.orderby:
-        rows, more = _ordered_page(api, table, opts.orderby, predicate, cursor, page_size)
+        rows, more = _ordered_page(api, table, opts.orderby, both(predicate, served), cursor, page_size)
     else:
         after = cursor[0].last_id if cursor else None
-        rows = api.store.page(table.logical_name, after_id=after, limit=page_size + 1, predicate=predicate)
+        rows = api.store.page(table.logical_name, after_id=after, limit=page_size + 1,
+                              predicate=both(predicate, served))
         more = len(rows) > page_size
         rows = rows[:page_size]
     if opts.top is not None and "odata.maxpagesize" not in req.prefer:

@@ -41,6 +41,15 @@ def parse(path: Path) -> Any:
 
 @pytest.fixture(scope="module")
 def dags() -> dict[str, Any]:
+    """The DAGs as parsed, for shape tests (dag.test() keeps a run's conf in the DAG's params)."""
+    bag = parse(ROOT / "dags")
+    assert bag.import_errors == {}
+    return bag.dags
+
+
+@pytest.fixture(scope="module")
+def runnable() -> dict[str, Any]:
+    """The DAGs for dag.test() runs; every run passes all its params."""
     bag = parse(ROOT / "dags")
     assert bag.import_errors == {}
     return bag.dags
@@ -131,7 +140,7 @@ class Synced:
 
 
 @pytest.fixture(scope="module")
-def synced(dags: dict[str, Any], airflow_db: None, emulator_state_dir: Path, conn_json: Any,
+def synced(runnable: dict[str, Any], airflow_db: None, emulator_state_dir: Path, conn_json: Any,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synced]:
     """An emulator, the connection and a fresh warehouse, after one full run of the selected tables."""
     from airflow.models.variable import Variable
@@ -143,11 +152,15 @@ def synced(dags: dict[str, Any], airflow_db: None, emulator_state_dir: Path, con
         mp.setenv("HR_REPORTS_DIR", str(tmp / "reports"))
         warehouse = Warehouse()
         try:
-            run = dags["hr_dataverse_sync"].test(run_conf={"tables": [*REGULAR, *LARGE], "mode": "full"})
+            run = runnable["hr_dataverse_sync"].test(run_conf={"tables": [*REGULAR, *LARGE], "mode": "full"})
             yield Synced(emu, warehouse, run)
         finally:
             Variable.delete(SWITCH_VARIABLE)
             warehouse.dispose()
+
+
+def admin_conf(action: str, table: str | None = None, rows: int = 50) -> dict[str, Any]:
+    return {"action": action, "table": table, "rows": rows}
 
 
 def xcoms(dag_run: Any, task_id: str) -> Any:
@@ -213,7 +226,7 @@ def test_full_load_lands_each_selected_table_and_emits_its_asset(synced: Synced)
     assert asset_events("cdm_workerpersonaldetail", run) == []
 
 
-def test_auto_run_after_hr_changes_applies_them_as_deltas(synced: Synced, dags: dict[str, Any]) -> None:
+def test_auto_run_after_hr_changes_applies_them_as_deltas(synced: Synced, runnable: dict[str, Any]) -> None:
     store, warehouse = synced.emulator.app.store, synced.warehouse
     employed = sorted(r["cdm_workernumber"] for r in store.iter_rows("cdm_worker")
                       if any(e.get("cdm_employmentenddate") is None
@@ -224,7 +237,7 @@ def test_auto_run_after_hr_changes_applies_them_as_deltas(synced: Synced, dags: 
     apply(store, {"action": "terminate", "worker_number": leaver})
     apply(store, {"action": "delete_worker", "worker_number": deleted})
 
-    run = dags["hr_dataverse_sync"].test(run_conf={"tables": LOADED})
+    run = runnable["hr_dataverse_sync"].test(run_conf={"tables": LOADED, "mode": "auto"})
     assert run.state == "success"
     assert xcoms(run, "run_summary")["modes"] == {"delta": sorted(LOADED)}
     assert worker(warehouse, "000001")["cdm_profession"] == "Chief Test Officer"
@@ -245,8 +258,8 @@ def test_auto_run_after_hr_changes_applies_them_as_deltas(synced: Synced, dags: 
     assert asset_events("cdm_company", run) == asset_events("cdm_job", run) == []
 
 
-def test_clear_tracking_makes_the_next_run_of_that_table_full(synced: Synced, dags: dict[str, Any]) -> None:
-    admin = dags["hr_dataverse_admin"].test(run_conf={"action": "clear_tracking", "table": "cdm_job"})
+def test_clear_tracking_makes_the_next_run_of_that_table_full(synced: Synced, runnable: dict[str, Any]) -> None:
+    admin = runnable["hr_dataverse_admin"].test(run_conf=admin_conf("clear_tracking", "cdm_job"))
     assert admin.state == "success"
     assert states(admin) == {"choose_action": "success", "clear_tracking": "success", "sync_now": "skipped",
                              "turn_off": "skipped", "turn_on": "skipped", "view_linked_rows": "skipped"}
@@ -254,35 +267,39 @@ def test_clear_tracking_makes_the_next_run_of_that_table_full(synced: Synced, da
     state = synced.warehouse.get_state("cdm_job")
     assert state is not None and state.delta_link is None and state.rows_total == synced.emulator.app.store.count("cdm_job")
 
-    run = dags["hr_dataverse_sync"].test(run_conf={"tables": ["cdm_company", "cdm_job"]})
+    run = runnable["hr_dataverse_sync"].test(run_conf={"tables": ["cdm_company", "cdm_job"], "mode": "auto"})
     summary = xcoms(run, "run_summary")
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    with create_session() as session:
+        print("DEBUG", states(run))
     assert summary["modes"] == {"delta": ["cdm_company"], "full": ["cdm_job"]}
     assert synced.warehouse.get_state("cdm_job").delta_link
 
 
-def test_sync_now_queues_a_full_sync_of_the_table(synced: Synced, dags: dict[str, Any]) -> None:
+def test_sync_now_queues_a_full_sync_of_the_table(synced: Synced, runnable: dict[str, Any]) -> None:
     from airflow.models.dagrun import DagRun
 
-    admin = dags["hr_dataverse_admin"].test(run_conf={"action": "sync_now", "table": "cdm_worker"})
+    admin = runnable["hr_dataverse_admin"].test(run_conf=admin_conf("sync_now", "cdm_worker"))
     assert admin.state == "success" and states(admin)["sync_now"] == "success"
     (queued,) = [r for r in DagRun.find(dag_id="hr_dataverse_sync", state="queued")]
     assert queued.conf == {"tables": ["cdm_worker"], "mode": "full"}
 
-    run = dags["hr_dataverse_sync"].test(run_conf=queued.conf)  # what the scheduler will run
+    run = runnable["hr_dataverse_sync"].test(run_conf=queued.conf)  # what the scheduler will run
     summary = xcoms(run, "run_summary")
     assert summary["modes"] == {"full": ["cdm_worker"]} and summary["tables"] == 1
     assert synced.warehouse.runs(run.run_id)[0].message.startswith("full load requested")
 
 
-def test_turning_the_integration_off_skips_syncs_until_it_is_on(synced: Synced, dags: dict[str, Any]) -> None:
+def test_turning_the_integration_off_skips_syncs_until_it_is_on(synced: Synced, runnable: dict[str, Any]) -> None:
     from airflow.models.variable import Variable
 
-    admin, sync = dags["hr_dataverse_admin"], dags["hr_dataverse_sync"]
-    off = admin.test(run_conf={"action": "turn_off"})
+    admin, sync = runnable["hr_dataverse_admin"], runnable["hr_dataverse_sync"]
+    off = admin.test(run_conf=admin_conf("turn_off"))
     assert off.state == "success" and xcoms(off, "turn_off")["enabled"] is False
     assert json.loads(Variable.get(SWITCH_VARIABLE))["changed_by"] == f"hr_dataverse_admin {off.run_id}"
 
-    skipped = sync.test(run_conf={"tables": ["cdm_company"]})
+    skipped = sync.test(run_conf={"tables": ["cdm_company"], "mode": "auto"})
     assert skipped.state == "success"
     assert {k: v for k, v in states(skipped).items()} == {
         "integration_enabled": "success", **{t: "skipped" for t in (
@@ -290,18 +307,17 @@ def test_turning_the_integration_off_skips_syncs_until_it_is_on(synced: Synced, 
             "load_large_table", "run_summary")}}
     assert synced.warehouse.runs(skipped.run_id) == []
 
-    refused = admin.test(run_conf={"action": "sync_now", "table": "cdm_company"})
+    refused = admin.test(run_conf=admin_conf("sync_now", "cdm_company"))
     assert refused.state == "failed" and states(refused)["choose_action"] == "failed"
 
-    on = admin.test(run_conf={"action": "turn_on"})
+    on = admin.test(run_conf=admin_conf("turn_on"))
     assert on.state == "success" and xcoms(on, "turn_on")["enabled"] is True
-    resumed = sync.test(run_conf={"tables": ["cdm_company"]})
+    resumed = sync.test(run_conf={"tables": ["cdm_company"], "mode": "auto"})
     assert resumed.state == "success" and xcoms(resumed, "run_summary")["modes"] == {"delta": ["cdm_company"]}
 
 
-def test_view_linked_rows_lists_ids_sync_times_and_deletions(synced: Synced, dags: dict[str, Any]) -> None:
-    run = dags["hr_dataverse_admin"].test(run_conf={"action": "view_linked_rows", "table": "cdm_worker",
-                                                    "rows": 500})
+def test_view_linked_rows_lists_ids_sync_times_and_deletions(synced: Synced, runnable: dict[str, Any]) -> None:
+    run = runnable["hr_dataverse_admin"].test(run_conf=admin_conf("view_linked_rows", "cdm_worker", 500))
     assert run.state == "success"
     rows = xcoms(run, "view_linked_rows")
     t = synced.warehouse.table("cdm_worker")
@@ -315,7 +331,7 @@ def test_view_linked_rows_lists_ids_sync_times_and_deletions(synced: Synced, dag
 
 
 def test_a_table_that_cannot_sync_fails_at_once_and_the_summary_names_it(
-        synced: Synced, dags: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        synced: Synced, runnable: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capfd: pytest.CaptureFixture[str]) -> None:
     catalog = yaml.safe_load(DEFAULT_CATALOG.read_text())
     job = next(t for t in catalog["tables"] if t["name"] == "cdm_job")
@@ -323,7 +339,7 @@ def test_a_table_that_cannot_sync_fails_at_once_and_the_summary_names_it(
     (tmp_path / "catalog.yaml").write_text(yaml.safe_dump(catalog))
     monkeypatch.setenv("HR_DATAVERSE_CATALOG", str(tmp_path / "catalog.yaml"))
 
-    run = dags["hr_dataverse_sync"].test(run_conf={"tables": ["cdm_company", "cdm_job"]})
+    run = runnable["hr_dataverse_sync"].test(run_conf={"tables": ["cdm_company", "cdm_job"], "mode": "auto"})
     assert run.state == "failed"
     tries = {ti.rendered_map_index or ti.task_id: (ti.state, ti.try_number) for ti in run.get_task_instances()}
     assert tries["cdm_job"] == ("failed", 1)  # a catalog mistake is not retried

@@ -54,8 +54,9 @@ class Env:
             sync_table(self.client, self.warehouse, self._catalog.get(name), run_id=run_id)
 
     def map(self, settings: MappingSettings | None = None, **kw: Any) -> MappingResult:
+        kw.setdefault("today", self.today)
         return run_mapping(self.client, self.warehouse, settings or MappingSettings(),
-                           run_id=f"map-{next(self._runs)}", today=self.today, support=self.support, **kw)
+                           run_id=f"map-{next(self._runs)}", support=self.support, **kw)
 
     def writes(self) -> list[Any]:
         """Write requests the emulator received since the log was last cleared."""

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import pytest
+from conftest import client_for
 from urs_expectation import eligible_workers, expected_after_mapping, expected_links, urs_snapshot
 
 from dataverse_emulator import mutations
 from hr_dataverse.dataverse import writes
-from hr_dataverse.urs import MappingSettings, MappingState
+from hr_dataverse.urs import MappingError, MappingSettings, MappingState, run_mapping
 from hr_dataverse.urs.rules import RATINGVALUE, TARGETS
+from hr_dataverse.warehouse import Warehouse
 
 P = "mshr_"
 
 
-def _state_matches_dataverse(env) -> MappingState:
+def _state_matches_dataverse(env, deleted_behind_our_back: str | None = None) -> MappingState:
     """Every mapped row exists in Dataverse under the recorded id."""
     state = MappingState(env.warehouse)
     for target in TARGETS:
         for mapped in state.rows(target.logical_name).values():
-            assert env.store.get(target.logical_name, mapped.dataverse_id) is not None, mapped
+            if mapped.dataverse_id != deleted_behind_our_back:
+                assert env.store.get(target.logical_name, mapped.dataverse_id) is not None, mapped
     return state
 
 
@@ -90,9 +94,7 @@ def test_missing_rating_value_is_reported_for_its_row_only(env):
     links = urs_snapshot(store)["link"]
     assert links[(b, skill, 1, "Satisfactory")] == 1
     assert not [k for k in links if k[0] == a and k[1] == skill]
-    mapped = _state_matches_dataverse(env).rows("bookableresourcecharacteristic", [a, b])
-    assert [k for k in mapped if skill in str(k)] == [] or all(m.scope == b for k, m in mapped.items()
-                                                                 if k.endswith(level["mshr_hcmratinglevelentityid"]))
+    mapped = _state_matches_dataverse(env, value_id).rows("bookableresourcecharacteristic", [a, b])
     assert sum(1 for m in mapped.values() if m.scope == b) == sum(1 for k in links if k[0] == b)
     assert sum(1 for m in mapped.values() if m.scope == a) == sum(1 for k in links if k[0] == a)
     # Bulk chunk refused as a whole, then isolated through $batch: the other row was written.
@@ -121,3 +123,14 @@ def test_throttled_bulk_write_is_retried_after_retry_after(env):
     after = urs_snapshot(env.store)
     expected = expected_after_mapping(env.store, before, env.today)
     assert all(after[t] == expected[t] for t in expected)
+
+
+def test_mapping_before_the_first_sync_says_what_is_missing(emulator, tmp_path):
+    warehouse = Warehouse(f"sqlite:///{tmp_path / 'empty.db'}")
+    try:
+        with client_for(emulator.info) as client, pytest.raises(MappingError) as err:
+            run_mapping(client, warehouse, MappingSettings(), run_id="map-1")
+    finally:
+        warehouse.dispose()
+    assert "HR table 'cdm_worker' is not in the warehouse yet: sync it before mapping" in str(err.value)
+    assert len(emulator.app.request_log) == 0

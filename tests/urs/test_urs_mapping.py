@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
-from dataverse_emulator import mutations
 from urs_expectation import (
     eligible_workers,
     expected_after_mapping,
@@ -15,8 +14,10 @@ from urs_expectation import (
     urs_snapshot,
 )
 
+from dataverse_emulator import mutations
+from hr_dataverse.dataverse import writes
 from hr_dataverse.urs import MappingSettings, MappingState
-from hr_dataverse.urs.rules import TARGETS
+from hr_dataverse.urs.rules import CHARACTERISTIC, RATINGMODEL, RATINGVALUE, RESOURCE_CHARACTERISTIC, TARGETS
 
 P = "mshr_"
 
@@ -187,6 +188,60 @@ def test_hr_changes_propagate_after_sync_and_mapping(env):
           **{"bookableresource.deactivate": 1})
     row = store.get("bookableresource", resource_id)
     assert row["statecode"] == 1 and row["statuscode"] == 2
+
+
+def test_certificates_expire_without_any_hr_change(env):
+    env.map()
+    workers = eligible_workers(env.store, env.today)
+    ends = sorted(c[f"{P}enddate"][:10] for w in workers for c in env.store.find(
+        f"{P}hcmworkercertificateentity", f"{P}fk_worker_id", w)
+        if c.get(f"{P}enddate") and c[f"{P}enddate"][:10] >= env.today.isoformat())
+    later = date.fromisoformat(ends[0]) + timedelta(days=1)  # the first valid certificate has just expired
+    env.app.request_log.clear()
+
+    result = env.map(today=later)  # no sync, no HR change: only the date moved
+
+    assert result.status == "success" and result.incremental
+    planned = {t: {k: n for k, n in c.items() if n} for t, c in result.plan["counts"].items()}
+    assert planned == {"ratingmodel": {}, "ratingvalue": {}, "characteristic": {}, "bookableresource": {},
+                       "bookableresourcecharacteristic": {"delete": result.done["bookableresourcecharacteristic"]
+                                                          ["delete"]}}
+    assert result.done["bookableresourcecharacteristic"]["delete"] >= 1
+    links = Counter({k: n for k, n in urs_snapshot(env.store)["link"].items() if k[0] in workers})
+    assert links == expected_links(env.store, eligible_workers(env.store, later), later)
+
+
+def test_urs_rows_that_exist_already_are_adopted_not_duplicated(env):
+    store = env.store
+    workers = eligible_workers(store, env.today)
+    resource = next(r for r in store.iter_rows("bookableresource") if r.get("cdm_workerid") in workers)
+    worker = resource["cdm_workerid"]
+    held = next(r for r in store.find(f"{P}hcmworkerskillentity", f"{P}fk_worker_id", worker)
+                if r[f"{P}leveltype"] == 200000000 and r[f"{P}ratingid"] == "Skills")
+    skill = held[f"{P}skillid"]
+    # A resource manager entered some of it by hand before the integration ran.
+    model = writes.create(env.client, RATINGMODEL, {"name": "skills", "minratingvalue": 0, "maxratingvalue": 9})
+    writes.create(env.client, RATINGVALUE, {"name": "Top", "value": 9, "RatingModel@odata.bind": f"/ratingmodels({model})"})
+    characteristic = writes.create(env.client, CHARACTERISTIC, {"name": skill.upper(), "characteristictype": 1})
+    writes.create(env.client, RESOURCE_CHARACTERISTIC, {
+        "Resource@odata.bind": f"/bookableresources({resource['bookableresourceid']})",
+        "Characteristic@odata.bind": f"/characteristics({characteristic})"})
+
+    result = env.map()
+
+    assert result.status == "success"
+    adopted = {t: c["adopt"] for t, c in result.done.items()}
+    assert adopted["ratingmodel"] == adopted["ratingvalue"] == adopted["characteristic"] == 1
+    assert adopted["bookableresourcecharacteristic"] == 1
+    after = urs_snapshot(store)
+    assert [k for k in after["ratingmodel"] if k[0].lower() == "skills"] == [("Skills", 0, 9)]
+    assert sorted(k[1:] for k in after["ratingvalue"] if k[0] == "Skills") == [
+        ("Advanced", 6), ("Basic", 2), ("Beginner", 0), ("Expert", 9), ("Satisfactory", 4)]
+    assert sum(n for k, n in after["characteristic"].items() if k[0].lower() == skill.lower()) == 1
+    assert [k for k in after["link"] if k[0] == worker and k[1].lower() == skill.lower()] == [
+        (worker, skill, 1, next(lv[f"{P}description"] for lv in store.iter_rows(f"{P}hcmratinglevelentity")
+                                if lv[f"{P}hcmratinglevelentityid"] == held[f"{P}fk_ratinglevel_id"]))]
+    assert store.get("characteristic", characteristic)["name"] == skill  # adopted and brought in line with HR
 
 
 def test_expired_certificate_policy_keep(env):

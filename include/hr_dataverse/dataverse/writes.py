@@ -96,11 +96,7 @@ class RowResult:
     code: str | None = None
     message: str | None = None
     request_id: str | None = None
-    via: str = ""  # "UpsertMultiple", "CreateMultiple", "UpdateMultiple", "$batch" or a single request
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"ref": self.ref, "row_id": self.row_id, "status": self.status, "code": self.code,
-                "message": self.message, "request_id": self.request_id, "via": self.via}
+    via: str = ""  # the way it was written: "UpsertMultiple", "CreateMultiple", "UpdateMultiple" or "$batch"
 
 
 @dataclass(frozen=True)
@@ -127,14 +123,17 @@ class WriteOptions:
 
 @dataclass
 class WriteStats:
-    """Write requests sent by this module (``by_kind``: per bulk message / ``$batch`` / single)."""
+    """Write requests ``write_many`` sent (the transport's retries of one request not included), per
+    kind (bulk message or ``$batch``) and per table."""
 
     requests: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
+    by_table: dict[str, int] = field(default_factory=dict)
 
-    def count(self, kind: str) -> None:
+    def count(self, table: EntityTable, kind: str) -> None:
         self.requests += 1
         self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
+        self.by_table[table.logical_name] = self.by_table.get(table.logical_name, 0) + 1
 
 
 class BulkSupport:
@@ -204,15 +203,17 @@ def write_many(
         raise ValueError(f"every row to {op} needs its row_id")
     options = options or WriteOptions()
     stats = stats if stats is not None else WriteStats()
-    support = support or BULK_SUPPORT
+    support = support if support is not None else BULK_SUPPORT
     results: dict[int, RowResult] = {}
     pending = list(range(len(rows)))
+    isolate: list[int] = []
     for message in _bulk_messages(op, rows):
         if not pending or support.get(client, table, message) is False:
             continue
-        pending = _bulk(client, table, message, rows, pending, results, options, stats, support)
-    if pending:
-        results.update(_batches(client, table, op, rows, pending, options, stats))
+        pending, rejected = _bulk(client, table, message, rows, pending, results, options, stats, support)
+        isolate += rejected
+    if pending or isolate:
+        results.update(_batches(client, table, op, rows, sorted(pending + isolate), options, stats))
     return [results[i] for i in range(len(rows))]
 
 
@@ -232,32 +233,33 @@ def _bulk(
     options: WriteOptions,
     stats: WriteStats,
     support: BulkSupport,
-) -> list[int]:
-    """Send ``pending`` rows with ``message`` in chunks; returns the rows still to write (by another
-    message when the table does not support this one, or through ``$batch`` after a row-level failure)."""
-    left: list[int] = []
+) -> tuple[list[int], list[int]]:
+    """Send ``pending`` rows with ``message`` in chunks. Returns the rows the table does not accept
+    this message for (to try the next way) and the rows of chunks refused for a row-level reason
+    (to send through ``$batch``, which finds the failing rows)."""
+    rejected: list[int] = []
     chunks = list(_chunks(pending, options.bulk_chunk_size))
     for n, chunk in enumerate(chunks):
         targets = [_bulk_target(table, rows[i]) for i in chunk]
-        stats.count(message)
+        stats.count(table, message)
         try:
             resp = client.request("POST", f"{table.entity_set}/{NAMESPACE}{message}", json={"Targets": targets},
                                   expect_json=message == "CreateMultiple", idempotent=message != "CreateMultiple")
         except DataverseError as exc:
             if is_unsupported(exc, message):
                 support.set(client, table, message, False)
-                return left + [i for c in chunks[n:] for i in c]
+                return [i for c in chunks[n:] for i in c], rejected
             if isinstance(exc, _NOT_ROW_ERRORS):
                 results.update({i: _failure(rows[i].ref, exc, message) for i in chunk})
             else:
-                left.extend(chunk)  # a row-level rejection: find the row(s) through $batch
+                rejected.extend(chunk)
             continue
         support.set(client, table, message, True)
         created = _created_ids(resp, len(chunk)) if message == "CreateMultiple" else [None] * len(chunk)
         for i, row_id in zip(chunk, created, strict=True):
             results[i] = RowResult(rows[i].ref, True, rows[i].row_id or row_id, resp.status,
                                    request_id=resp.request_id, via=message)
-    return left
+    return [], rejected
 
 
 def is_unsupported(exc: DataverseError, message: str) -> bool:
@@ -312,19 +314,19 @@ def _batches(
         again: list[int] = []
         for batch in _chunks(pending, options.batch_size):
             changesets = list(_chunks(batch, size))
-            stats.count("$batch")
+            stats.count(table, "$batch")
             try:
                 answers = _send_batch(client, table, op, rows, changesets)
             except DataverseError as exc:
                 results.update({i: _failure(rows[i].ref, exc, "$batch") for i in batch})
                 continue
             for changeset, answer in zip(changesets, answers, strict=True):
-                again.extend(_settle(table, op, rows, changeset, answer, results))
+                again.extend(_settle(op, rows, changeset, answer, results))
         pending, size = again, 1  # a second round sends each remaining row in its own change set
     return results
 
 
-def _settle(table: EntityTable, op: str, rows: Sequence[RowWrite], changeset: list[int],
+def _settle(op: str, rows: Sequence[RowWrite], changeset: list[int],
             answer: list[_Part] | _Part | None, results: dict[int, RowResult]) -> list[int]:
     """Record a change set's outcome; returns rows to send again (rolled back by another row's failure)."""
     if isinstance(answer, list):  # committed: one part per operation
@@ -336,20 +338,19 @@ def _settle(table: EntityTable, op: str, rows: Sequence[RowWrite], changeset: li
                                    request_id=part.headers.get("req_id") if part else None, via="$batch")
         return []
     if answer is None:
-        error = RowResult("", False, message="Dataverse's $batch answer has no part for this change set",
-                          via="$batch")
-        results.update({i: _with_ref(error, rows[i]) for i in changeset})
-        return []
-    if op == "delete" and answer.status == 404 and len(changeset) == 1:
-        i = changeset[0]  # already gone: the desired end state
-        results[i] = RowResult(rows[i].ref, True, rows[i].row_id, 404, via="$batch")
+        for i in changeset:
+            results[i] = RowResult(rows[i].ref, False, rows[i].row_id, via="$batch",
+                                   message="Dataverse's $batch answer has no part for this change set")
         return []
     failed = next((i for i in changeset if _content_id(i) == answer.content_id), None)
     if failed is None and len(changeset) == 1:
         failed = changeset[0]
     if failed is None:
         return list(changeset)  # the error does not say which operation failed: try each alone
-    results[failed] = _part_failure(rows[failed], answer)
+    if op == "delete" and answer.status == 404:  # already gone: the desired end state
+        results[failed] = RowResult(rows[failed].ref, True, rows[failed].row_id, 404, via="$batch")
+    else:
+        results[failed] = _part_failure(rows[failed], answer)
     return [i for i in changeset if i != failed]
 
 
@@ -460,11 +461,6 @@ def _http_part(mime_headers: dict[str, str], content: bytes) -> _Part:
 
 def _failure(ref: str, exc: DataverseError, via: str) -> RowResult:
     return RowResult(ref, False, None, exc.status, exc.code, exc.message, exc.request_id, via)
-
-
-def _with_ref(result: RowResult, row: RowWrite) -> RowResult:
-    return RowResult(row.ref, result.ok, row.row_id, result.status, result.code, result.message,
-                     result.request_id, result.via)
 
 
 def _part_failure(row: RowWrite, part: _Part) -> RowResult:

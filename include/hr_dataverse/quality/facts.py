@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 import sqlalchemy as sa
 
 from ..catalog import Catalog
+from ..urs.state import MAPPING_TABLE
 from ..warehouse import Warehouse
 from ..warehouse.state import STATE_TABLE
 
@@ -62,7 +63,7 @@ class WarehouseFacts:
         return f"'{value.isoformat()}'" if self.dialect == "sqlite" else f"DATE '{value.isoformat()}'"
 
 
-def gather_facts(warehouse: Warehouse, catalog: Catalog, mapping_table: str) -> WarehouseFacts:
+def gather_facts(warehouse: Warehouse, catalog: Catalog, mapping_table: str = MAPPING_TABLE) -> WarehouseFacts:
     """Read the facts for ``catalog`` from ``warehouse`` (read-only: creates nothing)."""
     engine = warehouse.engine
     inspector = sa.inspect(engine)

@@ -19,8 +19,12 @@ def interpret(check: Check, *, success: bool, result: dict[str, Any], error: str
         return CheckResult(**base, success=False, error=error,
                            message=f"{_where(check)}: the check could not be evaluated ({error})")
     count, percent, observed, expected, sample = _figures(check, result, live_rows, sample_size)
-    message = "" if success else _message(check, count, percent, observed, expected, live_rows)
-    cause = check.cause if (not success and _everywhere(check, percent, observed)) else None
+    if check.kind == "has_values":  # one check per table; its unexpected rows name the empty columns
+        empty = [str(r.get("column_name")) for r in (result.get("details") or {}).get("unexpected_rows") or []]
+        base["column"] = ", ".join(empty) or None
+        count, sample = (live_rows if empty else 0), empty
+    message = "" if success else _message(check, base["column"], count, percent, observed, expected, live_rows)
+    cause = check.cause if (not success and _everywhere(check, percent)) else None
     return CheckResult(**{**base, "cause": cause}, success=success, unexpected_count=count,
                        unexpected_percent=None if percent is None else round(float(percent), 2),
                        observed=plain(observed), expected=plain(expected), sample=plain(sample), message=message)
@@ -42,10 +46,6 @@ def _figures(check: Check, result: dict[str, Any], live_rows: int | None, n: int
             return None, None, None, expected, []
         off = low - observed if observed < low else observed - high if observed > high else 0
         return int(off), None, observed, expected, []
-    if kind == "ExpectColumnProportionOfNonNullValuesToBeBetween":
-        nulls = None if observed is None or live_rows is None else round((1 - float(observed)) * live_rows)
-        percent = None if observed is None else (1 - float(observed)) * 100
-        return nulls, percent, observed, "> 0", []
     # Column map expectations (SUMMARY): counts, plus rows identified by their keys where GX gives them.
     count = result.get("unexpected_count")
     percent = result.get("unexpected_percent")
@@ -57,20 +57,19 @@ def _figures(check: Check, result: dict[str, Any], live_rows: int | None, n: int
     return (None if count is None else int(count)), percent, None, expected, sample[:n]
 
 
-def _everywhere(check: Check, percent: float | None, observed: Any) -> bool:
-    """Whether a not-null/has-values failure covers every row (the field-security signature)."""
-    if check.kind == "has_values":
-        return observed is not None and float(observed) == 0.0
-    return check.kind == "not_null" and percent is not None and float(percent) >= 100.0
+def _everywhere(check: Check, percent: float | None) -> bool:
+    """Whether a failure leaves a column null in every row (the field-security signature)."""
+    return check.kind == "has_values" or (check.kind == "not_null" and percent is not None and float(percent) >= 100.0)
 
 
-def _where(check: Check) -> str:
-    return f"{check.table}.{check.column}" if check.column else check.table
+def _where(check: Check, column: str | None = None) -> str:
+    column = column or check.column
+    return f"{check.table}.{column}" if column else check.table
 
 
-def _message(check: Check, count: int | None, percent: float | None, observed: Any, expected: Any,
-             live_rows: int | None) -> str:
-    where, n = _where(check), count if count is not None else "?"
+def _message(check: Check, column: str | None, count: int | None, percent: float | None, observed: Any,
+             expected: Any, live_rows: int | None) -> str:
+    where, n = _where(check, column), count if count is not None else "?"
     of = f" of {live_rows}" if live_rows is not None else ""
     if check.kind == "completeness":
         if observed is None:

@@ -77,7 +77,8 @@ class QualityRun:
     checks: list[CheckResult]
     notes: list[str] = field(default_factory=list)
     data_docs: str | None = None  # Data Docs index, relative to the quality root
-    validation_pages: dict[str, str] = field(default_factory=dict)  # table -> Data Docs page (relative)
+    # asset (table) -> check group ("columns"/"queries") -> its Data Docs page, relative to the root
+    validation_pages: dict[str, dict[str, str]] = field(default_factory=dict)
     gx_version: str = ""
 
     @property
@@ -128,7 +129,7 @@ class QualityRun:
             "warehouse": self.warehouse, "status": self.status, "has_errors": self.has_errors,
             "totals": self.totals(), "tables": [t.to_dict() for t in self.tables()],
             "checks": [c.to_dict() for c in self.checks], "notes": list(self.notes),
-            "data_docs": self.data_docs, "validation_pages": dict(self.validation_pages),
+            "data_docs": self.data_docs, "validation_pages": {k: dict(v) for k, v in self.validation_pages.items()},
             "gx_version": self.gx_version,
         }
 

@@ -32,6 +32,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from ..catalog import Catalog, TableSpec
+from ..urs.rules import LEVEL_TYPE_ACTUAL
+from ..urs.state import MAPPING_TABLE
 from .facts import TableFacts, WarehouseFacts
 from .settings import QualitySettings
 from .severity import OFF, resolve, unused_overrides
@@ -39,6 +41,7 @@ from .severity import OFF, resolve, unused_overrides
 COLUMNS = "columns"  # column/table expectations: SUMMARY results (bounded samples with row keys)
 QUERIES = "queries"  # custom-SQL expectations: COMPLETE results (GX caps the rows it returns at 200)
 STATE_ASSET = "_hr_sync_state"
+MAPPING_COLUMNS = ("target_table", "hr_key", "scope_key", "active")  # of hr_dataverse.urs.state
 
 
 @dataclass(frozen=True)
@@ -225,21 +228,27 @@ class _Builder:
                      description=f"Required column {column} is filled in every row", cause=NULL_EVERYWHERE_CAUSE)
 
     def has_values(self, spec: TableSpec, facts: TableFacts) -> None:
+        """One query per table, one scan: the optional columns null in every live row."""
         if facts.live_rows < self.settings.min_rows_for_empty_check:
             self.plan.notes.append(f"{spec.name}.has_values: {facts.live_rows} live row(s), fewer than "
                                    f"{self.settings.min_rows_for_empty_check}: all-null columns not checked")
             return
         allowed = {self.name(c) for t, cols in self.settings.may_be_empty.items() if self.name(t) == spec.name
                    for c in cols}
-        for column in spec.columns:
-            if column == spec.primary_key or column in spec.required_columns or column in allowed:
-                continue
-            if column not in facts.columns:
-                continue  # an optional column the source lacks: the sync reported it
-            self.add(spec, spec.name, "has_values", column, column=column, asset=spec.name,
-                     expectation="ExpectColumnProportionOfNonNullValuesToBeBetween",
-                     kwargs={"column": column, "min_value": 0, "strict_min": True},
-                     description=f"Column {column} is filled in at least one row", cause=NULL_EVERYWHERE_CAUSE)
+        columns = [c for c in spec.columns if c != spec.primary_key and c not in spec.required_columns
+                   and c not in allowed and c in facts.columns]  # a column the source lacks: the sync warned
+        if not columns:
+            return
+        q = self.facts.quote
+        counts = ", ".join(f"COUNT(b.{q(c)}) AS c{i}" for i, c in enumerate(columns))
+        names = " UNION ALL ".join(f"SELECT '{c}' AS column_name, {i} AS k" for i, c in enumerate(columns))
+        filled = " ".join(f"WHEN {i} THEN s.c{i}" for i in range(len(columns)))
+        query = (f"SELECT x.column_name, s.live_rows FROM (SELECT COUNT(*) AS live_rows, {counts} FROM {{batch}} b) s "
+                 f"JOIN ({names}) x ON CASE x.k {filled} END = 0")
+        self.add(spec, spec.name, "has_values", None, column=None, asset=spec.name, group=QUERIES,
+                 expectation="UnexpectedRowsExpectation", kwargs={"unexpected_rows_query": query},
+                 description=f"Each of the {len(columns)} optional columns is filled in at least one row",
+                 cause=NULL_EVERYWHERE_CAUSE)
 
     def business_keys(self, spec: TableSpec, facts: TableFacts) -> list[tuple[str, ...]]:
         keys = [tuple(self.name(c) for c in k) for t, ks in BUSINESS_KEYS.items() if self.name(t) == spec.name
@@ -355,35 +364,67 @@ class _Builder:
                      description=f"Last successful sync within {self.settings.freshness_hours:g} hours")
 
     def mapping(self) -> None:
+        """Every mapped worker who is active in HR (eligible as the mapping defines it) has an active
+        bookable resource carrying as many characteristics as HR calls for: distinct Actual skills
+        plus certificate types with a current certificate (see ``hr_dataverse.urs.rules``)."""
         m = self.settings.mapping
         if self.facts.mapping_table is None:
-            self.plan.notes.append(f"mapping: {m.table} does not exist yet (the URS mapping has not run): "
+            self.plan.notes.append(f"mapping: {MAPPING_TABLE} does not exist yet (the URS mapping has not run): "
                                    "mapping completeness not checked")
             return
-        wanted = (m.worker_column, m.resource_column, m.expected_column, m.actual_column)
-        missing = [c for c in wanted if c not in self.facts.mapping_columns]
-        worker = self.facts.tables.get("cdm_worker")
-        if missing or worker is None:
-            why = (f"{m.table} lacks column(s) {', '.join(missing)} (it has: {', '.join(self.facts.mapping_columns)}; "
-                   "set QualitySettings.mapping to its column names)") if missing else "cdm_worker is not loaded"
+        missing = [c for c in MAPPING_COLUMNS if c not in self.facts.mapping_columns]
+        needed = ["cdm_worker", m.hr_table("hcmworkerskillentity"), m.hr_table("hcmworkercertificateentity")]
+        if m.active_employment_only:
+            needed.append("cdm_employment")
+        unloaded = [t for t in needed if t not in self.facts.tables or self.facts.tables[t].last_sync_at is None]
+        if missing or unloaded:
+            why = (f"{MAPPING_TABLE} lacks column(s) {', '.join(missing)}" if missing
+                   else f"table(s) {', '.join(unloaded)} not loaded")
             self.plan.notes.append(f"mapping: {why}: mapping completeness not checked")
             return
-        q = self.facts.quote
-        live = f" WHERE {q('_deleted_at')} IS NULL" if "_deleted_at" in self.facts.mapping_columns else ""
-        self.plan.assets[m.table] = Asset(m.table, f"SELECT * FROM {self.facts.ref(self.facts.mapping_table)}{live}",
-                                          (m.worker_column,))
+        q, f = self.facts.quote, self.facts
+        today = self.now.date()
+        tomorrow, today_sql = f.date_literal(today + timedelta(days=1)), f.date_literal(today)
+        mapping_ref = f.ref(f.mapping_table)
+        self.plan.assets[MAPPING_TABLE] = Asset(MAPPING_TABLE, f"SELECT * FROM {mapping_ref}", ("hr_key",))
+
+        def live(alias: str, table: str) -> str:
+            return f" AND {alias}.{q('_deleted_at')} IS NULL" if "_deleted_at" in f.tables[table].columns else ""
+
+        skill_t, cert_t = needed[1], needed[2]
+        p = m.hr_prefix
         status = "" if m.active_worker_status is None else f" AND w.{q('cdm_status')} = {int(m.active_worker_status)}"
-        worker_live = f" AND w.{q('_deleted_at')} IS NULL" if "_deleted_at" in worker.columns else ""
-        query = (f"SELECT m.{q(m.worker_column)}, m.{q(m.resource_column)}, m.{q(m.expected_column)}, "
-                 f"m.{q(m.actual_column)} FROM {{batch}} m "
-                 f"JOIN {self.facts.table_ref('cdm_worker')} w ON w.{q('cdm_workerid')} = m.{q(m.worker_column)}"
-                 f"{worker_live}{status} "
-                 f"WHERE m.{q(m.resource_column)} IS NULL OR m.{q(m.actual_column)} IS NULL "
-                 f"OR m.{q(m.expected_column)} <> m.{q(m.actual_column)}")
-        self.add(None, m.table, "mapping", None, column=None, asset=m.table, group=QUERIES,
+        employed = ""
+        if m.active_employment_only:
+            employed = (f" AND EXISTS (SELECT 1 FROM {f.table_ref('cdm_employment')} e "
+                        f"WHERE e.{q('_cdm_workerid_value')} = w.{q('cdm_workerid')}{live('e', 'cdm_employment')} "
+                        f"AND (e.{q('cdm_employmentstartdate')} IS NULL OR e.{q('cdm_employmentstartdate')} < {tomorrow}) "
+                        f"AND (e.{q('cdm_employmentenddate')} IS NULL OR e.{q('cdm_employmentenddate')} >= {today_sql}))")
+        expired = "" if m.expired_certificates == "keep" else \
+            f" AND (c.{q(p + 'enddate')} IS NULL OR c.{q(p + 'enddate')} >= {today_sql})"
+        worker_key = f"CAST(w.{q('cdm_workerid')} AS TEXT)"
+        query = (
+            f"SELECT r.hr_key AS worker, w.{q('cdm_workernumber')}, r.active AS resource_active, "
+            f"COALESCE(have.n, 0) AS characteristics, COALESCE(sk.n, 0) + COALESCE(ce.n, 0) AS expected "
+            f"FROM {{batch}} r "
+            f"JOIN {f.table_ref('cdm_worker')} w ON {worker_key} = r.hr_key{live('w', 'cdm_worker')}{status}{employed} "
+            f"LEFT JOIN (SELECT scope_key, COUNT(*) AS n FROM {mapping_ref} "
+            f"WHERE target_table = 'bookableresourcecharacteristic' AND active = TRUE GROUP BY scope_key) have "
+            f"ON have.scope_key = r.hr_key "
+            f"LEFT JOIN (SELECT CAST(s.{q(f'_{p}fk_worker_id_value')} AS TEXT) AS worker, "
+            f"COUNT(DISTINCT s.{q(f'_{p}fk_skill_id_value')}) AS n FROM {f.table_ref(skill_t)} s "
+            f"WHERE s.{q(p + 'leveltype')} = {LEVEL_TYPE_ACTUAL}{live('s', skill_t)} GROUP BY 1) sk "
+            f"ON sk.worker = r.hr_key "
+            f"LEFT JOIN (SELECT CAST(c.{q(f'_{p}fk_worker_id_value')} AS TEXT) AS worker, "
+            f"COUNT(DISTINCT c.{q(f'_{p}fk_certificatetype_id_value')}) AS n FROM {f.table_ref(cert_t)} c "
+            f"WHERE c.{q(p + 'startdate')} < {tomorrow}{expired}{live('c', cert_t)} GROUP BY 1) ce "
+            f"ON ce.worker = r.hr_key "
+            f"WHERE r.target_table = 'bookableresource' AND (NOT r.active "
+            f"OR COALESCE(have.n, 0) <> COALESCE(sk.n, 0) + COALESCE(ce.n, 0))")
+        self.add(None, MAPPING_TABLE, "mapping", None, column=None, asset=MAPPING_TABLE, group=QUERIES,
                  expectation="UnexpectedRowsExpectation", kwargs={"unexpected_rows_query": query},
-                 description="Every mapped active worker has a bookable resource with as many characteristics "
-                             "as the mapping expects")
+                 description="Every mapped active worker has an active bookable resource with as many "
+                             "characteristics as HR calls for (Actual skills + current certificates)")
 
 
 def build_plan(catalog: Catalog | Iterable[TableSpec], facts: WarehouseFacts, settings: QualitySettings,

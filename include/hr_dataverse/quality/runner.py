@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,8 @@ from ..warehouse import Warehouse
 from .facts import WarehouseFacts, gather_facts
 from .interpret import interpret
 from .lock import quality_lock
+from .paths import DOCS_DIR
+from .report import ReportPaths, write_report
 from .results import CheckResult, QualityRun
 from .rules import COLUMNS, QUERIES, Check, Plan, build_plan
 from .settings import QualitySettings
@@ -77,7 +79,7 @@ def run_quality(
     try:
         with quality_lock(root):
             try:
-                facts = gather_facts(wh, catalog, settings.mapping.table)
+                facts = gather_facts(wh, catalog)
             except sa.exc.SQLAlchemyError as exc:
                 raise QualityRunError(f"cannot read the warehouse {_masked(wh.engine.url)}: "
                                       f"{str(exc).splitlines()[0]}") from None
@@ -95,6 +97,21 @@ def run_quality(
     return result
 
 
+def run_and_report(
+    warehouse: Warehouse | str | sa.URL | None = None,
+    *,
+    catalog: Catalog | None = None,
+    settings: QualitySettings | None = None,
+    run_id: str | None = None,
+    tables: Iterable[str] | None = None,
+) -> tuple[QualityRun, ReportPaths]:
+    """``run_quality`` then ``write_report`` into the same root: what a pipeline step calls. The
+    caller decides what ``run.has_errors`` means (the Airflow operator fails the task)."""
+    settings = settings or QualitySettings()
+    run = run_quality(warehouse, catalog=catalog, settings=settings, run_id=run_id, tables=tables)
+    return run, write_report(run, settings.root, keep_runs=settings.keep_runs)
+
+
 def import_gx() -> Any:
     """``great_expectations`` with its logging quieted first (see the module docstring)."""
     logger = logging.getLogger(GX_LOGGER)
@@ -106,7 +123,7 @@ def import_gx() -> Any:
 
 
 def _validate(plan: Plan, facts: WarehouseFacts, url: sa.URL, root: Path, run_id: str, now: datetime,
-              settings: QualitySettings) -> tuple[list[CheckResult], dict[str, list[str]], str | None, str]:
+              settings: QualitySettings) -> tuple[list[CheckResult], dict[str, dict[str, str]], str | None, str]:
     gx = import_gx()
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (
@@ -118,12 +135,13 @@ def _validate(plan: Plan, facts: WarehouseFacts, url: sa.URL, root: Path, run_id
     run = RunIdentifier(run_name=run_id, run_time=now)
     results: list[CheckResult] = []
     resources: list[Any] = []
-    pages: dict[str, list[str]] = {}
+    pages: dict[str, dict[str, str]] = {}
     with _env(WAREHOUSE_URL_VAR, url.render_as_string(hide_password=False)):
         try:
             if DATASOURCE in ctx.data_sources.all():
                 ctx.data_sources.delete(DATASOURCE)
-            source = ctx.data_sources.add_sql(DATASOURCE, connection_string=f"${{{WAREHOUSE_URL_VAR}}}")
+            add = ctx.data_sources.add_sqlite if facts.dialect == "sqlite" else ctx.data_sources.add_postgres
+            source = add(DATASOURCE, connection_string=f"${{{WAREHOUSE_URL_VAR}}}")
         except Exception as exc:  # noqa: BLE001 - GX wraps driver errors in many types; report them plainly
             raise QualityRunError(f"GX cannot use the warehouse {_masked(url)}: {exc}") from None
         for asset in plan.assets.values():
@@ -134,10 +152,7 @@ def _validate(plan: Plan, facts: WarehouseFacts, url: sa.URL, root: Path, run_id
                 if not checks:
                     continue
                 suite_name = asset.name if group == COLUMNS else f"{asset.name}.queries"
-                suite = ctx.suites.add_or_update(gx.ExpectationSuite(
-                    name=suite_name, expectations=[_expectation(c) for c in checks]))
-                definition = ctx.validation_definitions.add_or_update(
-                    gx.ValidationDefinition(name=suite_name, data=batch, suite=suite))
+                definition = _replace_suite(ctx, gx, suite_name, checks, batch)
                 outcome = definition.run(result_format=_result_format(group, asset.index_columns, settings),
                                          run_id=run)
                 by_id = {c.id: c for c in checks}
@@ -151,11 +166,11 @@ def _validate(plan: Plan, facts: WarehouseFacts, url: sa.URL, root: Path, run_id
                     expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite_name), run_id=run,
                     batch_identifier=outcome.batch_id)
                 resources += [result_id, ExpectationSuiteIdentifier(name=suite_name)]
-                pages.setdefault(asset.name, []).append(_page(ctx, result_id, root))
+                pages.setdefault(asset.name, {})[group] = _page(ctx, result_id, root)
         ctx.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=resources)
     order = {c.id: i for i, c in enumerate(plan.checks)}
     results.sort(key=lambda r: order.get(r.id, len(order)))
-    docs = root / "docs" / "index.html"
+    docs = root / DOCS_DIR / "index.html"
     return results, pages, (docs.relative_to(root).as_posix() if docs.exists() else None), gx.__version__
 
 
@@ -168,7 +183,7 @@ def _context(gx: Any, root: Path) -> Any:
     except Exception as exc:  # noqa: BLE001 - a damaged project surfaces as one of many GX types
         raise QualityRunError(f"the GX project in {root / 'gx'} cannot be opened: {exc}") from None
     site = {"class_name": "SiteBuilder", "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(root / "docs")}}
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(root / DOCS_DIR)}}
     sites = ctx.list_data_docs_sites()
     if sites.get(DOCS_SITE) != site:
         if DOCS_SITE in sites:
@@ -184,6 +199,19 @@ def _context(gx: Any, root: Path) -> Any:
         ctx.config.analytics_enabled = False
         ctx.variables.save()
     return ctx
+
+
+def _replace_suite(ctx: Any, gx: Any, name: str, checks: list[Check], batch: Any) -> Any:
+    """Store this run's suite and validation definition under ``name``; returns the definition.
+    Delete-then-add: the checks are regenerated every run, and add_or_update compares every
+    expectation with the stored ones (seconds per run)."""
+    from great_expectations.exceptions import DataContextError
+
+    for store in (ctx.validation_definitions, ctx.suites):
+        with suppress(DataContextError):  # absent on the first run
+            store.delete(name)
+    suite = ctx.suites.add(gx.ExpectationSuite(name=name, expectations=[_expectation(c) for c in checks]))
+    return ctx.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
 
 
 def _expectation(check: Check) -> Any:

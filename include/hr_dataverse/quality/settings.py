@@ -1,14 +1,4 @@
-"""Data-quality settings (``QualitySettings``) and where reports go (``quality_root``).
-
-Reports, the GX project and Data Docs live under one folder: ``$HR_QUALITY_DIR`` when set, else
-``<checkout>/reports/quality`` (git-ignored)::
-
-    <root>/gx/                 GX project: suites, validation definitions, validation results (not served)
-    <root>/docs/               GX Data Docs site, rebuilt on every run, every run's results kept
-    <root>/runs/<run>/         summary.html + summary.json of one run
-    <root>/latest/             the same for the newest run
-    <root>/index.html          the runs with their status, newest first
-    <root>/history.json        per-run totals behind the trend column
+"""Data-quality settings (``QualitySettings``); where reports go is described in ``paths.py``.
 
 ``QualitySettings.from_params`` reads the values a DAG's trigger form may pass (``severity``,
 ``freshness_hours``, tolerances); bad input raises ``QualityConfigError`` naming the field.
@@ -18,17 +8,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from ..urs.settings import MappingSettings
+from .paths import quality_root
 from .severity import validate_overrides
-
-QUALITY_DIR_ENV = "HR_QUALITY_DIR"
-# include/hr_dataverse/quality/settings.py -> the checkout root.
-DEFAULT_QUALITY_DIR = Path(__file__).resolve().parents[3] / "reports" / "quality"
 
 # Optional catalog columns HR leaves empty in every row unless a feature is used: open-ended validity
 # and end dates (no terminations yet), position activation/retirement, web addresses, notes. An
@@ -49,26 +36,6 @@ DEFAULT_MAY_BE_EMPTY: dict[str, tuple[str, ...]] = {
 
 class QualityConfigError(ValueError):
     """A data-quality setting is invalid; the message names the setting and what is accepted."""
-
-
-@dataclass(frozen=True)
-class MappingCheckSettings:
-    """Where the HR→URS mapping keeps its per-worker state (``_hr_urs_mapping``, written by the
-    characteristic-mapping sync). UNCONFIRMED: the column names follow the mapping design as
-    announced, not a finished schema; when the table lacks one of them the check is skipped with a
-    note naming the columns it has, so set these to match.
-
-    The check: every mapped worker that is active (live ``cdm_worker`` row with ``cdm_status`` =
-    ``active_worker_status``) has a bookable resource and the same number of characteristics on it
-    as the mapping expects.
-    """
-
-    table: str = "_hr_urs_mapping"
-    worker_column: str = "cdm_workerid"
-    resource_column: str = "bookableresourceid"
-    expected_column: str = "characteristics_expected"
-    actual_column: str = "characteristics_written"
-    active_worker_status: int | None = 754400000
 
 
 @dataclass(frozen=True)
@@ -93,6 +60,8 @@ class QualitySettings:
     :param keep_runs: run folders and history entries kept (Data Docs keep every run).
     :param option_domains: table -> column -> known option values (from Dataverse metadata, see
         ``option_sets.py``); a choice column without a domain is checked through its missing labels.
+    :param mapping: the HR→URS mapping's settings (who is eligible, expired certificates), so the
+        mapping-completeness check expects what the mapping does; pass the ones the mapping runs with.
     """
 
     quality_dir: Path | None = None
@@ -108,7 +77,7 @@ class QualitySettings:
     severity: Mapping[str, str] = field(default_factory=dict)
     hr_virtual_prefix: str = "mshr_"
     keep_runs: int = 90
-    mapping: MappingCheckSettings = field(default_factory=MappingCheckSettings)
+    mapping: MappingSettings = field(default_factory=MappingSettings)
     option_domains: Mapping[str, Mapping[str, Sequence[int]]] | None = None
 
     def __post_init__(self) -> None:
@@ -198,8 +167,3 @@ def parse_severity(value: Any) -> dict[str, str]:
         raise QualityConfigError(f"severity: {exc}") from None
     return overrides
 
-
-def quality_root(configured: str | os.PathLike[str] | None = None) -> Path:
-    """``configured``, else ``$HR_QUALITY_DIR``, else ``<checkout>/reports/quality``."""
-    chosen = configured or os.environ.get(QUALITY_DIR_ENV) or DEFAULT_QUALITY_DIR
-    return Path(chosen).expanduser().resolve()

@@ -49,6 +49,7 @@ class MappingResult:
     requests: int = 0  # HTTP requests to Dataverse (reads and writes, retries included)
     write_requests: int = 0
     write_requests_by_kind: dict[str, int] = field(default_factory=dict)
+    write_requests_by_table: dict[str, int] = field(default_factory=dict)
     watermark: str | None = None  # latest warehouse _synced_at this run covered
     seconds: float = 0.0
 
@@ -111,7 +112,8 @@ def run_mapping(
         result.done = applied.done
         result.errors = [e.to_dict() for e in applied.errors[:settings.max_errors_reported]]
         result.errors_total = len(applied.errors)
-        result.write_requests, result.write_requests_by_kind = stats.requests, dict(stats.by_kind)
+        result.write_requests = stats.requests
+        result.write_requests_by_kind, result.write_requests_by_table = dict(stats.by_kind), dict(stats.by_table)
         result.status = "success" if not applied.errors else "partial"
     result.requests = client.stats.requests - requests_before
     result.seconds = round(time.monotonic() - clock, 3)

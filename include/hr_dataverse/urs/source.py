@@ -48,16 +48,37 @@ class HrSource:
             "skill": f"{p}hcmskillentity", "certificate_type": f"{p}hcmcertificatetypeentity",
             "worker_skill": f"{p}hcmworkerskillentity", "worker_certificate": f"{p}hcmworkercertificateentity",
         }
+        self.columns = {
+            "worker": ["cdm_workerid", "cdm_workernumber", "cdm_fullname", "cdm_firstname", "cdm_lastname",
+                       "cdm_status"],
+            "employment": ["cdm_employmentid", "_cdm_workerid_value", "cdm_employmentstartdate",
+                           "cdm_employmentenddate"],
+            "model": [f"{p}hcmratingmodelentityid", f"{p}ratingmodelid", f"{p}description"],
+            "level": [f"{p}hcmratinglevelentityid", f"_{p}fk_ratingmodelentity_id_value", f"{p}ratingmodelid",
+                      f"{p}ratinglevelid", f"{p}description", f"{p}factor"],
+            "skill": [f"{p}hcmskillentityid", f"{p}skillid", f"{p}description"],
+            "certificate_type": [f"{p}hcmcertificatetypeentityid", f"{p}certificatetype", f"{p}description"],
+            "worker_skill": [f"{p}hcmworkerskillentityid", f"_{p}fk_worker_id_value", f"_{p}fk_skill_id_value",
+                             f"_{p}fk_ratinglevel_id_value", f"{p}leveltype", f"{p}leveldate"],
+            "worker_certificate": [f"{p}hcmworkercertificateentityid", f"_{p}fk_worker_id_value",
+                                   f"_{p}fk_certificatetype_id_value", f"{p}startdate", f"{p}enddate"],
+        }
         self._tables: dict[str, sa.Table] = {}
 
     def table(self, kind: str) -> sa.Table:
+        """The warehouse table of an HR table; ``MappingError`` when it or a column the mapping reads is missing."""
         if kind not in self._tables:
             name = self.names[kind]
             try:
-                self._tables[kind] = self.warehouse.table(name)
+                table = self.warehouse.table(name)
             except WarehouseError:
                 raise MappingError(f"HR table '{name}' is not in the warehouse yet: sync it before mapping "
                                    f"(the mapping reads {', '.join(self.names.values())})") from None
+            missing = [c for c in self.columns[kind] if c not in table.c]
+            if missing:
+                raise MappingError(f"warehouse table '{name}' has no column(s) {', '.join(missing)}, which the "
+                                   "mapping reads: add them to the catalog entry and sync again")
+            self._tables[kind] = table
         return self._tables[kind]
 
     def high_water(self) -> datetime | None:

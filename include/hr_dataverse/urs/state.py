@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -142,7 +142,7 @@ class MappingState:
         return {"target_table": row.table, "hr_key": row.key, "scope_key": row.scope, "hr_table": row.source,
                 "label": row.label, "dataverse_id": row.dataverse_id, "content_hash": row.content_hash,
                 "active": row.active, "origin": row.origin, "run_id": row.run_id,
-                "mapped_at": datetime.now().astimezone()}
+                "mapped_at": datetime.now(UTC)}
 
     # --- runs ------------------------------------------------------------------------------------
 
