@@ -120,7 +120,8 @@ h1{font-size:1.6rem;margin:.5rem 0}h2{font-size:1.25rem;margin-top:2rem;border-b
 table{border-collapse:collapse;width:100%;margin:.5rem 0}caption{text-align:left;font-weight:600;padding:.25rem 0}
 th,td{border:1px solid var(--line);padding:.35rem .5rem;text-align:left;vertical-align:top}
 th{background:var(--code)}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
-code{background:var(--code);padding:0 .2rem;border-radius:3px;word-break:break-all}
+code{background:var(--code);padding:0 .2rem;border-radius:3px;overflow-wrap:anywhere}
+th.wide{width:45%}td.col code{overflow-wrap:normal;white-space:nowrap}p.sample-h{margin:.4rem 0 0;color:var(--muted)}
 .status{display:inline-block;padding:.1rem .5rem;border-radius:3px;font-weight:600;border:1px solid}
 .failed{color:var(--err);background:var(--errbg)}.warnings{color:var(--warn);background:var(--warnbg)}
 .passed{color:var(--ok);background:var(--okbg)}.muted{color:var(--muted)}
@@ -179,15 +180,15 @@ def _failures(failures: list[CheckResult]) -> str:
         rows.append(
             f'<tr id="check-{escape(c.id)}"><td><span class="status {"failed" if c.severity == "error" else "warnings"}">'
             f"{escape(c.severity.capitalize())}</span></td><td>{escape(c.table)}</td>"
-            f"<td>{_code(c.column) if c.column else '<span class=muted>(table)</span>'}</td>"
+            f"<td class=col>{_columns(c.column)}</td>"
             f"<td>{escape(c.kind.replace('_', ' '))}</td>"
             f'<td class="num">{_count(c.unexpected_count)}</td>'
-            f"<td>{escape(c.message)}{_cause(c)}</td><td>{_sample(c.sample)}</td></tr>")
+            f"<td>{escape(c.message)}{_cause(c)}{_sample(c.sample)}</td></tr>")
     return ('<section aria-labelledby="fail-h"><h2 id="fail-h">Failures</h2><table id="failures">'
             f"<caption>{len(failures)} failed check(s), errors first</caption><thead><tr>"
             '<th scope="col">Severity</th><th scope="col">Table</th><th scope="col">Column</th>'
             '<th scope="col">Check</th><th scope="col" class="num">Offending rows</th>'
-            '<th scope="col">What was found</th><th scope="col">Sample</th></tr></thead><tbody>'
+            '<th scope="col" class="wide">What was found (with sample rows)</th></tr></thead><tbody>'
             + "".join(rows) + "</tbody></table></section>")
 
 
@@ -245,6 +246,13 @@ def _code(text: str) -> str:
     return f"<code>{escape(text)}</code>"
 
 
+def _columns(column: str | None) -> str:
+    """One code span per column (``has_values`` may name several), each kept on one line."""
+    if not column:
+        return '<span class="muted">(table)</span>'
+    return ", ".join(_code(name) for name in column.split(", "))
+
+
 def _count(value: int | None) -> str:
     return "—" if value is None else str(value)
 
@@ -255,9 +263,9 @@ def _cause(check: CheckResult) -> str:
 
 def _sample(sample: list[Any]) -> str:
     if not sample:
-        return '<span class="muted">—</span>'
+        return ""
     items = "".join(f"<li>{_code(_short(v))}</li>" for v in sample)
-    return f'<ul class="sample">{items}</ul>'
+    return f'<p class="sample-h">Sample:</p><ul class="sample">{items}</ul>'
 
 
 def _short(value: Any) -> str:

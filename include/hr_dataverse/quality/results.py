@@ -42,10 +42,6 @@ class CheckResult:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CheckResult:
-        return cls(**data)
-
 
 @dataclass(frozen=True)
 class TableSummary:

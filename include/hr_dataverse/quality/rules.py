@@ -141,9 +141,6 @@ class Plan:
     def for_asset(self, asset: str, group: str) -> list[Check]:
         return [c for c in self.checks if c.asset == asset and c.group == group]
 
-    def tables(self) -> list[str]:
-        return list(dict.fromkeys(c.table for c in self.checks))
-
 
 class _Builder:
     def __init__(self, facts: WarehouseFacts, settings: QualitySettings, now: datetime) -> None:
@@ -429,20 +426,25 @@ class _Builder:
 
 def build_plan(catalog: Catalog | Iterable[TableSpec], facts: WarehouseFacts, settings: QualitySettings,
                now: datetime, tables: Iterable[str] | None = None) -> Plan:
-    """The checks for ``catalog`` (or only the named ``tables``) against a warehouse described by ``facts``."""
+    """The checks for ``catalog`` against a warehouse described by ``facts``; ``tables`` limits them to
+    those catalog tables (the URS mapping check runs when ``_hr_urs_mapping`` is among them, or always
+    without a limit)."""
     specs = list(catalog)
+    with_mapping = tables is None
     if tables is not None:
         wanted = set(tables)
-        unknown = sorted(wanted - {s.name for s in specs})
+        with_mapping = MAPPING_TABLE in wanted
+        unknown = sorted(wanted - {s.name for s in specs} - {MAPPING_TABLE})
         if unknown:
             raise ValueError(f"unknown table(s) {', '.join(unknown)}; the catalog has: "
-                             f"{', '.join(s.name for s in specs)}")
+                             f"{', '.join(s.name for s in specs)} (and {MAPPING_TABLE})")
         specs = [s for s in specs if s.name in wanted]
     builder = _Builder(facts, settings, now)
     for spec in specs:
         builder.table(spec)
-    builder.freshness(specs)
-    if tables is None:
+    if specs:
+        builder.freshness(specs)
+    if with_mapping:
         builder.mapping()
     for key in unused_overrides(settings.severity, builder.candidates):
         builder.plan.notes.append(f"severity override {key!r} matches no check (check ids look like "

@@ -36,7 +36,7 @@ from .lock import quality_lock
 from .paths import DOCS_DIR
 from .report import ReportPaths, write_report
 from .results import CheckResult, QualityRun
-from .rules import COLUMNS, QUERIES, Check, Plan, build_plan
+from .rules import COLUMNS, QUERIES, Asset, Check, Plan, build_plan
 from .settings import QualitySettings
 
 GX_LOGGER = "great_expectations"
@@ -45,7 +45,6 @@ DATASOURCE = "hr_warehouse"
 DOCS_SITE = "hr_quality"
 BATCH = "live"
 _GX_SEVERITY = {"error": "critical", "warning": "warning"}
-_log = logging.getLogger(__name__)
 
 
 class QualityRunError(RuntimeError):
@@ -65,7 +64,8 @@ def run_quality(
     ``Warehouse``, a URL, or None for ``$HR_WAREHOUSE_URL``/the embedded SQLite file).
 
     :param run_id: names the run in GX and in the report folder (default: the UTC time).
-    :param tables: only these catalog tables (the URS mapping check needs the whole catalog).
+    :param tables: only these catalog tables (and the URS mapping check when ``_hr_urs_mapping`` is
+        listed; without ``tables`` everything runs).
     :raises QualityRunError: the warehouse or the GX project cannot be used.
     """
     settings = settings or QualitySettings()
@@ -88,13 +88,10 @@ def run_quality(
     finally:
         if owned:
             wh.dispose()
-    result = QualityRun(run_id=run_id, started_at=started.isoformat(timespec="seconds"),
-                        finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                        warehouse=_masked(wh.engine.url), checks=checks, notes=plan.notes, data_docs=docs,
-                        validation_pages=pages, gx_version=version)
-    _log.info("data quality %s: %s (%d checks, %d errors, %d warnings)", run_id, result.status,
-              len(checks), result.totals()["errors"], result.totals()["warnings"])
-    return result
+    return QualityRun(run_id=run_id, started_at=started.isoformat(timespec="seconds"),
+                      finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                      warehouse=_masked(wh.engine.url), checks=checks, notes=plan.notes, data_docs=docs,
+                      validation_pages=pages, gx_version=version)
 
 
 def run_and_report(
@@ -126,10 +123,6 @@ def _validate(plan: Plan, facts: WarehouseFacts, url: sa.URL, root: Path, run_id
               settings: QualitySettings) -> tuple[list[CheckResult], dict[str, dict[str, str]], str | None, str]:
     gx = import_gx()
     from great_expectations.core.run_identifier import RunIdentifier
-    from great_expectations.data_context.types.resource_identifiers import (
-        ExpectationSuiteIdentifier,
-        ValidationResultIdentifier,
-    )
 
     ctx = _context(gx, root)
     run = RunIdentifier(run_name=run_id, run_time=now)
@@ -145,33 +138,51 @@ def _validate(plan: Plan, facts: WarehouseFacts, url: sa.URL, root: Path, run_id
         except Exception as exc:  # noqa: BLE001 - GX wraps driver errors in many types; report them plainly
             raise QualityRunError(f"GX cannot use the warehouse {_masked(url)}: {exc}") from None
         for asset in plan.assets.values():
-            batch = source.add_query_asset(asset.name, query=asset.query).add_batch_definition_whole_table(BATCH)
-            live_rows = facts.tables[asset.name].live_rows if asset.name in facts.tables else None
-            for group in (COLUMNS, QUERIES):
-                checks = plan.for_asset(asset.name, group)
-                if not checks:
-                    continue
-                suite_name = asset.name if group == COLUMNS else f"{asset.name}.queries"
-                definition = _replace_suite(ctx, gx, suite_name, checks, batch)
-                outcome = definition.run(result_format=_result_format(group, asset.index_columns, settings),
-                                         run_id=run)
-                by_id = {c.id: c for c in checks}
-                for item in outcome.results:
-                    check = by_id[item.expectation_config.meta["check_id"]]
-                    raised = item.exception_info.get("raised_exception") if item.exception_info else False
-                    message = item.exception_info.get("exception_message") if raised else None
-                    results.append(interpret(check, success=bool(item.success), result=dict(item.result or {}),
-                                             error=message, live_rows=live_rows, sample_size=settings.sample_size))
-                result_id = ValidationResultIdentifier(
-                    expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite_name), run_id=run,
-                    batch_identifier=outcome.batch_id)
-                resources += [result_id, ExpectationSuiteIdentifier(name=suite_name)]
-                pages.setdefault(asset.name, {})[group] = _page(ctx, result_id, root)
+            try:
+                results += _validate_asset(ctx, gx, source, asset, plan, facts, run, settings, resources, pages, root)
+            except Exception as exc:  # noqa: BLE001 - e.g. the connection dropped mid-run; say where
+                raise QualityRunError(f"GX failed while checking {asset.name}: {type(exc).__name__}: {exc}") from exc
         ctx.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=resources)
     order = {c.id: i for i, c in enumerate(plan.checks)}
     results.sort(key=lambda r: order.get(r.id, len(order)))
     docs = root / DOCS_DIR / "index.html"
     return results, pages, (docs.relative_to(root).as_posix() if docs.exists() else None), gx.__version__
+
+
+def _validate_asset(ctx: Any, gx: Any, source: Any, asset: Asset, plan: Plan, facts: WarehouseFacts, run: Any,
+                    settings: QualitySettings, resources: list[Any], pages: dict[str, dict[str, str]],
+                    root: Path) -> list[CheckResult]:
+    """Both check groups of one asset; records their Data Docs resources and pages."""
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    batch = source.add_query_asset(asset.name, query=asset.query).add_batch_definition_whole_table(BATCH)
+    live_rows = facts.tables[asset.name].live_rows if asset.name in facts.tables else None
+    results: list[CheckResult] = []
+    for group in (COLUMNS, QUERIES):
+        checks = plan.for_asset(asset.name, group)
+        if not checks:
+            continue
+        suite_name = asset.name if group == COLUMNS else f"{asset.name}.queries"
+        definition = _replace_suite(ctx, gx, suite_name, checks, batch)
+        outcome = definition.run(result_format=_result_format(group, asset.index_columns, settings), run_id=run)
+        by_id = {c.id: c for c in checks}
+        for item in outcome.results:
+            check = by_id.pop(item.expectation_config.meta["check_id"])
+            raised = item.exception_info.get("raised_exception") if item.exception_info else False
+            message = item.exception_info.get("exception_message") if raised else None
+            results.append(interpret(check, success=bool(item.success), result=dict(item.result or {}),
+                                     error=message, live_rows=live_rows, sample_size=settings.sample_size))
+        for check in by_id.values():  # never silently lose a check
+            results.append(interpret(check, success=False, result={}, error="GX returned no result for it",
+                                     live_rows=live_rows, sample_size=settings.sample_size))
+        result_id = ValidationResultIdentifier(expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite_name),
+                                               run_id=run, batch_identifier=outcome.batch_id)
+        resources += [result_id, ExpectationSuiteIdentifier(name=suite_name)]
+        pages.setdefault(asset.name, {})[group] = _page(ctx, result_id, root)
+    return results
 
 
 def _context(gx: Any, root: Path) -> Any:
@@ -182,7 +193,8 @@ def _context(gx: Any, root: Path) -> Any:
         ctx = gx.get_context(mode="file", project_root_dir=str(root))
     except Exception as exc:  # noqa: BLE001 - a damaged project surfaces as one of many GX types
         raise QualityRunError(f"the GX project in {root / 'gx'} cannot be opened: {exc}") from None
-    site = {"class_name": "SiteBuilder", "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    site = {"class_name": "SiteBuilder", "show_how_to_buttons": False,
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
             "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(root / DOCS_DIR)}}
     sites = ctx.list_data_docs_sites()
     if sites.get(DOCS_SITE) != site:

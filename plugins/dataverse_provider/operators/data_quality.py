@@ -1,0 +1,162 @@
+"""``HrDataQualityOperator``: the warehouse data-quality checks (GX Core) as one Airflow task.
+
+Runs ``hr_dataverse.quality`` inside ``execute`` (GX is imported there, never at DAG-parse time),
+writes the report (``<quality root>/runs/<dag_id>__<run_id>/summary.html`` + ``latest/``), logs one
+line per failed check, returns a small summary with the report path (XCom ``return_value``; pushed
+before failing too) and raises ``AirflowFailException`` (no retry: data will not fix itself) after
+the report is written when a check of severity ``error`` failed. Its extra link opens the report.
+
+Trigger-form overrides come from ``params[params_key]`` (default ``data_quality``), a dict like
+``{"severity": {"option_domain": "error", "cdm_workerpersonaldetail": "off"}, "freshness_hours": 48}``
+(see ``QualitySettings.from_params`` and ``hr_dataverse.quality.severity``). A DAG offers it as
+``Param({}, type="object")``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+from dataverse_provider.ui import DataQualityReportLink
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from hr_dataverse.quality.results import QualityRun
+    from hr_dataverse.quality.settings import QualitySettings
+
+MAX_LOGGED_FAILURES = 20
+
+
+class HrDataQualityOperator(BaseOperator):
+    """Check the HR warehouse and report.
+
+    :param warehouse_conn_id: the warehouse connection (see ``dataverse_provider.warehouse``); without
+        one, ``$HR_WAREHOUSE_URL`` or the embedded SQLite file.
+    :param dataverse_conn_id: when set, the option sets of the catalog's choice columns are read from
+        Dataverse metadata first (and saved for later runs); else the saved ones are used, else the
+        checks fall back to missing labels.
+    :param quality_dir: report root (default ``$HR_QUALITY_DIR`` or ``<checkout>/reports/quality``).
+    :param tables: only these catalog tables (list or comma-separated text); default all.
+    :param severity: severity overrides set on the task (the trigger form's are merged on top).
+    :param params_key: the DAG param holding trigger-form overrides.
+    :param catalog_path: entity catalog YAML (default ``$HR_DATAVERSE_CATALOG`` or the packaged one).
+    """
+
+    template_fields: Sequence[str] = ("warehouse_conn_id", "dataverse_conn_id", "quality_dir", "tables", "severity")
+    operator_extra_links = (DataQualityReportLink(),)
+    ui_color = "#eaf1fb"
+
+    def __init__(
+        self,
+        *,
+        warehouse_conn_id: str = "hr_warehouse",
+        dataverse_conn_id: str | None = None,
+        quality_dir: str | None = None,
+        tables: Sequence[str] | str | None = None,
+        severity: Mapping[str, str] | str | None = None,
+        params_key: str = "data_quality",
+        catalog_path: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.warehouse_conn_id = warehouse_conn_id
+        self.dataverse_conn_id = dataverse_conn_id
+        self.quality_dir = quality_dir
+        self.tables = tables
+        self.severity = severity
+        self.params_key = params_key
+        self.catalog_path = catalog_path
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from hr_dataverse.quality.paths import dag_run_report_id
+        from hr_dataverse.quality.runner import QualityRunError, run_and_report
+        from hr_dataverse.warehouse import WarehouseConfigError, WarehouseError
+
+        catalog, settings, url = self._configure(context)
+        report_id = dag_run_report_id(self.dag_id, str(context.get("run_id") or "manual"))
+        try:
+            run, paths = run_and_report(url, catalog=catalog, settings=settings, run_id=report_id,
+                                        tables=_names(self.tables) or None)
+        except WarehouseConfigError as exc:
+            raise AirflowFailException(f"data-quality configuration: {exc}") from None
+        except (QualityRunError, WarehouseError) as exc:  # e.g. the warehouse is down: worth a retry
+            raise AirflowException(f"the data-quality checks could not run: {exc}") from None
+        except ValueError as exc:  # a table name the catalog does not have
+            raise AirflowFailException(f"data-quality configuration: {exc}") from None
+        summary = run.summary(report_path=str(paths.html))
+        self._log(run, str(paths.html))
+        if run.has_errors:
+            context["ti"].xcom_push(key="return_value", value=summary)
+            totals = summary["totals"]
+            raise AirflowFailException(
+                f"data quality: {totals['errors']} check(s) of severity error failed "
+                f"({totals['warnings']} warning(s)); report: {paths.html}")
+        return summary
+
+    def _configure(self, context: Context) -> tuple[Any, QualitySettings, str | None]:
+        """Catalog, settings (task values, then the trigger form's) and warehouse URL; bad input fails
+        the task with the problem named, never a stack trace."""
+        from dataverse_provider.warehouse import warehouse_url
+        from hr_dataverse.catalog import load_catalog
+        from hr_dataverse.quality.option_sets import load_option_domains
+        from hr_dataverse.quality.paths import quality_root
+        from hr_dataverse.quality.settings import QualitySettings, parse_severity
+        from hr_dataverse.warehouse import WarehouseError
+
+        try:
+            catalog = load_catalog(self.catalog_path or None)
+            root = quality_root(self.quality_dir)
+            domains = self._fetch_domains(catalog, root) if self.dataverse_conn_id else load_option_domains(root)
+            settings = QualitySettings(quality_dir=root, severity=parse_severity(self.severity),
+                                       option_domains=domains)
+            settings = settings.with_params((context.get("params") or {}).get(self.params_key))
+            url = warehouse_url(self.warehouse_conn_id)
+        except (ValueError, WarehouseError) as exc:  # CatalogError, QualityConfigError, WarehouseConfigError
+            raise AirflowFailException(f"data-quality configuration: {exc}") from None
+        return catalog, settings, url
+
+    def _fetch_domains(self, catalog: Any, root: Any) -> dict[str, dict[str, list[int]]] | None:
+        """Option sets from Dataverse metadata (saved for later runs); when Dataverse cannot be read,
+        the saved ones: the checks should not fail because the metadata is out of reach."""
+        from dataverse_provider.hooks.dataverse import DataverseHook
+        from hr_dataverse.dataverse import DataverseError
+        from hr_dataverse.quality.option_sets import (
+            fetch_option_domains,
+            load_option_domains,
+            save_option_domains,
+        )
+
+        hook = DataverseHook(dataverse_conn_id=self.dataverse_conn_id)
+        try:
+            domains = fetch_option_domains(hook.get_conn(), catalog)
+        except DataverseError as exc:  # ConfigError included
+            self.log.warning("option sets not read from Dataverse (%s); using the saved ones", exc)
+            return load_option_domains(root)
+        finally:
+            hook.close()
+        save_option_domains(root, domains)
+        return domains
+
+    def _log(self, run: QualityRun, report: str) -> None:
+        totals = run.totals()
+        self.log.info("data quality %s: %d checks, %d passed, %d errors, %d warnings; report: %s", run.status,
+                      totals["evaluated"], totals["passed"], totals["errors"], totals["warnings"], report)
+        failures = run.failures()
+        for check in failures[:MAX_LOGGED_FAILURES]:
+            (self.log.error if check.severity == "error" else self.log.warning)(
+                "%s [%s] %s", check.severity.upper(), check.id, check.message)
+        if len(failures) > MAX_LOGGED_FAILURES:
+            self.log.warning("... and %d more failed checks (see the report)", len(failures) - MAX_LOGGED_FAILURES)
+
+
+def _names(tables: Sequence[str] | str | None) -> list[str]:
+    """A list, or comma-separated text (templated params render as text by default)."""
+    if not tables:
+        return []
+    if isinstance(tables, str):
+        tables = tables.strip().strip("[]").replace("'", "").replace('"', "").split(",")
+    return [t.strip() for t in tables if t and t.strip()]
