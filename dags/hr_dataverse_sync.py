@@ -17,7 +17,7 @@ first run, then kept fresh with change tracking (deltas, deletions as soft delet
    reloads with delete reconciliation and takes a new change-tracking baseline; *delta* is auto
    that warns when it has to fall back. Each load updates the table's Asset
    (`dataverse://hr/<table>`) when it changed something.
-5. **run_summary**: per-table modes and counts; fails when a table did not sync.
+5. **run_summary**: per-table modes and counts, warnings, optional tables skipped.
 
 Every 15 minutes by default (`HR_DATAVERSE_SYNC_SCHEDULE`: a cron expression or preset, `none` for
 manual only), one run at a time, no catch-up. Targets: connection `dataverse_default`; warehouse
@@ -126,18 +126,21 @@ with DAG(
     def load_large_table(table: str) -> dict[str, Any]:
         return load(table, PARTITION_SLOTS)
 
-    # Runs when some loads failed too, to report what landed (and then fails). Its inlets declare every
-    # table's asset, so the assets exist (and downstream DAGs can schedule on them) before their first event.
-    @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS, inlets=[table_asset(t) for t in TABLE_NAMES],
+    # Runs when one of the two load tasks had no table to map over (skipped), not when a load failed.
+    # Its inlets declare every table's asset, so the assets exist (and downstream DAGs can schedule on
+    # them) before their first event.
+    @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS, inlets=[table_asset(t) for t in TABLE_NAMES],
           multiple_outputs=False)
     def run_summary(regular_tables: list[str], large_tables: list[str], regular: Any, large: Any) -> dict[str, Any]:
         from dataverse_provider.sync_tasks import summarize
 
         return summarize([*regular_tables, *large_tables], regular, large)
 
-    token = DataverseTokenValidationOperator(task_id="validate_token")
+    # The checks send one request at a time: one slot of the shared Dataverse budget each.
+    token = DataverseTokenValidationOperator(task_id="validate_token", pool=DATAVERSE_POOL)
     access = DataverseEntityAccessCheckOperator(task_id="check_entity_access", tables="{{ params.tables }}",
-                                                count_rows=False)  # the loads count each table anyway
+                                                count_rows=False,  # the loads count each table anyway
+                                                pool=DATAVERSE_POOL)
     regular_tables = resolve_tables.override(task_id="regular_tables")(large=False)
     large_tables = resolve_tables.override(task_id="large_tables")(large=True)
     regular = load_table.expand(table=regular_tables)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
@@ -54,8 +54,9 @@ def resolve_tables(names: Sequence[str] | None) -> dict[str, list[str]]:
 
 def load_table(table: str, *, mode: str, slots: int, run_id: str, outlet_events: Any = None,
                conn_id: str = "dataverse_default") -> dict[str, Any]:
-    """Sync one table with at most ``slots`` requests in flight (the pool slots the task holds);
-    add the table's asset event to :data:`SYNC_ALIAS` when the load changed it."""
+    """Sync one table with at most ``slots`` requests in flight (the pool slots the task holds, capped
+    by the connection's ``max_concurrency``); add the table's asset event to :data:`SYNC_ALIAS` when
+    the load changed it."""
     from dataverse_provider.hooks.dataverse import DataverseHook
     from dataverse_provider.warehouse import open_warehouse
     from hr_dataverse.catalog import CatalogError, load_catalog
@@ -70,8 +71,10 @@ def load_table(table: str, *, mode: str, slots: int, run_id: str, outlet_events:
     warehouse = None
     try:
         warehouse = open_warehouse()
-        result = sync_table(hook.get_conn(), warehouse, spec, mode=mode, run_id=run_id,
-                            concurrency=ConcurrencyBudget(slots)).to_dict()
+        client = hook.get_conn()
+        # Never more requests in flight than the pool slots held, nor than the connection allows.
+        budget = ConcurrencyBudget(min(slots, client.settings.max_concurrency))
+        result = sync_table(client, warehouse, spec, mode=mode, run_id=run_id, concurrency=budget).to_dict()
     except Exception as exc:
         error = task_error(table, exc)
         if error is None:
@@ -111,12 +114,13 @@ def task_error(table: str, exc: BaseException) -> AirflowException | None:
     return None
 
 
-def summarize(selected: Sequence[str], *results: Iterable[dict[str, Any] | None]) -> dict[str, Any]:
+def summarize(selected: Sequence[str], *results: Sequence[dict[str, Any]] | None) -> dict[str, Any]:
     """The run summary over the load tasks' results (``run_summary`` plus the tables that did not
-    report and the optional tables skipped); logs it, fails when a table did not sync."""
+    report and the optional tables skipped); logs it, fails when a selected table has no result."""
     from hr_dataverse.sync import FAILED, run_summary
 
-    rows = [r for group in results for r in (group or []) if r]
+    # Index up to len(): iterating Airflow's lazy XCom sequence probes past its end and logs an error.
+    rows = [r for group in results if group for r in (group[i] for i in range(len(group))) if r]
     summary = run_summary(rows)
     skipped = sorted(r["table"] for r in rows if r.get("status") == FAILED and r.get("required") is False)
     missing = [t for t in selected if t not in summary["by_table"]]

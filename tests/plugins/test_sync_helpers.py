@@ -1,0 +1,108 @@
+"""The sync DAGs' helpers without a DAG run: pool sizing, the on/off switch, asset events, where the
+warehouse is, how failures map to Airflow exceptions, the run summary."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+from dataverse_provider.assets import asset_event_extra
+from dataverse_provider.integration import parse_switch
+from dataverse_provider.pools import PARTITION_SLOTS_ENV, partition_slots, pool_size
+from dataverse_provider.sync_tasks import resolve_tables, summarize, task_error
+from dataverse_provider.warehouse import warehouse_url
+from hr_dataverse.catalog import load_catalog
+from hr_dataverse.dataverse import PermissionDenied, Throttled
+from hr_dataverse.sync import SyncError, TableSyncResult
+from hr_dataverse.warehouse import SchemaDriftError, WarehouseConfigError, WarehouseError
+
+pytestmark = pytest.mark.airflow
+
+
+def test_pool_is_the_smaller_of_max_concurrency_and_dop_hint_but_fits_a_large_table(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(PARTITION_SLOTS_ENV, raising=False)
+    assert partition_slots() == 2
+    assert (pool_size(8, 5), pool_size(4, 5), pool_size(8, None), pool_size(8, 1)) == (5, 4, 8, 2)
+    monkeypatch.setenv(PARTITION_SLOTS_ENV, "6")
+    assert partition_slots() == 6 and pool_size(8, 5) == 6
+    for bad, message in (("0", "must be at least 1, got 0"), ("two", "must be a whole number, got 'two'")):
+        monkeypatch.setenv(PARTITION_SLOTS_ENV, bad)
+        with pytest.raises(ValueError, match=f"{PARTITION_SLOTS_ENV} {message}"):
+            partition_slots()
+    with pytest.raises(ValueError, match="max_concurrency must be at least 1"):
+        pool_size(0, 5, min_slots=1)
+
+
+@pytest.mark.parametrize(("raw", "enabled"), [(None, True), ("", True), ("off", False), ("ON", True), ("0", False),
+                                              ('{"enabled": false, "changed_by": "x"}', False)])
+def test_switch_values(raw: str | None, enabled: bool) -> None:
+    assert parse_switch(raw).enabled is enabled
+
+
+def test_switch_rejects_what_it_does_not_understand() -> None:
+    with pytest.raises(ValueError, match="hr_dataverse_integration = 'paused' is not understood; set it to 'on' or 'off'"):
+        parse_switch("paused")
+    with pytest.raises(ValueError, match="not understood"):
+        parse_switch('{"enabled": "no"}')
+    switch = parse_switch(json.dumps({"enabled": False, "changed_at": "2025-01-01T00:00:00+00:00", "changed_by": "me"}))
+    assert switch.describe() == "the HR Dataverse integration is off since 2025-01-01T00:00:00+00:00 (by me)"
+
+
+def test_asset_events_only_for_loads_that_changed_the_table() -> None:
+    full = TableSyncResult("cdm_job", "full", "r", rows_upserted=10, rows_total=10).to_dict()
+    assert asset_event_extra(full) == {"mode_used": "full", "rows_upserted": 10, "rows_deleted": 0, "rows_total": 10}
+    quiet = TableSyncResult("cdm_job", "delta", "r", rows_total=10).to_dict()
+    assert asset_event_extra(quiet) is None
+    assert asset_event_extra({**quiet, "rows_deleted": 1})["rows_deleted"] == 1
+    assert asset_event_extra(TableSyncResult.failure("cdm_job", "full", "boom").to_dict()) is None
+
+
+def test_warehouse_url_from_the_hr_warehouse_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AIRFLOW_CONN_HR_WAREHOUSE", raising=False)
+    assert warehouse_url() is None  # then Warehouse() uses $HR_WAREHOUSE_URL or data/hr_warehouse.db
+    monkeypatch.setenv("AIRFLOW_CONN_HR_WAREHOUSE", "postgresql://hr:s3cret@db.example:5433/warehouse")
+    assert warehouse_url() == "postgresql+psycopg2://hr:s3cret@db.example:5433/warehouse"
+    monkeypatch.setenv("AIRFLOW_CONN_HR_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": "/srv/hr.db"}))
+    assert warehouse_url() == "sqlite:////srv/hr.db"
+    monkeypatch.setenv("AIRFLOW_CONN_HR_WAREHOUSE",
+                       json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": "sqlite:////x/y.db"}}))
+    assert warehouse_url() == "sqlite:////x/y.db"
+    monkeypatch.setenv("AIRFLOW_CONN_HR_WAREHOUSE", json.dumps({"conn_type": "http", "host": "example.org"}))
+    with pytest.raises(WarehouseConfigError, match="connection 'hr_warehouse' \\(type 'http'\\) does not say where"):
+        warehouse_url()
+
+
+def test_failures_that_a_retry_cannot_fix_fail_at_once() -> None:
+    denied = task_error("cdm_job", PermissionDenied("missing prvReadcdm_job privilege", status=403))
+    assert type(denied) is AirflowFailException and str(denied).startswith("table 'cdm_job': [privileges]")
+    throttled = task_error("cdm_job", Throttled("Rate limit exceeded", status=429, retry_after=30))
+    assert type(throttled) is AirflowException and "[throttling]" in str(throttled)
+    for exc in (SyncError("cdm_job", "bad"), SchemaDriftError("cdm_job", "cdm_name", "type changed"),
+                WarehouseConfigError("bad url")):
+        assert type(task_error("cdm_job", exc)) is AirflowFailException
+    assert type(task_error("cdm_job", WarehouseError("database is locked"))) is AirflowException
+    assert task_error("cdm_job", KeyError("x")) is None  # unexpected: re-raised with its traceback
+
+
+def test_resolve_tables_splits_the_selection_by_how_tables_are_read() -> None:
+    catalog = load_catalog()
+    every = resolve_tables([])
+    assert every["all"] == catalog.names() and sorted(every["regular"] + every["large"]) == sorted(catalog.names())
+    assert every["large"] == [t.name for t in catalog if t.partition_by_key]
+    assert resolve_tables(["cdm_worker", "cdm_job"]) == {"all": ["cdm_job", "cdm_worker"], "regular": ["cdm_job"],
+                                                         "large": ["cdm_worker"]}
+    with pytest.raises(AirflowFailException, match="unknown table\\(s\\) 'cdm_nope'"):
+        resolve_tables(["cdm_nope"])
+
+
+def test_summary_names_tables_without_a_result_and_keeps_optional_skips_apart() -> None:
+    ok = TableSyncResult("cdm_job", "delta", "r", rows_upserted=2, rows_total=10).to_dict()
+    skipped = {**TableSyncResult.failure("cdm_workerpersonaldetail", "auto", "403").to_dict(), "required": False}
+    summary = summarize(["cdm_job", "cdm_workerpersonaldetail"], [ok, skipped], None)
+    assert (summary["succeeded"], summary["failed"], summary["skipped_optional"]) == (1, [], ["cdm_workerpersonaldetail"])
+    assert summary["modes"] == {"delta": ["cdm_job"]} and summary["rows_upserted"] == 2
+    with pytest.raises(AirflowFailException, match="1 table\\(s\\) did not sync: cdm_worker"):
+        summarize(["cdm_job", "cdm_worker"], [ok], [])
