@@ -59,3 +59,23 @@ def authenticated_session(info: dict[str, Any]):
         "Accept": "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0",
     })
     return session
+
+
+# Short timeouts and backoff: a test against a local emulator should fail in seconds, not minutes.
+FAST_CLIENT = {
+    "timeout": 10.0, "max_attempts": 4, "deadline": 30.0,
+    "backoff_base": 0.1, "backoff_max": 0.5, "max_concurrency": 2,
+}
+
+
+def client_settings(info: dict[str, Any], **overrides: Any):
+    """``hr_dataverse`` client settings wired to the emulator described by its ready line ``info``."""
+    from hr_dataverse.dataverse import DataverseSettings
+
+    values: dict[str, Any] = {
+        "environment_url": info["dataverse_url"], "tenant_id": info["tenant_id"],
+        "client_id": info["client_id"], "client_secret": info["client_secret"],
+        "authority_host": info["authority_host"], "ca_bundle": info["ca_bundle"], **FAST_CLIENT,
+    }
+    values.update(overrides)
+    return DataverseSettings(**values)

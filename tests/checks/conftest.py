@@ -8,28 +8,18 @@ from typing import Any
 
 import pytest
 
+from dataverse_emulator.testing import client_settings
 from hr_dataverse.dataverse import DataverseClient, DataverseSettings
 
 
 def settings_for(info: dict[str, Any], **overrides: Any) -> DataverseSettings:
-    """Settings for the emulator described by ``info``: a correct set-up unless overridden."""
+    """A correct set-up (secret valid for 300 more days) unless overridden; fails fast."""
     values: dict[str, Any] = {
-        "environment_url": info["dataverse_url"],
-        "tenant_id": info["tenant_id"],
-        "client_id": info["client_id"],
-        "client_secret": info["client_secret"],
-        "authority_host": info["authority_host"],
-        "ca_bundle": info["ca_bundle"],
         "client_secret_expires_on": date.today() + timedelta(days=300),
-        "timeout": 10.0,
-        "max_attempts": 2,
-        "deadline": 20.0,
-        "backoff_base": 0.05,
-        "backoff_max": 0.2,
-        "max_concurrency": 2,
+        "max_attempts": 2, "deadline": 20.0, "backoff_base": 0.05, "backoff_max": 0.2,
     }
     values.update(overrides)
-    return DataverseSettings(**values)
+    return client_settings(info, **values)
 
 
 @pytest.fixture

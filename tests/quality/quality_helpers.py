@@ -9,9 +9,9 @@ from html import unescape
 from pathlib import Path
 from typing import Any
 
-from dataverse_emulator.testing import RunningEmulator
+from dataverse_emulator.testing import RunningEmulator, client_settings
 from hr_dataverse.catalog import load_catalog
-from hr_dataverse.dataverse import DataverseClient, DataverseError, DataverseSettings
+from hr_dataverse.dataverse import DataverseClient, DataverseError
 from hr_dataverse.quality.option_sets import fetch_option_domains
 from hr_dataverse.quality.report import ReportPaths
 from hr_dataverse.quality.results import CheckResult, QualityRun
@@ -29,13 +29,6 @@ DEFECTS: dict[str, Any] = {
 SECURED = ("cdm_worker", "cdm_birthdate")  # nulled for the app user by field security
 
 
-def client_settings(info: dict[str, Any]) -> DataverseSettings:
-    return DataverseSettings(environment_url=info["dataverse_url"], tenant_id=info["tenant_id"],
-                             client_id=info["client_id"], client_secret=info["client_secret"],
-                             authority_host=info["authority_host"], ca_bundle=info["ca_bundle"], timeout=10.0,
-                             max_attempts=3, deadline=30.0, backoff_base=0.1, backoff_max=0.5, max_concurrency=2)
-
-
 def secure_column(emu: RunningEmulator, table: str, column: str) -> None:
     """Field-secure a column and leave the app user without a profile granting it: Dataverse then
     returns the column as null for every row."""
@@ -47,7 +40,7 @@ def sync_catalog(emu: RunningEmulator, warehouse: Warehouse, run_id: str = "sync
     """Full sync of every catalog table the app may read (the emulator withholds personal details by
     default, as many tenants do); returns the option sets read from the emulator's metadata."""
     catalog = load_catalog()
-    with DataverseClient(client_settings(emu.info)) as client:
+    with DataverseClient(client_settings(emu.info, max_attempts=3)) as client:
         for spec in catalog:
             try:
                 sync_table(client, warehouse, spec, run_id=run_id)

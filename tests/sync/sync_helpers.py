@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from dataverse_emulator.testing import client_settings
 from hr_dataverse.catalog import TableSpec, load_catalog
 from hr_dataverse.dataverse import DataverseSettings
 from hr_dataverse.warehouse import Warehouse
@@ -22,23 +23,7 @@ BOOKKEEPING = ("_synced_at", "_source_version", "_deleted_at", "_run_id")
 
 
 def settings_for(info: dict[str, Any], **overrides: Any) -> DataverseSettings:
-    """Settings for the emulator described by ``info``; short timeouts and backoff keep tests fast."""
-    values: dict[str, Any] = {
-        "environment_url": info["dataverse_url"],
-        "tenant_id": info["tenant_id"],
-        "client_id": info["client_id"],
-        "client_secret": info["client_secret"],
-        "authority_host": info["authority_host"],
-        "ca_bundle": info["ca_bundle"],
-        "timeout": 10.0,
-        "max_attempts": 4,
-        "deadline": 30.0,
-        "backoff_base": 0.1,
-        "backoff_max": 0.5,
-        "max_concurrency": 2,
-    }
-    values.update(overrides)
-    return DataverseSettings(**values)
+    return client_settings(info, **overrides)
 
 
 def readable_tables() -> list[TableSpec]:

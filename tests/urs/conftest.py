@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from urs_clients import client_for
 
 from hr_dataverse.catalog import load_catalog
-from hr_dataverse.dataverse import DataverseClient, DataverseSettings
+from hr_dataverse.dataverse import DataverseClient
 from hr_dataverse.dataverse.writes import BulkSupport
 from hr_dataverse.sync import sync_table
 from hr_dataverse.urs import MappingResult, MappingSettings, run_mapping
@@ -23,12 +24,6 @@ HR_TABLES = ("cdm_worker", "cdm_employment", "mshr_hcmratingmodelentity", "mshr_
              "mshr_hcmworkercertificateentity")
 
 
-def client_for(info: dict[str, Any]) -> DataverseClient:
-    return DataverseClient(DataverseSettings(
-        environment_url=info["dataverse_url"], tenant_id=info["tenant_id"], client_id=info["client_id"],
-        client_secret=info["client_secret"], authority_host=info["authority_host"], ca_bundle=info["ca_bundle"],
-        timeout=10.0, max_attempts=4, deadline=30.0, backoff_base=0.05, backoff_max=0.2, max_concurrency=2,
-    ))
 
 
 class Env:

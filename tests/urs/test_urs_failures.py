@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import client_for
+from urs_clients import client_for
 from urs_expectation import eligible_workers, expected_after_mapping, expected_links, urs_snapshot
 
 from dataverse_emulator import mutations

@@ -7,7 +7,7 @@ import uuid
 from types import SimpleNamespace
 
 import pytest
-from conftest import client_for
+from urs_clients import client_for
 
 from hr_dataverse.dataverse import DataverseError, NotFound
 from hr_dataverse.dataverse.writes import (
