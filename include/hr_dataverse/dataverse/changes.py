@@ -49,15 +49,19 @@ def read_changes(
     *,
     select: Iterable[str] | None = None,
     page_size: int | None = None,
+    extra_prefer: Iterable[str] = (),
 ) -> Iterator[ChangePage]:
     """Initial read when given an entity set name, delta read when given a stored delta link.
+
+    ``extra_prefer`` adds preferences next to ``odata.track-changes`` (e.g. the FormattedValue
+    annotations the sync asks for), resent on every page.
 
     Raises ``ChangeTrackingNotEnabled`` (0x80072491) when the table is not tracked, and
     ``DeltaTokenExpired`` for 0x80044352 or any other 4xx on a delta link (the reference's
     advice: treat it as expired and resync). 401/403/429 and 0x80072491 keep their own types
     there, because a full resync would fail the same way.
     """
-    prefer = prefer_header(page_size or client.settings.page_size, (TRACK_CHANGES,))
+    prefer = prefer_header(page_size or client.settings.page_size, (TRACK_CHANGES, *extra_prefer))
     if is_delta_link(entity_set_or_delta_link):
         if select is not None:
             raise ValueError("select cannot be combined with a delta link: its $select is fixed in the link")

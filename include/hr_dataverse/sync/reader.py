@@ -3,8 +3,7 @@
 Every data read sends ``Prefer: odata.include-annotations="OData.Community.Display.V1.FormattedValue"``:
 it is the only way the Web API gives a lookup's readable value (stored as ``<lookup>_name``), and it
 gives a choice's label in the user's language (``<column>_label``); the warehouse falls back to the
-metadata option labels when a row lacks the annotation. ``read_changes`` in the client sends no
-annotation preference, so the tracked reads are built here from the same paging primitives.
+metadata option labels when a row lacks the annotation.
 
 Known service issue (MicrosoftDocs/powerapps-docs#439): with annotations requested, the last page of a
 tracked read has been seen without ``@odata.deltaLink``. Callers treat that as "no baseline" (the
@@ -14,12 +13,11 @@ next run is a full load again) instead of trusting a missing link.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
 
-from ..dataverse import ChangePage, ChangeTrackingNotEnabled, DataverseError, DeltaTokenExpired
-from ..dataverse.changes import TRACK_CHANGES, is_delta_link
-from ..dataverse.errors import PermissionDenied, Throttled, Unauthorized
+from ..dataverse import ChangePage
+from ..dataverse.changes import read_changes
 from ..dataverse.odata import select_clause
 from ..dataverse.paging import follow_pages, prefer_header
 
@@ -27,9 +25,6 @@ if TYPE_CHECKING:
     from ..dataverse import DataverseClient
 
 FORMATTED_VALUES = 'odata.include-annotations="OData.Community.Display.V1.FormattedValue"'
-_DELETED_SUFFIX = "/$deletedEntity"
-# 4xx answers on a delta link that are not about the token: a full resync would fail the same way.
-_NOT_TOKEN_PROBLEMS = (Unauthorized, PermissionDenied, Throttled, ChangeTrackingNotEnabled)
 
 
 def tracked_pages(
@@ -40,37 +35,10 @@ def tracked_pages(
     page_size: int,
     annotations: bool = True,
 ) -> Iterator[ChangePage]:
-    """The change-tracking initial read of an entity set, or a delta read from a stored delta link.
-
-    Raises ``ChangeTrackingNotEnabled`` when the table is not tracked and, on a delta link,
-    ``DeltaTokenExpired`` for the expiry code or any other 4xx that is about the link (the
-    reference's advice: resync). ``select`` must be None for a delta link (it is baked in).
-    """
-    extra = (TRACK_CHANGES, FORMATTED_VALUES) if annotations else (TRACK_CHANGES,)
-    prefer = prefer_header(page_size, extra)
-    if not is_delta_link(entity_set_or_delta_link):
-        params = {"$select": select_clause(select)} if select is not None else None
-        for page in follow_pages(client, entity_set_or_delta_link, params=params, prefer=prefer):
-            yield split_page(page.rows, page.next_link, page.delta_link)
-        return
-    if select is not None:
-        raise ValueError("a delta link carries its own $select")
-    pages = follow_pages(client, entity_set_or_delta_link, params=None, prefer=prefer)
-    while True:
-        try:
-            page = next(pages)
-        except StopIteration:
-            return
-        except DeltaTokenExpired:
-            raise
-        except DataverseError as exc:
-            if 400 <= (exc.status or 0) < 500 and not isinstance(exc, _NOT_TOKEN_PROBLEMS):
-                raise DeltaTokenExpired(
-                    f"the stored delta link was refused ({exc.message})", status=exc.status, code=exc.code,
-                    request_id=exc.request_id, url=exc.url,
-                ) from exc
-            raise
-        yield split_page(page.rows, page.next_link, page.delta_link)
+    """The change-tracking initial read of an entity set, or a delta read from a stored delta link,
+    with readable values (see the module docstring); errors as ``read_changes`` raises them."""
+    extra = (FORMATTED_VALUES,) if annotations else ()
+    return read_changes(client, entity_set_or_delta_link, select=select, page_size=page_size, extra_prefer=extra)
 
 
 def plain_pages(
@@ -88,18 +56,6 @@ def plain_pages(
     prefer = prefer_header(page_size, (FORMATTED_VALUES,))
     for page in follow_pages(client, entity_set, params=params, prefer=prefer):
         yield ChangePage(page.rows, [], page.next_link, None)
-
-
-def split_page(rows: list[dict[str, Any]], next_link: str | None, delta_link: str | None) -> ChangePage:
-    """Separate ``$deletedEntity`` rows (deletions in a delta) from upserted rows."""
-    upserts: list[dict[str, Any]] = []
-    deleted: list[str] = []
-    for row in rows:
-        if str(row.get("@odata.context", "")).endswith(_DELETED_SUFFIX):
-            deleted.append(str(row["id"]))
-        else:
-            upserts.append(row)
-    return ChangePage(upserts, deleted, next_link, delta_link)
 
 
 def link_select(link: str) -> list[str]:
