@@ -18,10 +18,26 @@ first run, then kept fresh with change tracking (deltas, deletions as soft delet
    that warns when it has to fall back. Each load updates the table's Asset
    (`dataverse://hr/<table>`) when it changed something.
 5. **run_summary**: per-table modes and counts, warnings, optional tables skipped.
+6. **map_characteristics**: HR workers, skills, certificates and rating models → Universal Resource
+   Scheduling (bookable resources and their characteristics), incrementally, in the `dataverse_api`
+   pool. Runs only when every load succeeded. Trigger-form object **urs_mapping**:
+   `{"enabled": true, "dry_run": false, "full_remap": false}` plus optional setting overrides;
+   `enabled: false` skips it (what earlier runs wrote stays), a dry run logs the plan and writes
+   nothing. Rows Dataverse rejects fail the task after the plan and the first errors are logged.
+7. **data_quality**: the warehouse checks (GX Core) and their report, last, whatever happened
+   before it (trigger rule *all_done*: after a failed load or mapping the report shows what the
+   warehouse now holds; the mapping-completeness check sees the mapping's result). Checks the selected tables (all when none
+   are selected). Failed checks of severity *error* fail it after the report is written; the
+   trigger-form object **data_quality** overrides severities and `freshness_hours`. The report
+   opens from the task's extra link *Data quality report* or the run's *Data quality* tab.
+8. **watcher**: fails the run when any step before it failed (it is skipped otherwise). Needed
+   because the last task, data_quality, also runs after failures, and a run's state follows its
+   last tasks.
 
 Every 15 minutes by default (`HR_DATAVERSE_SYNC_SCHEDULE`: a cron expression or preset, `none` for
 manual only), one run at a time, no catch-up. Targets: connection `dataverse_default`; warehouse
-connection `hr_warehouse`, else `$HR_WAREHOUSE_URL`, else `data/hr_warehouse.db`.
+connection `hr_warehouse`, else `$HR_WAREHOUSE_URL`, else `data/hr_warehouse.db`. The DAGs
+`hr_urs_mapping` and `hr_data_quality` run steps 6 and 7 on their own.
 """
 
 from __future__ import annotations
@@ -32,12 +48,15 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import DAG, Param, TriggerRule, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException
 
 from dataverse_provider.assets import SYNC_ALIAS, table_asset
+from dataverse_provider.operators.data_quality import HrDataQualityOperator
 from dataverse_provider.operators.entity_access import DataverseEntityAccessCheckOperator
 from dataverse_provider.operators.token_validation import DataverseTokenValidationOperator
 from dataverse_provider.pools import DATAVERSE_POOL, partition_slots
-from dataverse_provider.sync_tasks import catalog_table_names
+from dataverse_provider.schedules import catalog_names
+from dataverse_provider.trigger_params import DATA_QUALITY, URS_MAPPING, data_quality_param, urs_mapping_param
 
 SCHEDULE_ENV = "HR_DATAVERSE_SYNC_SCHEDULE"
 DEFAULT_SCHEDULE = "*/15 * * * *"
@@ -55,7 +74,7 @@ def _schedule() -> str | None:
     return value or DEFAULT_SCHEDULE
 
 
-TABLE_NAMES = catalog_table_names()
+TABLE_NAMES = catalog_names()
 PARTITION_SLOTS = partition_slots()
 
 with DAG(
@@ -67,7 +86,7 @@ with DAG(
     dagrun_timeout=timedelta(hours=3),
     tags=["dataverse", "hr", "sync"],
     doc_md=__doc__,
-    render_template_as_native_obj=True,  # params reach the check operators as lists, not text
+    render_template_as_native_obj=True,  # params reach the operators as lists, not text
     default_args={
         # Set-up and data problems raise AirflowFailException and skip these; retries cover throttling/outages.
         "retries": 2,
@@ -89,6 +108,8 @@ with DAG(
             description="auto: changes since the last run, full load where needed. full: reload everything "
                         "selected. delta: changes only, with a warning where a table must fall back to full.",
         ),
+        URS_MAPPING: urs_mapping_param(),
+        DATA_QUALITY: data_quality_param(),
     },
 ) as dag:
 
@@ -136,6 +157,22 @@ with DAG(
 
         return summarize([*regular_tables, *large_tables], regular, large)
 
+    # Runs after the loads (default trigger rule): it maps from a complete warehouse.
+    @task(pool=DATAVERSE_POOL, pool_slots=1, multiple_outputs=False)
+    def map_characteristics() -> dict[str, Any]:
+        from dataverse_provider.mapping_tasks import map_characteristics as run
+
+        context = get_current_context()
+        return run(context["params"][URS_MAPPING], dag_id=context["dag"].dag_id, run_id=context["run_id"],
+                   ti=context["ti"])
+
+    # Without it a run whose mapping or loads failed would end "success": data_quality, the last task,
+    # runs after failures too, and a run's state is that of its leaves.
+    @task(trigger_rule=TriggerRule.ONE_FAILED)
+    def watcher() -> None:
+        raise AirflowFailException("a step of this run failed (the tasks marked failed or upstream_failed); "
+                                   "this task only marks the run failed, after the data-quality report was written")
+
     # The checks send one request at a time: one slot of the shared Dataverse budget each.
     token = DataverseTokenValidationOperator(task_id="validate_token", pool=DATAVERSE_POOL)
     access = DataverseEntityAccessCheckOperator(task_id="check_entity_access", tables="{{ params.tables }}",
@@ -147,7 +184,10 @@ with DAG(
     large = load_large_table.expand(table=large_tables)
     summary = run_summary(regular_tables, large_tables, regular, large)
     integration_enabled() >> token >> access >> [regular_tables, large_tables]
-
-    # Insertion point (URS characteristic mapping, issue #5): append the mapping task after the loads,
-    # e.g. `summary >> map_characteristics`, so it only runs on a complete warehouse.
-    # Insertion point (data quality, issue #6): append the quality task(s) last, after the mapping.
+    # Last, whatever happened before it (see the docstring); its few metadata reads take one slot.
+    quality = HrDataQualityOperator(task_id="data_quality", dataverse_conn_id="dataverse_default",
+                                    tables="{{ params.tables }}", params_key=DATA_QUALITY,
+                                    trigger_rule=TriggerRule.ALL_DONE, pool=DATAVERSE_POOL)
+    mapping = map_characteristics()
+    summary >> mapping >> quality
+    [mapping, quality] >> watcher()

@@ -31,6 +31,8 @@ REGULAR = ["cdm_company", "cdm_job", "cdm_workerpersonaldetail"]  # the last is 
 LARGE = ["cdm_worker", "cdm_employment"]  # catalog partition_by_key: read as key ranges
 LOADED = ["cdm_company", "cdm_job", *LARGE]
 INACTIVE = 754400001  # cdm_worker.cdm_status "Inactive"
+# The URS mapping (tested in test_mapping_quality_dags.py) needs the HR skill tables these runs do not load.
+LATER_STEPS = {"urs_mapping": {"enabled": False, "dry_run": False, "full_remap": False}, "data_quality": {}}
 
 
 def parse(path: Path) -> Any:
@@ -71,6 +73,9 @@ def test_sync_dag_runs_checks_then_mapped_loads_then_the_summary(dags: dict[str,
         "load_table": {"regular_tables"},
         "load_large_table": {"large_tables"},
         "run_summary": {"regular_tables", "large_tables", "load_table", "load_large_table"},
+        "map_characteristics": {"run_summary"},
+        "data_quality": {"map_characteristics"},
+        "watcher": {"map_characteristics", "data_quality"},
     }
     load, large, summary = (dag.get_task(t) for t in ("load_table", "load_large_table", "run_summary"))
     for task_id in ("validate_token", "check_entity_access", "load_table"):  # every task that calls Dataverse
@@ -86,7 +91,9 @@ def test_sync_dag_trigger_form(dags: dict[str, Any]) -> None:
 
     params = dags["hr_dataverse_sync"].params
     params.validate()  # the defaults: every table, auto
-    assert {k: params[k] for k in params} == {"tables": [], "mode": "auto"}
+    assert {k: params[k] for k in params} == {
+        "tables": [], "mode": "auto", "urs_mapping": {"enabled": True, "dry_run": False, "full_remap": False},
+        "data_quality": {}}
     tables, mode = params.get_param("tables"), params.get_param("mode")
     assert tables.schema["type"] == "array" and tables.schema["items"]["enum"] == CATALOG
     assert tables.schema["examples"] == CATALOG  # the UI's multi-select
@@ -151,9 +158,11 @@ def synced(runnable: dict[str, Any], airflow_db: None, emulator_state_dir: Path,
         mp.setenv("AIRFLOW_CONN_DATAVERSE_DEFAULT", conn_json(emu.info))
         mp.setenv("HR_WAREHOUSE_URL", f"sqlite:///{tmp / 'hr.db'}")
         mp.setenv("HR_REPORTS_DIR", str(tmp / "reports"))
+        mp.setenv("HR_QUALITY_DIR", str(tmp / "quality"))
         warehouse = Warehouse()
         try:
-            run = runnable["hr_dataverse_sync"].test(run_conf={"tables": [*REGULAR, *LARGE], "mode": "full"})
+            conf = {"tables": [*REGULAR, *LARGE], "mode": "full", **LATER_STEPS}
+            run = runnable["hr_dataverse_sync"].test(run_conf=conf)
             yield Synced(emu, warehouse, run)
         finally:
             Variable.delete(SWITCH_VARIABLE)
@@ -205,7 +214,8 @@ def worker(warehouse: Warehouse, number: str) -> dict[str, Any]:
 def test_full_load_lands_each_selected_table_and_emits_its_asset(synced: Synced) -> None:
     run, store, warehouse = synced.first_run, synced.emulator.app.store, synced.warehouse
     assert run.state == "success"
-    assert set(states(run).values()) == {"success"}
+    assert set(states(run).values()) == {"success", "skipped"}
+    assert {t for t, state in states(run).items() if state == "skipped"} == {"map_characteristics", "watcher"}
     assert set(xcoms(run, "load_table")) == {0, 1, 2} and set(xcoms(run, "load_large_table")) == {0, 1}
     for result in [*xcoms(run, "load_table").values(), *xcoms(run, "load_large_table").values()]:
         assert set(result) - {"required"} == {f.name for f in fields(TableSyncResult)}  # a summary, no rows
@@ -238,7 +248,7 @@ def test_auto_run_after_hr_changes_applies_them_as_deltas(synced: Synced, runnab
     apply(store, {"action": "terminate", "worker_number": leaver})
     apply(store, {"action": "delete_worker", "worker_number": deleted})
 
-    run = runnable["hr_dataverse_sync"].test(run_conf={"tables": LOADED, "mode": "auto"})
+    run = runnable["hr_dataverse_sync"].test(run_conf={"tables": LOADED, "mode": "auto", **LATER_STEPS})
     assert run.state == "success"
     assert xcoms(run, "run_summary")["modes"] == {"delta": sorted(LOADED)}
     assert worker(warehouse, "000001")["cdm_profession"] == "Chief Test Officer"
@@ -268,7 +278,8 @@ def test_clear_tracking_makes_the_next_run_of_that_table_full(synced: Synced, ru
     state = synced.warehouse.get_state("cdm_job")
     assert state is not None and state.delta_link is None and state.rows_total == synced.emulator.app.store.count("cdm_job")
 
-    run = runnable["hr_dataverse_sync"].test(run_conf={"tables": ["cdm_company", "cdm_job"], "mode": "auto"})
+    conf = {"tables": ["cdm_company", "cdm_job"], "mode": "auto", **LATER_STEPS}
+    run = runnable["hr_dataverse_sync"].test(run_conf=conf)
     summary = xcoms(run, "run_summary")
     assert summary["modes"] == {"delta": ["cdm_company"], "full": ["cdm_job"]}
     assert synced.warehouse.get_state("cdm_job").delta_link
@@ -282,7 +293,7 @@ def test_sync_now_queues_a_full_sync_of_the_table(synced: Synced, runnable: dict
     (queued,) = [r for r in DagRun.find(dag_id="hr_dataverse_sync", state="queued")]
     assert queued.conf == {"tables": ["cdm_worker"], "mode": "full"}
 
-    run = runnable["hr_dataverse_sync"].test(run_conf=queued.conf)  # what the scheduler will run
+    run = runnable["hr_dataverse_sync"].test(run_conf={**queued.conf, **LATER_STEPS})  # what the scheduler runs
     summary = xcoms(run, "run_summary")
     assert summary["modes"] == {"full": ["cdm_worker"]} and summary["tables"] == 1
     assert synced.warehouse.runs(run.run_id)[0].message.startswith("full load requested")
@@ -296,12 +307,12 @@ def test_turning_the_integration_off_skips_syncs_until_it_is_on(synced: Synced, 
     assert off.state == "success" and xcoms(off, "turn_off")["enabled"] is False
     assert json.loads(Variable.get(SWITCH_VARIABLE))["changed_by"] == f"hr_dataverse_admin {off.run_id}"
 
-    skipped = sync.test(run_conf={"tables": ["cdm_company"], "mode": "auto"})
+    skipped = sync.test(run_conf={"tables": ["cdm_company"], "mode": "auto", **LATER_STEPS})
     assert skipped.state == "success"
     assert {k: v for k, v in states(skipped).items()} == {
         "integration_enabled": "success", **{t: "skipped" for t in (
             "validate_token", "check_entity_access", "regular_tables", "large_tables", "load_table",
-            "load_large_table", "run_summary")}}
+            "load_large_table", "run_summary", "map_characteristics", "data_quality", "watcher")}}
     assert synced.warehouse.runs(skipped.run_id) == []
 
     refused = admin.test(run_conf=admin_conf("sync_now", "cdm_company"))
@@ -309,7 +320,7 @@ def test_turning_the_integration_off_skips_syncs_until_it_is_on(synced: Synced, 
 
     on = admin.test(run_conf=admin_conf("turn_on"))
     assert on.state == "success" and xcoms(on, "turn_on")["enabled"] is True
-    resumed = sync.test(run_conf={"tables": ["cdm_company"], "mode": "auto"})
+    resumed = sync.test(run_conf={"tables": ["cdm_company"], "mode": "auto", **LATER_STEPS})
     assert resumed.state == "success" and xcoms(resumed, "run_summary")["modes"] == {"delta": ["cdm_company"]}
 
 
@@ -336,7 +347,8 @@ def test_a_table_that_cannot_sync_fails_the_run_without_retries(
     (tmp_path / "catalog.yaml").write_text(yaml.safe_dump(catalog))
     monkeypatch.setenv("HR_DATAVERSE_CATALOG", str(tmp_path / "catalog.yaml"))
 
-    run = runnable["hr_dataverse_sync"].test(run_conf={"tables": ["cdm_company", "cdm_job"], "mode": "auto"})
+    conf = {"tables": ["cdm_company", "cdm_job"], "mode": "auto", **LATER_STEPS}
+    run = runnable["hr_dataverse_sync"].test(run_conf=conf)
     assert run.state == "failed"
     tries = {ti.rendered_map_index or ti.task_id: (ti.state, ti.try_number) for ti in run.get_task_instances()}
     assert tries["cdm_job"] == ("failed", 1)  # a catalog mistake is not retried
