@@ -34,11 +34,37 @@ log = logging.getLogger(__name__)
 MAX_ERRORS_IN_SUMMARY = 10  # row errors and plan problems kept in the XCom value and named in a failure
 
 
-def mapping_request(values: Mapping[str, Any] | None) -> tuple[MappingSettings, bool]:
-    """Settings and ``full_remap`` from the ``urs_mapping`` param; a bad value fails the task naming it."""
+# Deployment-wide mapping settings (a JSON object), under the per-run form values: set once what
+# this tenant needs, e.g. the Worker lookup on bookableresource, whose real name is UNCONFIRMED.
+DEFAULTS_VARIABLE = "hr_urs_mapping_settings"
+
+
+def deployment_defaults() -> dict[str, Any]:
+    """The ``hr_urs_mapping_settings`` Airflow Variable, or {} when it is not set."""
+    import json
+
+    from airflow.sdk import Variable
+
+    raw = Variable.get(DEFAULTS_VARIABLE, default=None)  # parsed here: deserialize_json hides bad JSON
+    if raw is None or not str(raw).strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise AirflowFailException(f"Airflow Variable {DEFAULTS_VARIABLE} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise AirflowFailException(f"Airflow Variable {DEFAULTS_VARIABLE} must be a JSON object of mapping "
+                                   f"settings, got {type(value).__name__}")
+    return value
+
+
+def mapping_request(values: Mapping[str, Any] | None, defaults: Mapping[str, Any] | None = None
+                    ) -> tuple[MappingSettings, bool]:
+    """Settings and ``full_remap`` from the ``urs_mapping`` param over the deployment ``defaults``;
+    a bad value fails the task naming it."""
     from hr_dataverse.urs import MappingConfigError, MappingSettings
 
-    settings = dict(values or {})
+    settings = {**(defaults or {}), **(values or {})}
     full_remap = settings.pop("full_remap", False)
     if not isinstance(full_remap, bool):
         raise AirflowFailException(f"urs_mapping: full_remap must be true or false, got {full_remap!r}")
@@ -57,7 +83,7 @@ def map_characteristics(values: Mapping[str, Any] | None, *, dag_id: str, run_id
     from dataverse_provider.warehouse import open_warehouse
     from hr_dataverse.urs import run_mapping
 
-    settings, full_remap = mapping_request(values)
+    settings, full_remap = mapping_request(values, deployment_defaults())
     if not settings.enabled:
         raise AirflowSkipException("URS mapping is turned off (urs_mapping.enabled = false): nothing is written "
                                    "and the characteristics already on resources stay")

@@ -112,12 +112,21 @@ class HrDataQualityOperator(BaseOperator):
             root = quality_root(self.quality_dir)
             domains = self._fetch_domains(catalog, root) if self.dataverse_conn_id else load_option_domains(root)
             settings = QualitySettings(quality_dir=root, severity=parse_severity(self.severity),
-                                       option_domains=domains)
+                                       option_domains=domains, mapping=self._mapping_settings(context))
             settings = settings.with_params((context.get("params") or {}).get(self.params_key))
             url = warehouse_url(self.warehouse_conn_id)
         except (ValueError, WarehouseError) as exc:  # CatalogError, QualityConfigError, WarehouseConfigError
             raise AirflowFailException(f"data-quality configuration: {exc}") from None
         return catalog, settings, url
+
+    @staticmethod
+    def _mapping_settings(context: Context) -> Any:
+        """The settings the mapping ran with (deployment Variable + this run's form), so the
+        mapping-completeness check applies the same rules."""
+        from dataverse_provider.mapping_tasks import deployment_defaults, mapping_request
+        from dataverse_provider.trigger_params import URS_MAPPING
+
+        return mapping_request((context.get("params") or {}).get(URS_MAPPING), deployment_defaults())[0]
 
     def _fetch_domains(self, catalog: Any, root: Any) -> dict[str, dict[str, list[int]]] | None:
         """Option sets from Dataverse metadata (saved for later runs); when Dataverse cannot be read,
