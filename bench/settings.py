@@ -1,0 +1,103 @@
+"""Benchmark settings: every knob of ``make bench`` in one frozen dataclass."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Rows per HR worker over the emulator's tables (datagen: ≈12, of which ≈11 in readable catalog
+# tables); the worker scale is the requested row count divided by this.
+ROWS_PER_WORKER = 12
+RUN_KINDS = ("sequential", "full", "delta")
+BACKENDS = ("sqlite", "postgres")
+DEFAULT_POSTGRES_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")  # the schema is dropped by name before each run
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """What one ``python -m bench.run`` measures.
+
+    Concurrency: the loading process runs the DAG's structure, a pool of ``pool_slots`` (the
+    ``dataverse_api`` Airflow pool) that every table load takes slots from: one for a table read
+    page by page, ``partition_slots`` for a catalog ``partition_by_key`` table read as key ranges.
+    ``pool_slots`` defaults to ``min(max_concurrency, dop_hint)``, the sizing ``pools.py`` documents;
+    it is also the concurrency the floor divides by. A large table gets at most the whole pool.
+
+    ``dop_hint`` 5 is the emulator's default ``x-ms-dop-hint`` (the real value varies by environment,
+    UNCONFIRMED typical value). It is also close to what the *execution-time* limit allows over time:
+    1,200 s of server time per 300 s window is 4 requests in flight on average; the 52-concurrent
+    limit only bounds bursts. ``max_concurrency`` 8 leaves the hint in charge.
+    """
+
+    rows: int = 1_000_000
+    backends: tuple[str, ...] = BACKENDS
+    runs: tuple[str, ...] = RUN_KINDS
+    latency_ms: float = 150.0
+    latency_per_row_ms: float = 0.1
+    protection: str = "default"
+    dop_hint: int = 5
+    max_concurrency: int = 8
+    pool: int | None = None  # None: min(max_concurrency, dop_hint)
+    # HR_DATAVERSE_PARTITION_SLOTS: a large table reads 3 key ranges at once and leaves 2 slots of the
+    # pool to the tables read page by page (one run each at 100k rows: 38 s with 3, 42 s with 2,
+    # 44-52 s with the whole pool, where large tables ran one after another with idle slots).
+    partition_slots: int = 3
+    fault_429: float = 0.0  # share of requests the emulator answers 429 + Retry-After (throttling test)
+    change_fraction: float = 0.01
+    delete_share: float = 0.2
+    seed: int = 42
+    out_dir: Path = field(default_factory=lambda: Path(".bench"))
+    chart_copy_dir: Path | None = field(default_factory=lambda: Path("docs/bench"))
+    postgres_url: str = DEFAULT_POSTGRES_URL
+    postgres_schema: str = "hr_bench"
+    profile: bool = False  # py-spy the loader and the emulator during each run
+    # MALLOC_ARENA_MAX of the loading process. glibc gives threads their own malloc arenas (up to 8
+    # per core) and keeps freed page buffers in each, so a process loading many tables in threads
+    # holds far more RSS than it uses (100k rows: 246 MB with glibc's default, 170 MB with 2).
+    # 0 leaves glibc's default.
+    malloc_arena_max: int = 2
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.rows < ROWS_PER_WORKER:
+            problems.append(f"rows must be at least {ROWS_PER_WORKER} (one HR worker), got {self.rows}")
+        unknown = [b for b in self.backends if b not in BACKENDS]
+        if unknown or not self.backends:
+            problems.append(f"backends must be among {', '.join(BACKENDS)}, got {' '.join(self.backends) or 'none'}")
+        bad_runs = [r for r in self.runs if r not in RUN_KINDS]
+        if bad_runs or not self.runs:
+            problems.append(f"runs must be among {', '.join(RUN_KINDS)}, got {' '.join(self.runs) or 'none'}")
+        elif self.runs[0] == "delta":
+            problems.append("the delta run needs a full or sequential run before it (e.g. runs 'full delta')")
+        for name in ("dop_hint", "max_concurrency"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.pool is not None and self.pool < 1:
+            problems.append(f"pool must be at least 1, got {self.pool}")
+        if self.partition_slots < 1 or self.malloc_arena_max < 0:
+            problems.append("partition_slots must be at least 1 and malloc_arena_max at least 0")
+        if not 0 < self.change_fraction <= 1 or not 0 <= self.delete_share <= 1:
+            problems.append("change_fraction must be in (0, 1] and delete_share in [0, 1]")
+        if not 0 <= self.fault_429 < 1:
+            problems.append(f"fault_429 is a share of requests in [0, 1), got {self.fault_429}")
+        if self.latency_ms < 0 or self.latency_per_row_ms < 0:
+            problems.append("latencies must not be negative")
+        if not _IDENTIFIER.match(self.postgres_schema):
+            problems.append(f"postgres_schema must be a lower-case identifier, got {self.postgres_schema!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @property
+    def workers(self) -> int:
+        """The emulator's ``--scale`` for ``rows``."""
+        return max(1, round(self.rows / ROWS_PER_WORKER))
+
+    @property
+    def pool_slots(self) -> int:
+        return self.pool or min(self.max_concurrency, self.dop_hint)
+
+    @property
+    def large_table_slots(self) -> int:
+        return min(self.partition_slots, self.pool_slots)
