@@ -26,6 +26,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DAG, Param
 
+from dataverse_provider.dag_defaults import retrying
 from dataverse_provider.operators.entity_access import DataverseEntityAccessCheckOperator
 from dataverse_provider.operators.token_validation import DataverseTokenValidationOperator
 
@@ -39,14 +40,7 @@ with DAG(
     tags=["dataverse", "hr", "checks"],
     doc_md=__doc__,
     render_template_as_native_obj=True,  # params reach the operators as int / list, not text
-    default_args={
-        # Set-up blockers raise AirflowFailException and skip these; retries cover throttling/outages.
-        "retries": 2,
-        "retry_delay": timedelta(minutes=1),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=10),
-        "execution_timeout": timedelta(minutes=10),
-    },
+    default_args=retrying(execution_timeout=timedelta(minutes=10)),  # see dataverse_provider.dag_defaults
     params={
         "conn_id": Param(
             "dataverse_default", type="string", minLength=1, title="Dataverse connection",

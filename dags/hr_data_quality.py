@@ -29,6 +29,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DAG
 
+from dataverse_provider.dag_defaults import retrying
 from dataverse_provider.operators.data_quality import HrDataQualityOperator
 from dataverse_provider.schedules import warehouse_schedule
 from dataverse_provider.trigger_params import DATA_QUALITY, data_quality_param
@@ -42,14 +43,7 @@ with DAG(
     dagrun_timeout=timedelta(hours=1),
     tags=["hr", "quality"],
     doc_md=__doc__,
-    default_args={
-        # Failed checks and bad overrides raise AirflowFailException and skip these; retries cover an unreachable warehouse.
-        "retries": 2,
-        "retry_delay": timedelta(minutes=1),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=10),
-        "execution_timeout": timedelta(minutes=30),
-    },
+    default_args=retrying(execution_timeout=timedelta(minutes=30)),  # see dataverse_provider.dag_defaults
     params={DATA_QUALITY: data_quality_param()},
 ) as dag:
     HrDataQualityOperator(task_id="data_quality", params_key=DATA_QUALITY)

@@ -51,6 +51,7 @@ from airflow.sdk import DAG, Param, TriggerRule, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from dataverse_provider.assets import SYNC_ALIAS, table_asset
+from dataverse_provider.dag_defaults import retrying
 from dataverse_provider.operators.data_quality import HrDataQualityOperator
 from dataverse_provider.operators.entity_access import DataverseEntityAccessCheckOperator
 from dataverse_provider.operators.token_validation import DataverseTokenValidationOperator
@@ -87,14 +88,7 @@ with DAG(
     tags=["dataverse", "hr", "sync"],
     doc_md=__doc__,
     render_template_as_native_obj=True,  # params reach the operators as lists, not text
-    default_args={
-        # Set-up and data problems raise AirflowFailException and skip these; retries cover throttling/outages.
-        "retries": 2,
-        "retry_delay": timedelta(minutes=1),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=10),
-        "execution_timeout": timedelta(hours=1),
-    },
+    default_args=retrying(execution_timeout=timedelta(hours=1)),  # see dataverse_provider.dag_defaults
     params={
         "tables": Param(
             [], type="array",

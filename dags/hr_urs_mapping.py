@@ -29,6 +29,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, get_current_context, task
 
+from dataverse_provider.dag_defaults import retrying
 from dataverse_provider.pools import DATAVERSE_POOL
 from dataverse_provider.schedules import mapping_schedule
 from dataverse_provider.trigger_params import URS_MAPPING, urs_mapping_param
@@ -42,14 +43,7 @@ with DAG(
     dagrun_timeout=timedelta(hours=2),
     tags=["dataverse", "hr", "urs"],
     doc_md=__doc__,
-    default_args={
-        # Bad settings and rejected rows raise AirflowFailException and skip these; retries cover throttling/outages.
-        "retries": 2,
-        "retry_delay": timedelta(minutes=1),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=10),
-        "execution_timeout": timedelta(hours=1),
-    },
+    default_args=retrying(execution_timeout=timedelta(hours=1)),  # see dataverse_provider.dag_defaults
     params={URS_MAPPING: urs_mapping_param()},
 ) as dag:
 

@@ -10,6 +10,7 @@ them (they stay the authority on ranges); a test keeps the key lists in step.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from airflow.sdk import Param
@@ -92,3 +93,12 @@ def data_quality_param() -> Param:
         description='Optional, e.g. {"severity": {"option_domain": "error", "cdm_workerpersonaldetail": "off"}, '
                     '"freshness_hours": 48}. Keys: ' + ", ".join(QUALITY_PROPERTIES) + ".",
     )
+
+
+def table_names(tables: Sequence[str] | str | None) -> list[str]:
+    """Table names from a list, or from comma-separated text (templated params render as text)."""
+    if not tables:
+        return []
+    if isinstance(tables, str):
+        tables = tables.strip().strip("[]").replace("'", "").replace('"', "").split(",")
+    return [t.strip() for t in tables if t and t.strip()]

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from dataverse_provider.trigger_params import table_names
 from dataverse_provider.ui import DataQualityReportLink
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ class HrDataQualityOperator(BaseOperator):
         report_id = dag_run_report_id(self.dag_id, str(context.get("run_id") or "manual"))
         try:
             run, paths = run_and_report(url, catalog=catalog, settings=settings, run_id=report_id,
-                                        tables=_names(self.tables) or None)
+                                        tables=table_names(self.tables) or None)
         except WarehouseConfigError as exc:
             raise AirflowFailException(f"data-quality configuration: {exc}") from None
         except (QualityRunError, WarehouseError) as exc:  # e.g. the warehouse is down: worth a retry
@@ -161,11 +162,3 @@ class HrDataQualityOperator(BaseOperator):
         if len(failures) > MAX_LOGGED_FAILURES:
             self.log.warning("... and %d more failed checks (see the report)", len(failures) - MAX_LOGGED_FAILURES)
 
-
-def _names(tables: Sequence[str] | str | None) -> list[str]:
-    """A list, or comma-separated text (templated params render as text by default)."""
-    if not tables:
-        return []
-    if isinstance(tables, str):
-        tables = tables.strip().strip("[]").replace("'", "").replace('"', "").split(",")
-    return [t.strip() for t in tables if t and t.strip()]

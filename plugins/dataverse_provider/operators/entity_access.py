@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from dataverse_provider.operators.check_base import DataverseCheckOperator
+from dataverse_provider.trigger_params import table_names
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -58,18 +59,10 @@ class DataverseEntityAccessCheckOperator(DataverseCheckOperator):
         from hr_dataverse.catalog import load_catalog
 
         catalog = load_catalog(self.catalog_path or None)
-        wanted = _names(self.tables)
+        wanted = table_names(self.tables)
         if not wanted:
             return list(catalog.tables)
         known = [t for t in catalog.tables if t.name in wanted]
         extra = [(name, True) for name in wanted if name not in catalog]
         return [*known, *extra]
 
-
-def _names(tables: Sequence[str] | str | None) -> list[str]:
-    """Accept a list, or a comma-separated string (templated params render as text by default)."""
-    if not tables:
-        return []
-    if isinstance(tables, str):
-        tables = tables.strip().strip("[]").replace("'", "").replace('"', "").split(",")
-    return [t.strip() for t in tables if t and t.strip()]
