@@ -23,7 +23,8 @@ from dataclasses import asdict
 from typing import Any
 
 from hr_dataverse.catalog import TableSpec, load_catalog
-from hr_dataverse.dataverse import DataverseClient, DataverseSettings
+from hr_dataverse.dataverse import DataverseClient, DataverseError, DataverseSettings
+from hr_dataverse.dataverse.metadata import total_record_count
 from hr_dataverse.sync import ConcurrencyBudget, TableSyncResult, sync_table
 from hr_dataverse.warehouse import Warehouse
 
@@ -39,17 +40,29 @@ def client_settings(info: dict[str, Any], max_concurrency: int) -> DataverseSett
     )
 
 
+def start_order(client: DataverseClient, specs: list[TableSpec]) -> list[int]:
+    """Indexes of ``specs``, large (``partition_by_key``) tables first, biggest first: they take
+    longest, so starting them first shortens the run (the longest-processing-time-first rule; Airflow
+    would order by priority_weight). Sizes are one ``RetrieveTotalRecordCount`` over the large
+    tables; if that is refused, they keep catalog order."""
+    large = [s.name for s in specs if s.partition_by_key]
+    try:
+        sizes = total_record_count(client, large)
+    except DataverseError as exc:
+        logging.getLogger(__name__).warning("table sizes unknown (%s): large tables start in catalog order", exc)
+        sizes = {}
+    return sorted(range(len(specs)), key=lambda i: (not specs[i].partition_by_key, -sizes.get(specs[i].name, 0), i))
+
+
 def load_all(args: dict[str, Any]) -> dict[str, Any]:
     """Sync every catalog table as ``args`` says (see ``run.py``'s ``loader_args``)."""
     specs = list(load_catalog())
     pool = SlotPool(args["pool"])
-    # Large tables first: they take longest, so starting them first shortens the run (the
-    # longest-processing-time-first rule); Airflow would order by priority_weight.
-    order = sorted(range(len(specs)), key=lambda i: (not specs[i].partition_by_key, i))
     results: dict[str, TableSyncResult] = {}
     timeline: dict[str, tuple[int, float]] = {}  # table -> (slots, seconds from the start until it began)
     started = time.monotonic()
     with DataverseClient(client_settings(args["info"], args["max_concurrency"])) as client:
+        order = start_order(client, specs)
         def work(spec: TableSpec, priority: int) -> None:
             slots = args["large_slots"] if spec.partition_by_key else 1
             with pool.hold(slots, priority):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import threading
 import uuid
-from bisect import bisect_right, insort
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -260,20 +260,40 @@ class Store:
                 return None
             return dict(row) if row is not None else None
 
+    def value(self, table: str, row_id: str, column: str) -> Any:
+        """One column of one row (None when the row or column is absent), without copying the row:
+        the cheap read behind lookup FormattedValues, one per lookup value served."""
+        with self._lock:
+            rows = self._table(table)[0].rows
+            row = rows.get(row_id)
+            if row is None:
+                try:
+                    row = rows.get(_canonical_id(row_id))
+                except StoreError:
+                    return None
+            return None if row is None else row.get(column)
+
     def count(self, table: str) -> int:
         with self._lock:
             return len(self._table(table)[0].rows)
 
     def page(self, table: str, *, after_id: str | None, limit: int,
-             predicate: Callable[[Row], bool] | None = None) -> list[Row]:
+             predicate: Callable[[Row], bool] | None = None,
+             key_range: tuple[str | None, str | None] = (None, None)) -> list[Row]:
         """Up to ``limit`` rows with primary key > ``after_id`` (all when None), in primary-key order
-        (SQL Server's GUID order, see guid_order.py), optionally only those matching ``predicate``."""
+        (SQL Server's GUID order, see guid_order.py), optionally only those matching ``predicate``.
+        ``key_range`` (lowest, highest GUID, both inclusive, None = open) bounds the scan by a seek,
+        like an index range on the key; it must include every row ``predicate`` can match."""
         with self._lock:
             t, _ = self._table(table)
-            start = bisect_right(t.ids, _key(after_id), key=sql_guid_key) if after_id else 0
-            out: list[Row] = []
             ids, rows = t.ids, t.rows
-            for i in range(start, len(ids)):
+            start = bisect_right(ids, _key(after_id), key=sql_guid_key) if after_id else 0
+            lowest, highest = key_range
+            if lowest is not None:
+                start = max(start, bisect_left(ids, _key(lowest), key=sql_guid_key))
+            stop = bisect_right(ids, _key(highest), key=sql_guid_key) if highest is not None else len(ids)
+            out: list[Row] = []
+            for i in range(start, stop):
                 if len(out) >= limit:
                     break
                 row = rows[ids[i]]

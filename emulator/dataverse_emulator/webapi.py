@@ -68,8 +68,7 @@ class WebApi:
         table = self.schema.get(table_logical_name)
         if table is None:
             return None
-        row = self.store.get(table_logical_name, row_id)
-        return None if row is None else row.get(table.primary_name)
+        return self.store.value(table_logical_name, row_id, table.primary_name)
 
     def alternate_key(self, table: TableDef, alt_key: dict[str, Any]) -> dict[str, Any]:
         """URL alternate key (wire names, ``_x_value`` for lookup parts) -> {logical name: value}.

@@ -20,6 +20,7 @@ from .defects import both, served_rows
 from .http import Request, Response
 from .odata.errors import ODataError
 from .odata.filter import Expr, TableResolver, parse_filter
+from .odata.key_range import key_range
 from .odata.options import (
     ExpandSpec,
     OrderBy,
@@ -36,7 +37,7 @@ from .odata.paging import PagingCookie, build_next_link, decode_skiptoken, encod
 from .schema import TableDef
 from .webapi_metadata import ENTITY_NOT_FOUND
 from .webapi_paths import not_found_segment, parse_literal, split_outside
-from .webapi_rows import Annotations, parse_annotations, serialize_row, wants
+from .webapi_rows import Annotations, memoized, parse_annotations, serialize_row, wants
 
 if TYPE_CHECKING:
     from .security import Principal
@@ -238,8 +239,9 @@ def collection(api: WebApi, req: Request, principal: Principal, target: Target) 
         rows, more = _ordered_page(api, table, opts.orderby, both(predicate, served), cursor, page_size)
     else:
         after = cursor[0].last_id if cursor else None
+        seek = key_range(opts.filter.text, table.primary_id) if opts.filter else None
         rows = api.store.page(table.logical_name, after_id=after, limit=page_size + 1,
-                              predicate=both(predicate, served))
+                              predicate=both(predicate, served), key_range=seek or (None, None))
         more = len(rows) > page_size
         rows = rows[:page_size]
     if opts.top is not None and "odata.maxpagesize" not in req.prefer:
@@ -268,10 +270,11 @@ def serialize_rows(api: WebApi, principal: Principal, table: TableDef, rows: lis
                    opts: ReadOptions) -> list[dict[str, Any]]:
     hidden = api.security.hidden_columns(principal, table.logical_name)
     hidden_by_target = {e.target: api.security.hidden_columns(principal, e.target) for e in opts.expand}
+    resolve_name = memoized(api.primary_name)
     out = []
     for row in rows:
         item = serialize_row(table, row, select=opts.select, annotations=opts.annotations, hidden=hidden,
-                             schema=api.schema, resolve_name=api.primary_name)
+                             schema=api.schema, resolve_name=resolve_name)
         for spec in opts.expand:
             item[spec.nav_property] = _expanded(api, spec, row, opts.annotations, hidden_by_target[spec.target])
         out.append(item)
