@@ -47,6 +47,22 @@ def emulator_factory(emulator_state_dir: Path):
         yield lambda **overrides: stack.enter_context(running_emulator(emulator_state_dir, **overrides))
 
 
+@pytest.fixture
+def open_client():
+    """``open_client(settings)`` → a ``DataverseClient``; every client is closed when the test ends."""
+    from hr_dataverse.dataverse import DataverseClient
+
+    made: list[DataverseClient] = []
+
+    def make(settings) -> DataverseClient:
+        made.append(DataverseClient(settings))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
+
+
 def _postgres_reachable() -> str | None:
     try:
         import sqlalchemy as sa

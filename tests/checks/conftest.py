@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -23,15 +23,6 @@ def settings_for(info: dict[str, Any], **overrides: Any) -> DataverseSettings:
 
 
 @pytest.fixture
-def client_for() -> Iterator[Callable[..., DataverseClient]]:
+def client_for(open_client: Any) -> Callable[..., DataverseClient]:
     """``client_for(emulator, **setting_overrides)`` → a client; all are closed afterwards."""
-    made: list[DataverseClient] = []
-
-    def make(emu: Any, **overrides: Any) -> DataverseClient:
-        client = DataverseClient(settings_for(emu.info, **overrides))
-        made.append(client)
-        return client
-
-    yield make
-    for c in made:
-        c.close()
+    return lambda emu, **overrides: open_client(settings_for(emu.info, **overrides))

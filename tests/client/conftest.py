@@ -28,18 +28,9 @@ def client(emulator: Any) -> Iterator[DataverseClient]:
 
 
 @pytest.fixture
-def make_client(emulator: Any) -> Iterator[Any]:
+def make_client(emulator: Any, open_client: Any) -> Any:
     """``make_client(**setting_overrides)`` → a client on the emulator; all are closed afterwards."""
-    made: list[DataverseClient] = []
-
-    def make(**overrides: Any) -> DataverseClient:
-        c = DataverseClient(settings_for(emulator.info, **overrides))
-        made.append(c)
-        return c
-
-    yield make
-    for c in made:
-        c.close()
+    return lambda **overrides: open_client(settings_for(emulator.info, **overrides))
 
 
 class TestCertificate:

@@ -71,18 +71,9 @@ def sqlite_warehouses(request: pytest.FixtureRequest, tmp_path: Path) -> Iterato
 
 
 @pytest.fixture
-def make_client() -> Iterator[Callable[..., DataverseClient]]:
+def make_client(open_client: Any) -> Callable[..., DataverseClient]:
     """``make_client(emulator, **setting_overrides)``; every client is closed afterwards."""
-    made: list[DataverseClient] = []
-
-    def make(emu: Any, **overrides: Any) -> DataverseClient:
-        client = DataverseClient(settings_for(emu.info, **overrides))
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        client.close()
+    return lambda emu, **overrides: open_client(settings_for(emu.info, **overrides))
 
 
 @pytest.fixture

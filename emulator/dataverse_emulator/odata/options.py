@@ -34,11 +34,11 @@ def _syntax_error(pos: int, text: str) -> ODataError:
     return ODataError(f"Syntax error at position {pos} in '{text}'.")
 
 
-def _split_items(text: str) -> list[tuple[str, int]]:
-    """Comma-separated items (outside quotes/parentheses) with their start offsets, stripped."""
+def _split_items(text: str, sep: str = ",") -> list[tuple[str, int]]:
+    """``sep``-separated items (outside quotes/parentheses) with their start offsets, stripped."""
     items: list[tuple[str, int]] = []
     depth, quoted, start = 0, False, 0
-    for i, ch in enumerate(text + ","):
+    for i, ch in enumerate(text + sep):
         if ch == "'":
             quoted = not quoted
         elif quoted:
@@ -47,7 +47,7 @@ def _split_items(text: str) -> list[tuple[str, int]]:
             depth += 1
         elif ch == ")":
             depth -= 1
-        elif ch == "," and depth == 0:
+        elif ch == sep and depth == 0:
             raw = text[start:i]
             items.append((raw.strip(), start + len(raw) - len(raw.lstrip())))
             start = i + 1
@@ -216,21 +216,8 @@ def parse_expand(text: str, resolver: Resolver) -> list[ExpandSpec]:
 
 
 def _split_nested_options(text: str) -> list[str]:
-    options, depth, quoted, start = [], 0, False, 0
-    for i, ch in enumerate(text + ";"):
-        if ch == "'":
-            quoted = not quoted
-        elif quoted:
-            continue
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == ";" and depth == 0:
-            if text[start:i].strip():
-                options.append(text[start:i].strip())
-            start = i + 1
-    return options
+    """``$select=a;$filter=…`` inside an ``$expand`` item: the non-empty options."""
+    return [item for item, _ in _split_items(text, ";") if item]
 
 
 # --- option checks -------------------------------------------------------------------------------
