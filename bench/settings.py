@@ -40,10 +40,10 @@ class BenchSettings:
     dop_hint: int = 5
     max_concurrency: int = 8
     pool: int | None = None  # None: min(max_concurrency, dop_hint)
-    # HR_DATAVERSE_PARTITION_SLOTS: a large table reads 3 key ranges at once and leaves 2 slots of the
-    # pool to the tables read page by page (one run each at 100k rows: 38 s with 3, 42 s with 2,
-    # 44-52 s with the whole pool, where large tables ran one after another with idle slots).
-    partition_slots: int = 3
+    # HR_DATAVERSE_PARTITION_SLOTS (the DAG's default, 2): a large table's change-tracking baseline
+    # walks the keys one page at a time and a second slot reads each page's key range beside it, so
+    # more slots would mostly wait for the baseline; the rest of the pool serves the other tables.
+    partition_slots: int = 2
     fault_429: float = 0.0  # share of requests the emulator answers 429 + Retry-After (throttling test)
     change_fraction: float = 0.01
     delete_share: float = 0.2

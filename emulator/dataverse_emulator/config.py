@@ -72,7 +72,9 @@ class EmulatorConfig:
     # Service protection: "default" (6000 req / 20 min exec / 52 concurrent per 300 s),
     # "hr" (500 req / 5 min, 25 concurrent), or "off".
     protection_profile: str = "default"
-    # Latency model: base per request plus per returned row.
+    # Latency model: a Dataverse request's whole server time, base plus per returned row. The
+    # emulator's own work counts toward it (it sleeps only what is left), so its CPU shows only
+    # when it is slower than the model.
     latency_ms: float = 0.0
     latency_per_row_ms: float = 0.0
     faults: FaultConfig = field(default_factory=FaultConfig)

@@ -67,6 +67,23 @@ def test_latency_model_charges_base_plus_per_row(emulator_factory) -> None:
     assert log[-1].rows == 25
 
 
+def test_latency_model_is_the_whole_server_time_not_added_to_the_emulators_work(emulator_factory) -> None:
+    """A request whose own processing takes 0.4 s under a 0.5 s model answers after ~0.5 s, not 0.9 s."""
+    emu = emulator_factory(latency_ms=500.0)
+    session = authenticated_session(emu.info)
+    handle = emu.app.webapi.handle
+
+    def slow_handle(req, principal):  # stands in for an expensive query
+        time.sleep(0.4)
+        return handle(req, principal)
+
+    emu.app.webapi.handle = slow_handle
+    started = time.monotonic()
+    assert session.get(emu.info["api_url"] + "WhoAmI").status_code == 200
+    took = time.monotonic() - started
+    assert 0.5 <= took < 0.8
+
+
 def test_hr_profile_refuses_the_501st_request_in_the_window(emulator_factory) -> None:
     emu = emulator_factory(protection_profile="hr")
     session = authenticated_session(emu.info)

@@ -16,7 +16,7 @@ from hr_dataverse.catalog import load_catalog
 from hr_dataverse.dataverse import ChangePage
 from hr_dataverse.sync import ConcurrencyBudget, sync_table
 from hr_dataverse.sync.parallel import read_partitions
-from hr_dataverse.sync.partitions import BoundarySampler, KeyRange, guid_boundaries, key_ranges
+from hr_dataverse.sync.partitions import KeyRange, RangeCutter, dataverse_guid_order, guid_boundaries, key_ranges
 
 
 @pytest.mark.parametrize("table", ["cdm_worker", "cdm_workeraddress"])
@@ -69,18 +69,56 @@ def test_key_ranges_cover_everything_with_half_open_filters():
     assert key_ranges([]) == [KeyRange(None, None)] and KeyRange(None, None).filter("x") is None
 
 
-@pytest.mark.parametrize("expected_rows", [10_000, 300, 0])
-def test_sampled_boundaries_are_balanced_and_memory_stays_bounded(expected_rows):
-    sampler = BoundarySampler(8, expected_rows)
-    most_kept = 0
-    for n in range(10_000):
-        sampler.add(f"k{n:05d}")
-        most_kept = max(most_kept, len(sampler.keys))
-    assert most_kept <= 32
-    cuts = [0, *(int(b[1:]) for b in sampler.boundaries()), 10_000]
-    sizes = [b - a for a, b in zip(cuts, cuts[1:], strict=False)]
-    # 1250 each, give or take one sampling step (coarser when the expected count was far too low)
-    assert len(sizes) == 8 and min(sizes) >= 900 and max(sizes) <= 1800
+def _in_range(key: str, r: KeyRange) -> bool:
+    k = sql_guid_key(key)
+    return (r.lower is None or sql_guid_key(r.lower) <= k) and (r.upper is None or k < sql_guid_key(r.upper))
+
+
+def _cut(pages: list[list[str]]) -> list[KeyRange]:
+    cutter = RangeCutter()
+    ranges = [r for page in pages if (r := cutter.page(page[0] if page else None)) is not None]
+    return [*ranges, cutter.finish()]
+
+
+def test_range_cutter_gives_one_range_per_baseline_page_covering_every_key():
+    keys = sorted((str(uuid.uuid4()) for _ in range(1000)), key=sql_guid_key)
+    pages = [keys[i:i + 100] for i in range(0, 1000, 100)]
+    ranges = _cut(pages)
+    assert len(ranges) == 10 and ranges[0].lower is None and ranges[-1].upper is None
+    for page, key_range in zip(pages, ranges, strict=True):
+        assert all(_in_range(k, key_range) for k in page)  # each range is exactly its page
+    newcomer = str(uuid.uuid4())  # a key created during the load still falls in exactly one range
+    assert sum(_in_range(newcomer, r) for r in ranges) == 1
+
+
+def test_range_cutter_keeps_ranges_sorted_and_covering_when_the_stream_is_not_in_key_order():
+    keys = [str(uuid.uuid4()) for _ in range(1000)]  # not sorted: a server that pages in another order
+    ranges = _cut([keys[i:i + 50] for i in range(0, 1000, 50)])
+    lowers = [sql_guid_key(r.lower) for r in ranges[1:]]
+    assert lowers == sorted(lowers) and len(set(lowers)) == len(lowers)
+    assert all(sum(_in_range(k, r) for r in ranges) == 1 for k in keys)
+
+
+def test_client_guid_order_agrees_with_the_emulators_sql_server_order():
+    keys = [str(uuid.uuid4()) for _ in range(500)] + ["00000000-0000-0000-0000-000000000001",
+                                                      "ffffffff-0000-0000-0000-000000000000"]
+    assert sorted(keys, key=dataverse_guid_order) == sorted(keys, key=sql_guid_key)
+
+
+def test_key_ranges_are_read_while_the_baseline_is_still_paging(emulator_factory, make_client, warehouses):
+    emulator = emulator_factory(latency_ms=20)
+    client = make_client(emulator, max_concurrency=2)
+    spec = replace(load_catalog().get("cdm_worker"), partition_by_key=True)
+    emulator.app.request_log.clear()
+    result = sync_table(client, warehouses.open("w"), spec, run_id="run-1", page_size=5,
+                        concurrency=ConcurrencyBudget(2))
+    log = [e for e in emulator.app.request_log.entries() if e.path.endswith("/cdm_workers")]
+    baseline = [e for e in log if "%24filter" not in e.query and "$filter" not in e.query]
+    ranges = [e for e in log if all(e is not b for b in baseline)]
+    assert len(baseline) >= 4 and result.partitions == len(ranges) >= 4
+    # The first range was asked for after the baseline's first page and long before its last one.
+    assert baseline[0].finished <= ranges[0].started < baseline[-1].started
+    assert result.delta_link_stored and result.rows_total == emulator.app.store.count("cdm_worker")
 
 
 def test_budget_bounds_concurrent_holders_and_follows_the_dop_hint(client):

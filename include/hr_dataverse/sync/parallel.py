@@ -1,7 +1,9 @@
 """Read key-range partitions in parallel threads and hand their pages to one consumer.
 
-Worker threads take ranges from a shared list and fetch pages, each request inside a slot of the
-``ConcurrencyBudget``. Pages go through a queue holding at most one page per worker, so memory stays
+Worker threads take ranges from a shared iterator and fetch pages, each request inside a slot of
+the ``ConcurrencyBudget``. The iterator may itself read Dataverse to find the next range (the
+change-tracking baseline, in ``table_sync``): a worker advances it only between ranges, when it
+holds no slot, and one worker at a time, so the budget still bounds every request. Pages go through a queue holding at most one page per worker, so memory stays
 bounded however large the table: a worker waits while the consumer (the thread staging into the
 warehouse, which owns the only database connection) catches up.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,13 +32,13 @@ class _Failed:
 _DONE = object()
 
 
-def read_partitions(ranges: list[KeyRange], source: PageSource, budget: ConcurrencyBudget) -> Iterator[ChangePage]:
+def read_partitions(ranges: Iterable[KeyRange], source: PageSource, budget: ConcurrencyBudget) -> Iterator[ChangePage]:
     """Pages of every range, in arrival order. ``source(range)`` yields one range's pages.
 
     The first worker error is re-raised here after the other workers stopped. Close the generator
     (or exhaust it) to stop the workers early; ``contextlib.closing`` does that on any exit.
     """
-    pending = list(reversed(ranges))
+    pending = iter(ranges)
     pending_lock = threading.Lock()
     pages: queue.Queue[Any] = queue.Queue(maxsize=max(1, budget.limit))
     stop = threading.Event()
@@ -52,7 +54,7 @@ def read_partitions(ranges: list[KeyRange], source: PageSource, budget: Concurre
 
     def next_range() -> KeyRange | None:
         with pending_lock:
-            return pending.pop() if pending else None
+            return next(pending, None)
 
     def work() -> None:
         try:
@@ -69,7 +71,7 @@ def read_partitions(ranges: list[KeyRange], source: PageSource, budget: Concurre
             put(_DONE)
 
     workers = [threading.Thread(target=work, name=f"hr-sync-part-{n}", daemon=True)
-               for n in range(min(budget.limit, len(ranges)))]
+               for n in range(min(budget.limit, len(ranges)) if isinstance(ranges, list) else budget.limit)]
     for thread in workers:
         thread.start()
     try:

@@ -5,13 +5,14 @@ bound), so any sorted boundaries cover every key exactly once: correctness never
 well they are chosen, only the balance does.
 
 Dataverse compares GUIDs as SQL Server's ``uniqueidentifier``: the last group is the most
-significant, then the 4th, 3rd, 2nd and 1st. Two ways to place boundaries:
+significant, then the 4th, 3rd, 2nd and 1st (``dataverse_guid_order``). Two ways to place boundaries:
 
-* ``sampled`` (preferred): every k-th key of the change-tracking baseline read, which returns the
-  keys in exactly that order. Balanced whatever the keys look like — important because GUIDs that
-  Dataverse creates itself are sequential, with a last group that is the same for many rows.
+* ``RangeCutter`` (preferred): the first key of every page of the change-tracking baseline read,
+  which returns the keys in that order, so each range holds about one page of rows and can be read
+  as soon as the baseline has passed it. Balanced whatever the keys look like — important because
+  GUIDs that Dataverse creates itself are sequential, with a last group shared by many rows.
 * ``guid_boundaries``: spread evenly over the leading hex digits of the last group; balanced for
-  random (v4-style) keys. Used when no key sample exists (tables without change tracking).
+  random (v4-style) keys. Used when there is no baseline read (tables without change tracking).
 """
 
 from __future__ import annotations
@@ -51,33 +52,43 @@ def guid_boundaries(parts: int) -> list[str]:
     return [f"00000000-0000-0000-0000-{k * 0x10000 // parts:04x}00000000" for k in range(1, parts)]
 
 
-class BoundarySampler:
-    """Keeps every ``step``-th key of a stream, in stream order, as partition boundaries.
+# Byte positions of the hyphen-less text form, most significant first (SqlGuid's comparison order;
+# the first three groups are little-endian in .NET's byte array, hence read right to left).
+_GUID_BYTE_ORDER = (10, 11, 12, 13, 14, 15, 8, 9, 7, 6, 5, 4, 3, 2, 1, 0)
 
-    ``expected_rows`` (a count that may be stale or capped) sets the first step. If the stream is
-    much longer than expected, every other kept key is dropped and the step doubled, so memory stays
-    at most ``4 * parts`` keys whatever the table size.
+
+def dataverse_guid_order(guid: str) -> str:
+    """A 32-hex-digit string whose plain string order is Dataverse's order of ``guid``."""
+    text = guid.strip("{}").replace("-", "").lower()
+    if len(text) != 32:
+        raise ValueError(f"{guid!r} is not a GUID")
+    return "".join(text[2 * i: 2 * i + 2] for i in _GUID_BYTE_ORDER)
+
+
+class RangeCutter:
+    """Cuts the key space at the first key of every baseline page after the first.
+
+    ``page(first_key)`` returns the range the previous page opened, now closed by this page's first
+    key (None for the first page); ``finish()`` returns the last, open-ended range. A key that is
+    not above the last cut (a stream not in key order) is skipped, so the ranges stay sorted and
+    still cover every key; they are only less balanced.
     """
 
-    def __init__(self, parts: int, expected_rows: int) -> None:
-        self.parts = max(1, parts)
-        self.step = max(1, expected_rows // self.parts)
-        self.keys: list[str] = []
-        self.seen = 0
+    def __init__(self) -> None:
+        self.lower: str | None = None
+        self._lower_order: str | None = None
+        self._pages = 0
 
-    def add(self, key: str) -> None:
-        self.seen += 1
-        if self.seen % self.step == 0:
-            self.keys.append(key)
-            if len(self.keys) > 4 * self.parts:
-                self.keys = self.keys[1::2]
-                self.step *= 2
+    def page(self, first_key: str | None) -> KeyRange | None:
+        self._pages += 1
+        if self._pages == 1 or first_key is None:
+            return None
+        order = dataverse_guid_order(first_key)
+        if self._lower_order is not None and order <= self._lower_order:
+            return None
+        closed = KeyRange(self.lower, first_key)
+        self.lower, self._lower_order = first_key, order
+        return closed
 
-    def boundaries(self) -> list[str]:
-        """Boundaries for at most ``parts`` ranges of about equal size (fewer for short streams)."""
-        out = []
-        for i in range(1, self.parts):
-            index = round(i * self.seen / (self.parts * self.step)) - 1  # kept key j is the (j+1)*step-th
-            if 0 <= index < len(self.keys):
-                out.append(self.keys[index])
-        return list(dict.fromkeys(out))
+    def finish(self) -> KeyRange:
+        return KeyRange(self.lower, None)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import closing
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -38,7 +38,7 @@ from .budget import ConcurrencyBudget
 from .counts import SourceCount, source_count
 from .errors import SyncError
 from .parallel import read_partitions
-from .partitions import BoundarySampler, KeyRange, guid_boundaries, key_ranges
+from .partitions import KeyRange, RangeCutter, guid_boundaries, key_ranges
 from .prepare import PreparedTable, prepare_table
 from .reader import link_select, plain_pages, tracked_pages, with_select
 from .result import FAILED, SUCCESS, WARNING, TableSyncResult
@@ -209,7 +209,7 @@ class _TableRun:
         assert prepared is not None
         parts = self.partitions()
         if parts > 1:
-            return self.partitioned_full_load(reason, parts)
+            return self.partitioned_full_load(reason)
         self.load_mode = "full"
         with self.warehouse.begin_load(self.spec.name, self.run_id, "full") as load:
             link = None
@@ -221,35 +221,27 @@ class _TableRun:
                 self.warn(f"table '{self.spec.name}': {NO_BASELINE}")
             return self.commit(load, "full", reason, link, reconcile=True)
 
-    def partitioned_full_load(self, reason: str, parts: int) -> TableSyncResult:
-        """Baseline first, then the data in parallel key ranges.
+    def partitioned_full_load(self, reason: str) -> TableSyncResult:
+        """The change-tracking baseline and the data, read side by side.
 
-        Change tracking refuses ``$filter``, so the baseline is its own tracked read of the primary
-        key only, run to its end *before* any range is read: whenever Dataverse fixes the token
-        (first or last page), it is not newer than any row read afterwards. Every change after the
-        token is delivered again by the next delta: a row a range already read in its new state is
-        upserted once more, a row deleted before its range was read is soft-deleted again (or by
-        this load's reconciliation) — upserts and deletes are idempotent, so nothing is lost and
-        nothing ends up twice. The baseline's keys (in Dataverse's order) also give balanced ranges.
+        Change tracking refuses ``$filter``, so the baseline (the delta link) is its own tracked
+        read of the primary key. It walks the keys in Dataverse's order, one page at a time, and
+        each page's first key closes a key range of about one page (``RangeCutter``), which the
+        other workers read with every catalog column while the baseline goes on: the load takes
+        about as long as the baseline's own page chain, not the chain plus the data.
+
+        Every range is read after the baseline's first page was answered. Dataverse fixes the
+        delta token no later than that (the emulator pins it in the first page's paging cookie; on
+        Dataverse itself UNCONFIRMED, but a token fixed later would lose changes for every client
+        that pages a tracked read, Microsoft's own samples included), so it is not newer than any
+        row read: every later change comes again with the next delta, where upserts and deletes are
+        idempotent. Rows the source no longer has are soft-deleted by reconciliation.
         """
         prepared = self.prepared
-        assert prepared is not None
+        assert prepared is not None and self.budget is not None
         self.load_mode = "full"
-        pk = self.spec.primary_key
-        sampler = BoundarySampler(parts, self.count.value or 0)
-        link = None
-        for page in tracked_pages(self.client, prepared.entity_set, select=[pk], page_size=MAX_PAGE_SIZE,
-                                  annotations=False):
-            self.pages += 1
-            for row in page.upserts:
-                sampler.add(row[pk])
-            link = page.delta_link
-        if link:
-            link = with_select(link, prepared.select)  # deltas must deliver every catalog column
-        else:
-            self.warn(f"table '{self.spec.name}': {NO_BASELINE}")
-        ranges = key_ranges(sampler.boundaries())
-        return self.parallel_load("full", reason, ranges, link)
+        baseline = _Baseline(self.client, prepared.entity_set, self.spec.primary_key, self.page_size, self.budget)
+        return self.parallel_load("full", reason, baseline, baseline)
 
     def untracked_load(self, reason: str) -> TableSyncResult:
         """Full read without change tracking (``full_every_run``): nothing to baseline."""
@@ -259,7 +251,7 @@ class _TableRun:
         parts = self.partitions()
         if parts > 1:
             # No key sample without a tracked read: spread ranges over the GUID key space.
-            return self.parallel_load("full_every_run", reason, key_ranges(guid_boundaries(parts)), None)
+            return self.parallel_load("full_every_run", reason, key_ranges(guid_boundaries(parts)))
         with self.warehouse.begin_load(self.spec.name, self.run_id, "full_every_run") as load:
             for page in plain_pages(self.client, prepared.entity_set, select=prepared.select,
                                     page_size=self.page_size):
@@ -271,22 +263,38 @@ class _TableRun:
                   "metadata says it is enabled; reloading it fully with delete reconciliation")
         return self.untracked_load("change tracking refused: full reload with delete reconciliation")
 
-    def parallel_load(self, mode: str, reason: str, ranges: list[KeyRange], link: str | None) -> TableSyncResult:
+    def parallel_load(self, mode: str, reason: str, ranges: Iterable[KeyRange],
+                      baseline: _Baseline | None = None) -> TableSyncResult:
+        """Read ``ranges`` in parallel into one load; the delta link comes from ``baseline`` if any."""
         prepared = self.prepared
         assert prepared is not None and self.budget is not None
         pk = self.spec.primary_key
+        taken = [0]
+
+        def counted() -> Iterator[KeyRange]:  # advanced under read_partitions' lock
+            for key_range in ranges:
+                taken[0] += 1
+                yield key_range
 
         def source(key_range: KeyRange) -> Iterator[ChangePage]:
             return plain_pages(self.client, prepared.entity_set, select=prepared.select, page_size=self.page_size,
                                filter=key_range.filter(pk))
 
-        self.log.info("table %s: reading %d key ranges with up to %d parallel requests", self.spec.name,
-                      len(ranges), self.budget.limit)
+        self.log.info("table %s: reading key ranges with up to %d parallel requests%s", self.spec.name,
+                      self.budget.limit, " beside the change-tracking baseline" if baseline else "")
         with self.warehouse.begin_load(self.spec.name, self.run_id, mode) as load, \
-                closing(read_partitions(ranges, source, self.budget)) as pages:
+                closing(read_partitions(counted(), source, self.budget)) as pages:
             for page in pages:
                 self.stage(load, page)
-            return self.commit(load, mode, reason, link, reconcile=True, partitions=len(ranges))
+            link = None
+            if baseline is not None:
+                self.pages += baseline.pages
+                link = baseline.link
+                if link:
+                    link = with_select(link, prepared.select)  # deltas must deliver every catalog column
+                else:
+                    self.warn(f"table '{self.spec.name}': {NO_BASELINE}")
+            return self.commit(load, mode, reason, link, reconcile=True, partitions=taken[0])
 
     def partitions(self) -> int:
         """How many key ranges a full read of this table should use (1 = read sequentially)."""
@@ -347,6 +355,42 @@ class _TableRun:
                                       message="; ".join([message, *self.warnings])[:4000])
         except Exception as record_exc:  # noqa: BLE001 - the original error matters more; say why history lacks it
             self.log.error("table %s: could not record the failed run: %s", self.spec.name, record_exc)
+
+
+class _Baseline:
+    """The change-tracking baseline read of one table, as an iterator of key ranges (``RangeCutter``).
+
+    Each request holds a slot of ``budget``. ``read_partitions`` advances it from one worker at a
+    time, between that worker's ranges; ``link`` is the delta link once the read is exhausted.
+    """
+
+    def __init__(self, client: DataverseClient, entity_set: str, primary_key: str, page_size: int,
+                 budget: ConcurrencyBudget) -> None:
+        self.link: str | None = None
+        self.pages = 0
+        self._pk = primary_key
+        self._budget = budget
+        self._cutter = RangeCutter()
+        self._source = tracked_pages(client, entity_set, select=[primary_key], page_size=page_size,
+                                     annotations=False)
+        self._done = False
+
+    def __iter__(self) -> Iterator[KeyRange]:
+        return self
+
+    def __next__(self) -> KeyRange:
+        while not self._done:
+            with self._budget:
+                page = next(self._source, None)
+            if page is None:
+                self._done = True
+                return self._cutter.finish()
+            self.pages += 1
+            self.link = page.delta_link or self.link
+            closed = self._cutter.page(page.upserts[0][self._pk] if page.upserts else None)
+            if closed is not None:
+                return closed
+        raise StopIteration
 
 
 def _no_tracking_warning(table: str) -> str:
