@@ -37,7 +37,7 @@ from .odata.paging import PagingCookie, build_next_link, decode_skiptoken, encod
 from .schema import TableDef
 from .webapi_metadata import ENTITY_NOT_FOUND
 from .webapi_paths import not_found_segment, parse_literal, split_outside
-from .webapi_rows import Annotations, memoized, parse_annotations, serialize_row, wants
+from .webapi_rows import Annotations, RowSerializer, memoized, parse_annotations, serialize_row, wants
 
 if TYPE_CHECKING:
     from .security import Principal
@@ -270,11 +270,11 @@ def serialize_rows(api: WebApi, principal: Principal, table: TableDef, rows: lis
                    opts: ReadOptions) -> list[dict[str, Any]]:
     hidden = api.security.hidden_columns(principal, table.logical_name)
     hidden_by_target = {e.target: api.security.hidden_columns(principal, e.target) for e in opts.expand}
-    resolve_name = memoized(api.primary_name)
+    serialize = RowSerializer(table, select=opts.select, annotations=opts.annotations, hidden=hidden,
+                              resolve_name=memoized(api.primary_name))
     out = []
     for row in rows:
-        item = serialize_row(table, row, select=opts.select, annotations=opts.annotations, hidden=hidden,
-                             schema=api.schema, resolve_name=resolve_name)
+        item = serialize(row)
         for spec in opts.expand:
             item[spec.nav_property] = _expanded(api, spec, row, opts.annotations, hidden_by_target[spec.target])
         out.append(item)

@@ -118,6 +118,71 @@ def formatted_value(table: TableDef, attr: AttributeDef, value: Any, resolve_nam
     return None
 
 
+# Attribute types that may carry a FormattedValue (see formatted_value); others never do.
+_LABELLED = frozenset({*OPTION_TYPES, DATETIME, MONEY, DECIMAL, DOUBLE, INTEGER, BIGINT})
+_NUMERIC = frozenset({DECIMAL, MONEY, DOUBLE})
+
+
+class RowSerializer:
+    """``serialize_row`` for many rows with the same options: the per-column decisions (wire name,
+    value conversion, which annotations) are taken once, so a 5,000-row page costs a dict per row."""
+
+    def __init__(self, table: TableDef, *, select: Iterable[str] | None, annotations: Annotations,
+                 hidden: set[str], resolve_name: NameResolver | None = None) -> None:
+        if select is None:
+            attrs = list(table.attributes.values())
+        else:
+            attrs = [a for a in (table.attribute_for_wire(n) for n in select) if a is not None]
+            if table.primary_id not in {a.logical_name for a in attrs}:
+                attrs.append(table.attributes[table.primary_id])
+        formatted = wants(annotations, FORMATTED)
+        navigation = wants(annotations, NAVIGATION_PROPERTY)
+        lookup_name = wants(annotations, LOOKUP_LOGICAL_NAME)
+        # Per column: (logical name or None when hidden, wire name, to-wire function or None,
+        # (label key, label function) or None, fixed annotations as (key, value) pairs).
+        self._steps: list[tuple[str | None, str, Callable[[Any], Any] | None,
+                                tuple[str, Callable[[Any], Any]] | None, tuple[tuple[str, str], ...]]] = []
+        for attr in attrs:
+            wire = table.wire_name(attr)
+            label = None
+            fixed: list[tuple[str, str]] = []
+            if annotations is not None:
+                if formatted and (attr.attribute_type in _LABELLED or attr.is_lookup):
+                    label = (f"{wire}@{FORMATTED}", _bind_label(table, attr, resolve_name))
+                if attr.is_lookup and navigation and attr.navigation_property:
+                    fixed.append((f"{wire}@{NAVIGATION_PROPERTY}", attr.navigation_property))
+                if attr.is_lookup and lookup_name:
+                    fixed.append((f"{wire}@{LOOKUP_LOGICAL_NAME}", attr.targets[0]))
+            kind = attr.attribute_type
+            to_wire = _bind_wire(attr) if kind in _NUMERIC or kind in (DATETIME, BOOLEAN) else None
+            name = None if attr.logical_name in hidden else attr.logical_name
+            self._steps.append((name, wire, to_wire, label, tuple(fixed)))
+
+    def __call__(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"@odata.etag": f'W/"{row.get("versionnumber", 0)}"'}
+        for name, wire, to_wire, label, fixed in self._steps:
+            value = row.get(name) if name is not None else None
+            if value is None:
+                out[wire] = None
+                continue
+            if label is not None:
+                text = label[1](value)
+                if text is not None:
+                    out[label[0]] = text
+            for key, annotation in fixed:
+                out[key] = annotation
+            out[wire] = to_wire(value) if to_wire is not None else value
+        return out
+
+
+def _bind_label(table: TableDef, attr: AttributeDef, resolve_name: NameResolver | None) -> Callable[[Any], Any]:
+    return lambda value: formatted_value(table, attr, value, resolve_name)
+
+
+def _bind_wire(attr: AttributeDef) -> Callable[[Any], Any]:
+    return lambda value: wire_value(attr, value)
+
+
 def serialize_row(
     table: TableDef,
     row: Mapping[str, Any],
@@ -131,27 +196,4 @@ def serialize_row(
     """One row as Dataverse returns it. ``select`` holds wire names (``_x_value`` for lookups; None =
     every column); the primary key is always included; ``hidden`` secured columns come back null.
     ``schema`` is accepted for a uniform call signature (lookup targets live on the AttributeDef)."""
-    if select is None:
-        attrs = list(table.attributes.values())
-    else:
-        attrs = [a for a in (table.attribute_for_wire(n) for n in select) if a is not None]
-        if table.primary_id not in {a.logical_name for a in attrs}:
-            attrs.append(table.attributes[table.primary_id])
-    out: dict[str, Any] = {"@odata.etag": etag(row)}
-    formatted = wants(annotations, FORMATTED)
-    navigation = wants(annotations, NAVIGATION_PROPERTY)
-    lookup_name = wants(annotations, LOOKUP_LOGICAL_NAME)
-    for attr in attrs:
-        wire = table.wire_name(attr)
-        value = None if attr.logical_name in hidden else row.get(attr.logical_name)
-        if value is not None and annotations is not None:
-            label = formatted_value(table, attr, value, resolve_name) if formatted else None
-            if label is not None:
-                out[f"{wire}@{FORMATTED}"] = label
-            if attr.is_lookup:
-                if navigation and attr.navigation_property:
-                    out[f"{wire}@{NAVIGATION_PROPERTY}"] = attr.navigation_property
-                if lookup_name:
-                    out[f"{wire}@{LOOKUP_LOGICAL_NAME}"] = attr.targets[0]
-        out[wire] = wire_value(attr, value)
-    return out
+    return RowSerializer(table, select=select, annotations=annotations, hidden=hidden, resolve_name=resolve_name)(row)

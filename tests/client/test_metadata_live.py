@@ -31,3 +31,17 @@ def test_untracked_table_and_unknown_table(client: DataverseClient) -> None:
     assert address.change_tracking_enabled is False and address.can_change_tracking_be_enabled is True
     with pytest.raises(NotFound):
         get_entity(client, "cdm_nosuchtable")
+
+
+def test_the_sync_asks_only_for_the_labels_it_stores(client: DataverseClient, emulator: Any) -> None:
+    """One request for the table and its columns, one per option type the caller labels, none for targets."""
+    log = emulator.app.request_log
+    log.clear()
+    info = get_entity(client, "cdm_worker", option_columns=["statecode"], lookup_targets=False)
+    paths = [e.path.rsplit("/", 1)[-1] for e in log.entries()]
+    assert paths == ["EntityDefinitions(LogicalName='cdm_worker')", "Microsoft.Dynamics.CRM.StateAttributeMetadata"]
+    assert info.attributes["statecode"].options == {0: "Active", 1: "Inactive"}
+    assert info.attributes["statuscode"].options is None  # not asked for
+    log.clear()
+    get_entity(client, "cdm_worker", option_columns=[], lookup_targets=False)
+    assert len(log.entries()) == 1

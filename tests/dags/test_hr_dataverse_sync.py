@@ -81,6 +81,7 @@ def test_sync_dag_runs_checks_then_mapped_loads_then_the_summary(dags: dict[str,
     for task_id in ("validate_token", "check_entity_access", "load_table"):  # every task that calls Dataverse
         assert (dag.get_task(task_id).pool, dag.get_task(task_id).pool_slots) == (DATAVERSE_POOL, 1)
     assert (large.pool, large.pool_slots) == (DATAVERSE_POOL, partition_slots())
+    assert large.priority_weight > load.priority_weight  # the longest loads are queued first
     assert load.outlets == large.outlets == [SYNC_ALIAS]
     assert summary.inlets == [table_asset(name) for name in CATALOG]
     assert table_asset("cdm_worker").uri == "dataverse://hr/cdm_worker"

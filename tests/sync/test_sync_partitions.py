@@ -181,3 +181,25 @@ def test_parallel_reader_reraises_a_worker_error_and_stops_the_others():
         for _ in read_partitions(ranges, source, ConcurrencyBudget(2)):
             time.sleep(0.005)
     assert threading.active_count() == before
+
+
+def test_a_range_walk_that_reads_dataverse_runs_beside_the_workers_within_the_budget():
+    budget = ConcurrencyBudget(2)
+    events: list[str] = []
+
+    def walk():  # stands in for the baseline: each step is a request inside a budget slot
+        for n in range(6):
+            with budget:
+                time.sleep(0.01)
+            yield KeyRange(str(n), str(n + 1))
+        events.append("walk done")
+
+    def slow_source(key_range: KeyRange):
+        time.sleep(0.05)  # slower than the walk: it must not hold the walk up
+        yield ChangePage([{"range": key_range.lower}], [], None, None)
+        events.append(f"range {key_range.lower} read")
+
+    got = [p.upserts[0]["range"] for p in read_partitions(walk(), slow_source, budget, ranges_read_dataverse=True)]
+    assert sorted(got) == [str(n) for n in range(6)]
+    assert events.index("walk done") < events.index("range 2 read")  # the walk did not wait for the data
+    assert budget.peak <= 2

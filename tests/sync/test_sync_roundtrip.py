@@ -120,7 +120,7 @@ def test_change_tracking_refused_despite_metadata_falls_back_to_a_full_reload(em
     app.schema["cdm_job"].change_tracking = False
     real = prepare_module.get_entity
     monkeypatch.setattr(prepare_module, "get_entity",
-                        lambda c, name: dataclasses.replace(real(c, name), change_tracking_enabled=True))
+                        lambda c, name, **kw: dataclasses.replace(real(c, name, **kw), change_tracking_enabled=True))
     result = sync_table(client, wh, spec, run_id="run-1")
     assert (result.mode_used, result.delta_link_stored, result.status) == ("full_every_run", False, "warning")
     assert "refused change tracking" in result.warnings[0]

@@ -52,23 +52,30 @@ def _entity_path(logical_name: str) -> str:
     return f"EntityDefinitions(LogicalName={string_literal(check_name(logical_name, 'table'))})"
 
 
-def get_entity(client: DataverseClient, logical_name: str) -> EntityInfo:
-    """Metadata of one table by logical name; raises ``NotFound`` when the table does not exist."""
+def get_entity(client: DataverseClient, logical_name: str, *, option_columns: Iterable[str] | None = None,
+               lookup_targets: bool = True) -> EntityInfo:
+    """Metadata of one table by logical name; raises ``NotFound`` when the table does not exist.
+
+    Option labels and lookup targets take one more request per attribute type: ``option_columns``
+    (None = all) limits the labels to the types of those columns, ``lookup_targets=False`` skips the
+    targets. The sync, which runs every few minutes per table, asks only for what it stores.
+    """
     path = _entity_path(logical_name)
     payload = _single(client.request(
         "GET", path, params={"$select": _ENTITY_SELECT, "$expand": f"Attributes($select={_ATTRIBUTE_SELECT})"},
     ).data)
     raw_attrs = payload.get("Attributes") or []
     types = {a["LogicalName"]: a.get("AttributeType") or "" for a in raw_attrs}
+    wanted_types = set(types.values()) if option_columns is None else {types.get(c) for c in option_columns}
     options: dict[str, dict[int, str]] = {}
     for attr_type, (cast, expand) in _OPTION_CASTS.items():
-        if attr_type in types.values():
+        if attr_type in wanted_types:
             rows = client.request("GET", f"{path}/Attributes/Microsoft.Dynamics.CRM.{cast}",
                                   params={"$select": "LogicalName", "$expand": expand}).data.get("value", [])
             for row in rows:
                 options[row["LogicalName"]] = _options(row.get("OptionSet") or row.get("GlobalOptionSet"))
     targets: dict[str, tuple[str, ...]] = {}
-    if _LOOKUP_TYPES & set(types.values()):
+    if lookup_targets and _LOOKUP_TYPES & set(types.values()):
         rows = client.request("GET", f"{path}/Attributes/Microsoft.Dynamics.CRM.LookupAttributeMetadata",
                               params={"$select": "LogicalName,Targets"}).data.get("value", [])
         targets = {row["LogicalName"]: tuple(row.get("Targets") or ()) for row in rows}

@@ -1,9 +1,8 @@
 """Read key-range partitions in parallel threads and hand their pages to one consumer.
 
-Worker threads take ranges from a shared iterator and fetch pages, each request inside a slot of
-the ``ConcurrencyBudget``. The iterator may itself read Dataverse to find the next range (the
-change-tracking baseline, in ``table_sync``): a worker advances it only between ranges, when it
-holds no slot, and one worker at a time, so the budget still bounds every request. Pages go through a queue holding at most one page per worker, so memory stays
+Worker threads take ranges from a queue and fetch pages, each request inside a slot of the
+``ConcurrencyBudget``. One more thread fills the queue from the ranges iterator, which may itself
+read Dataverse to find the next range (the change-tracking baseline, in ``table_sync``). Pages go through a queue holding at most one page per worker, so memory stays
 bounded however large the table: a worker waits while the consumer (the thread staging into the
 warehouse, which owns the only database connection) catches up.
 """
@@ -32,16 +31,24 @@ class _Failed:
 _DONE = object()
 
 
-def read_partitions(ranges: Iterable[KeyRange], source: PageSource, budget: ConcurrencyBudget) -> Iterator[ChangePage]:
+def read_partitions(ranges: Iterable[KeyRange], source: PageSource, budget: ConcurrencyBudget, *,
+                    ranges_read_dataverse: bool = False) -> Iterator[ChangePage]:
     """Pages of every range, in arrival order. ``source(range)`` yields one range's pages.
 
-    The first worker error is re-raised here after the other workers stopped. Close the generator
-    (or exhaust it) to stop the workers early; ``contextlib.closing`` does that on any exit.
+    A thread of its own walks ``ranges``. Set ``ranges_read_dataverse`` when walking them sends
+    requests (the change-tracking baseline, a budget slot per request): the walk then never waits
+    for a data worker, and the data workers get one slot fewer.
+
+    The first error (worker or walk) is re-raised here after the other threads stopped. Close the
+    generator (or exhaust it) to stop them early; ``contextlib.closing`` does that on any exit.
     """
-    pending = iter(ranges)
-    pending_lock = threading.Lock()
     pages: queue.Queue[Any] = queue.Queue(maxsize=max(1, budget.limit))
+    todo: queue.Queue[KeyRange | None] = queue.Queue()  # ranges are two keys each: unbounded is fine
     stop = threading.Event()
+    count = budget.limit - 1 if ranges_read_dataverse else budget.limit
+    if isinstance(ranges, list):
+        count = min(count, len(ranges))
+    count = max(1, count)
 
     def put(item: Any) -> bool:
         while not stop.is_set():
@@ -52,13 +59,30 @@ def read_partitions(ranges: Iterable[KeyRange], source: PageSource, budget: Conc
                 continue
         return False
 
+    def walk() -> None:
+        try:
+            for key_range in ranges:
+                if stop.is_set():
+                    break
+                todo.put(key_range)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
+            put(_Failed(exc))
+        finally:
+            for _ in range(count):
+                todo.put(None)
+            put(_DONE)
+
     def next_range() -> KeyRange | None:
-        with pending_lock:
-            return next(pending, None)
+        while not stop.is_set():
+            try:
+                return todo.get(timeout=_POLL_S)
+            except queue.Empty:
+                continue
+        return None
 
     def work() -> None:
         try:
-            while not stop.is_set() and (key_range := next_range()) is not None:
+            while (key_range := next_range()) is not None:
                 iterator = source(key_range)
                 while not stop.is_set():
                     with budget:  # one request per next(): the budget bounds requests in flight
@@ -70,12 +94,12 @@ def read_partitions(ranges: Iterable[KeyRange], source: PageSource, budget: Conc
         finally:
             put(_DONE)
 
-    workers = [threading.Thread(target=work, name=f"hr-sync-part-{n}", daemon=True)
-               for n in range(min(budget.limit, len(ranges)) if isinstance(ranges, list) else budget.limit)]
-    for thread in workers:
+    threads = [threading.Thread(target=walk, name="hr-sync-ranges", daemon=True)]
+    threads += [threading.Thread(target=work, name=f"hr-sync-part-{n}", daemon=True) for n in range(count)]
+    for thread in threads:
         thread.start()
     try:
-        running = len(workers)
+        running = len(threads)
         while running:
             item = pages.get()
             if item is _DONE:
@@ -86,7 +110,7 @@ def read_partitions(ranges: Iterable[KeyRange], source: PageSource, budget: Conc
                 yield item
     finally:
         stop.set()
-        for thread in workers:
+        for thread in threads:
             while thread.is_alive():
                 _drain(pages)
                 thread.join(_POLL_S)

@@ -271,7 +271,7 @@ class _TableRun:
         pk = self.spec.primary_key
         taken = [0]
 
-        def counted() -> Iterator[KeyRange]:  # advanced under read_partitions' lock
+        def counted() -> Iterator[KeyRange]:  # walked by read_partitions' one range thread
             for key_range in ranges:
                 taken[0] += 1
                 yield key_range
@@ -282,8 +282,8 @@ class _TableRun:
 
         self.log.info("table %s: reading key ranges with up to %d parallel requests%s", self.spec.name,
                       self.budget.limit, " beside the change-tracking baseline" if baseline else "")
-        with self.warehouse.begin_load(self.spec.name, self.run_id, mode) as load, \
-                closing(read_partitions(counted(), source, self.budget)) as pages:
+        reader = read_partitions(counted(), source, self.budget, ranges_read_dataverse=baseline is not None)
+        with self.warehouse.begin_load(self.spec.name, self.run_id, mode) as load, closing(reader) as pages:
             for page in pages:
                 self.stage(load, page)
             link = None
@@ -360,8 +360,8 @@ class _TableRun:
 class _Baseline:
     """The change-tracking baseline read of one table, as an iterator of key ranges (``RangeCutter``).
 
-    Each request holds a slot of ``budget``. ``read_partitions`` advances it from one worker at a
-    time, between that worker's ranges; ``link`` is the delta link once the read is exhausted.
+    Each request holds a slot of ``budget``; ``read_partitions`` walks it in a thread of its own,
+    beside the workers reading the ranges. ``link`` is the delta link once it is exhausted.
     """
 
     def __init__(self, client: DataverseClient, entity_set: str, primary_key: str, page_size: int,
