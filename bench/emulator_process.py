@@ -42,7 +42,8 @@ class EmulatorProcess:
         return [sys.executable, "-m", "dataverse_emulator", "serve", "--scale", str(self.workers),
                 "--seed", str(s.seed), "--latency-ms", str(s.latency_ms),
                 "--latency-per-row-ms", str(s.latency_per_row_ms), "--protection", s.protection,
-                "--dop-hint", str(s.dop_hint), "--fault-429", str(s.fault_429), "--state-dir", str(self.state_dir)]
+                "--dop-hint", str(s.dop_hint), "--fault-429", str(s.fault_429), "--state-dir", str(self.state_dir),
+                "--untracked", ",".join(s.untracked)]
 
     def __enter__(self) -> EmulatorProcess:
         return self.start()

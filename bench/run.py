@@ -56,6 +56,8 @@ def parse_args(argv: list[str]) -> BenchSettings:
     p.add_argument("--pool", type=int, help="pool slots (default: min(max-concurrency, dop-hint))")
     p.add_argument("--partition-slots", type=int, default=d.partition_slots,
                    help="slots of a large-table load (default %(default)s, at most the pool)")
+    p.add_argument("--untracked", default=" ".join(d.untracked),
+                   help="space/comma list of tables served without change tracking (default: none)")
     p.add_argument("--fault-429", type=float, default=d.fault_429,
                    help="share of requests answered 429 with Retry-After 1 s (default %(default)s)")
     p.add_argument("--change-fraction", type=float, default=d.change_fraction, help="rows changed before the delta")
@@ -74,6 +76,7 @@ def parse_args(argv: list[str]) -> BenchSettings:
             rows=a.rows, backends=_names(a.backends), runs=_names(a.runs), latency_ms=a.latency_ms,
             latency_per_row_ms=a.latency_per_row_ms, protection=a.protection, dop_hint=a.dop_hint,
             max_concurrency=a.max_concurrency, pool=a.pool, partition_slots=a.partition_slots, fault_429=a.fault_429,
+            untracked=_names(a.untracked),
             change_fraction=a.change_fraction, delete_share=a.delete_share, seed=a.seed, out_dir=a.out,
             chart_copy_dir=Path(a.chart_copy) if a.chart_copy else None, postgres_url=a.postgres_url,
             postgres_schema=a.postgres_schema, profile=a.profile,
@@ -103,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     _note(f"bench: {settings.rows:,} rows ({settings.workers:,} HR workers), backends {' '.join(settings.backends)}, "
           f"runs {' '.join(settings.runs)}, pool {settings.pool_slots} (large tables {settings.large_table_slots}), "
           f"latency {settings.latency_ms:g} ms + {settings.latency_per_row_ms:g} ms/row, "
-          f"protection {settings.protection}, dop hint {settings.dop_hint}")
+          f"protection {settings.protection}, dop hint {settings.dop_hint}, "
+          f"untracked tables: {' '.join(settings.untracked) or 'none'}")
     lines: list[dict[str, Any]] = []
     for backend in settings.backends:
         for line in bench_backend(settings, target_for(backend, settings)):
@@ -223,6 +227,7 @@ def run_line(kind: str, backend: str, settings: BenchSettings, pool: int, result
     cpu_floor = max(emulator_cpu, loader_cpu, (emulator_cpu + loader_cpu) / (os.cpu_count() or 1))
     line: dict[str, Any] = {
         "backend": backend, "run": kind, "workers": settings.workers, "rows": rows,
+        "untracked_tables": list(settings.untracked),
         "wall_s": wall, "rows_per_s": round(rows / wall, 1) if wall else None,
         "http_requests": requests, "pages": sum(t["pages"] for t in tables),
         "rows_returned": after["rows"] - before["rows"],

@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 from .config import EmulatorConfig, FaultConfig
+from .schema import HR_TABLES
 
 
 def _serve_parser(sub: argparse._SubParsersAction) -> None:
@@ -29,6 +30,8 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--dop-hint", type=int, default=5, help="x-ms-dop-hint value returned")
     p.add_argument("--retention-days", type=float, default=7.0, help="change-tracking retention")
+    p.add_argument("--untracked", default=",".join(EmulatorConfig.tables_without_change_tracking),
+                   help="comma list of tables without change tracking (default %(default)s; '' = none)")
     for name in ("429", "500", "503", "reset", "truncate", "slow"):
         p.add_argument(f"--fault-{name}", type=float, default=0.0, metavar="RATE",
                        help=f"probability of an injected '{name}' fault per Dataverse request")
@@ -47,11 +50,16 @@ def _config_from(args: argparse.Namespace) -> EmulatorConfig:
             raise SystemExit(f"fault rates are probabilities between 0 and 1, got {rate}")
     if args.scale < 1:
         raise SystemExit(f"--scale must be at least 1, got {args.scale}")
+    untracked = tuple(t.strip() for t in args.untracked.split(",") if t.strip())
+    unknown = sorted(set(untracked) - set(HR_TABLES))
+    if unknown:
+        raise SystemExit(f"--untracked names unknown tables: {', '.join(unknown)} (known: {', '.join(HR_TABLES)})")
     return EmulatorConfig(
         host=args.host, port=args.port, seed=args.seed, scale=args.scale,
         latency_ms=args.latency_ms, latency_per_row_ms=args.latency_per_row_ms,
         protection_profile=args.protection, dop_hint=args.dop_hint,
         change_tracking_retention_days=args.retention_days, faults=faults,
+        tables_without_change_tracking=untracked,
         state_dir=Path(args.state_dir),
     )
 
@@ -94,7 +102,7 @@ def mutate(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dataverse_emulator", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
@@ -102,5 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("spec", help='JSON object or list, e.g. {"action":"change_job_title","worker_number":"000001","title":"Lead"}')
     m.add_argument("--url", required=True, help="the emulator's dataverse_url")
     m.add_argument("--ca-bundle", help="the emulator's ca_bundle")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     return serve(args) if args.command == "serve" else mutate(args)

@@ -78,3 +78,18 @@ def test_bad_flags_are_refused_with_a_clear_message(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=30,
     )
     assert done.returncode == 2 and "invalid choice" in done.stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "dataverse_emulator", "serve", "--untracked", "cdm_nosuch", "--state-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert done.returncode != 0 and "unknown tables: cdm_nosuch" in done.stderr
+
+
+def test_untracked_flag_sets_which_tables_lack_change_tracking() -> None:
+    from dataverse_emulator.cli import _config_from, build_parser
+
+    parse = build_parser().parse_args
+    assert _config_from(parse(["serve"])).tables_without_change_tracking == ("cdm_workeraddress",)
+    assert _config_from(parse(["serve", "--untracked", ""])).tables_without_change_tracking == ()
+    both = parse(["serve", "--untracked", "cdm_worker, cdm_job"])
+    assert _config_from(both).tables_without_change_tracking == ("cdm_worker", "cdm_job")
