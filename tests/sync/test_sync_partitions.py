@@ -14,9 +14,15 @@ from sync_helpers import data_columns, mismatches, warehouse_rows
 from dataverse_emulator.guid_order import sql_guid_key
 from hr_dataverse.catalog import load_catalog
 from hr_dataverse.dataverse import ChangePage
-from hr_dataverse.sync import ConcurrencyBudget, sync_table
+from hr_dataverse.sync import ConcurrencyBudget, SyncError, sync_table
 from hr_dataverse.sync.parallel import read_partitions
-from hr_dataverse.sync.partitions import KeyRange, RangeCutter, dataverse_guid_order, guid_boundaries, key_ranges
+from hr_dataverse.sync.partitions import (
+    KeyRange,
+    RangeCutter,
+    dataverse_guid_order,
+    guid_boundaries,
+    key_ranges,
+)
 
 
 @pytest.mark.parametrize("table", ["cdm_worker", "cdm_workeraddress"])
@@ -105,19 +111,24 @@ def test_client_guid_order_agrees_with_the_emulators_sql_server_order():
     assert sorted(keys, key=dataverse_guid_order) == sorted(keys, key=sql_guid_key)
 
 
-def test_key_ranges_are_read_while_the_baseline_is_still_paging(emulator_factory, make_client, warehouses):
+@pytest.mark.parametrize("overlap", [True, False])
+def test_key_ranges_are_read_while_the_baseline_is_still_paging(emulator_factory, make_client, warehouses,
+                                                                 monkeypatch, overlap):
     emulator = emulator_factory(latency_ms=20)
     client = make_client(emulator, max_concurrency=2)
     spec = replace(load_catalog().get("cdm_worker"), partition_by_key=True)
     emulator.app.request_log.clear()
+    monkeypatch.setenv("HR_DATAVERSE_BASELINE_OVERLAP", "1" if overlap else "0")
     result = sync_table(client, warehouses.open("w"), spec, run_id="run-1", page_size=5,
                         concurrency=ConcurrencyBudget(2))
     log = [e for e in emulator.app.request_log.entries() if e.path.endswith("/cdm_workers")]
     baseline = [e for e in log if "%24filter" not in e.query and "$filter" not in e.query]
     ranges = [e for e in log if all(e is not b for b in baseline)]
     assert len(baseline) >= 4 and result.partitions == len(ranges) >= 4
-    # The first range was asked for after the baseline's first page and long before its last one.
-    assert baseline[0].finished <= ranges[0].started < baseline[-1].started
+    if overlap:  # the first range was asked for after the baseline's first page, long before its last
+        assert baseline[0].finished <= ranges[0].started < baseline[-1].started
+    else:  # the conservative setting: no range before the whole baseline was read
+        assert baseline[-1].finished <= ranges[0].started
     assert result.delta_link_stored and result.rows_total == emulator.app.store.count("cdm_worker")
 
 
@@ -203,3 +214,9 @@ def test_a_range_walk_that_reads_dataverse_runs_beside_the_workers_within_the_bu
     assert sorted(got) == [str(n) for n in range(6)]
     assert events.index("walk done") < events.index("range 2 read")  # the walk did not wait for the data
     assert budget.peak <= 2
+
+
+def test_a_bad_overlap_setting_is_refused_by_name(client, warehouses, monkeypatch):
+    monkeypatch.setenv("HR_DATAVERSE_BASELINE_OVERLAP", "maybe")
+    with pytest.raises(SyncError, match="HR_DATAVERSE_BASELINE_OVERLAP must be 1 or 0"):
+        sync_table(client, warehouses.open("w"), load_catalog().get("cdm_worker"), run_id="run-1")
