@@ -21,10 +21,14 @@ def _grow(store, rows: int) -> int:
 
 
 def _peak_during_load(client, wh, spec, run_id: str) -> tuple[int, int]:
-    tracemalloc.reset_peak()
-    before = tracemalloc.get_traced_memory()[0]
-    result = sync_table(client, wh, spec, run_id=run_id, mode="full", page_size=PAGE_SIZE)
-    return tracemalloc.get_traced_memory()[1] - before, result.pages
+    """The lower of two loads' peaks: one load's peak varies by ~200 kB (threads, caches)."""
+    peaks = []
+    for attempt in range(2):
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        result = sync_table(client, wh, spec, run_id=f"{run_id}-{attempt}", mode="full", page_size=PAGE_SIZE)
+        peaks.append(tracemalloc.get_traced_memory()[1] - before)
+    return min(peaks), result.pages
 
 
 def test_peak_memory_of_a_full_load_does_not_grow_with_the_table(emulator, client, sqlite_warehouses):
@@ -35,12 +39,12 @@ def test_peak_memory_of_a_full_load_does_not_grow_with_the_table(emulator, clien
         sync_table(client, wh, spec, run_id="warm-up", page_size=PAGE_SIZE)  # imports, statement caches
         small_bytes = _grow(store, 250)
         small_peak, small_pages = _peak_during_load(client, wh, spec, "small")
-        large_bytes = _grow(store, 1250)
+        large_bytes = _grow(store, 2500)
         large_peak, large_pages = _peak_during_load(client, wh, spec, "large")
     finally:
         tracemalloc.stop()
-    assert (small_pages, large_pages) == (5, 25)
-    # Five times the pages and data: the peak grows by a few per cent of the added data (paging
+    assert (small_pages, large_pages) == (5, 50)
+    # Ten times the pages and data: the peak grows by a few per cent of the added data (paging
     # links and request bookkeeping), and stays far below what holding the table would need.
     assert large_peak - small_peak < 0.1 * (large_bytes - small_bytes)
     assert large_peak < 0.5 * large_bytes
