@@ -5,6 +5,10 @@
 was used, so a check can allow for the snapshot's staleness. The sync state stores only the value;
 the method follows from it: below 5000 the count is exact, from 5000 on it is the snapshot (raised
 to 5000 when the snapshot is older than rows the exact count already saw).
+
+A table whose last stored count already reached the cap is asked for the snapshot first: its
+``$count`` would only say "5000" again, and the sync runs every few minutes per table. Should the
+snapshot say fewer than 5000 (the table shrank), the exact count is taken after all.
 """
 
 from __future__ import annotations
@@ -30,10 +34,17 @@ class SourceCount:
     problem: str | None = None  # why no count could be taken
 
 
-def source_count(client: DataverseClient, logical_name: str, entity_set: str) -> SourceCount:
-    """Count the table's rows now. Tables that cannot be counted (some virtual tables refuse
-    both requests with 400/404) give ``UNAVAILABLE`` instead of failing the load."""
+def source_count(client: DataverseClient, logical_name: str, entity_set: str, *,
+                 previous: int | None = None) -> SourceCount:
+    """Count the table's rows now; ``previous`` is the count the last load stored (None: none).
+
+    Tables that cannot be counted (some virtual tables refuse both requests with 400/404) give
+    ``UNAVAILABLE`` instead of failing the load."""
     try:
+        if previous is not None and previous >= COUNT_CAP:
+            snapshot = total_record_count(client, [logical_name]).get(logical_name)
+            if snapshot is not None and snapshot >= COUNT_CAP:
+                return SourceCount(snapshot, SNAPSHOT)
         exact = count(client, entity_set)
         if exact < COUNT_CAP:
             return SourceCount(exact, EXACT)

@@ -138,7 +138,8 @@ class _TableRun:
             self.budget = ConcurrencyBudget.for_client(self.client)
         self.load_mode, reason = self.plan(mode, prepared)
         self.log.info("table %s: %s load (%s)", self.spec.name, self.load_mode, reason)
-        self.count = source_count(self.client, self.spec.name, prepared.entity_set)
+        self.count = source_count(self.client, self.spec.name, prepared.entity_set,
+                                  previous=prepared.state.source_count if prepared.state else None)
         if self.count.problem:
             self.warn(f"table '{self.spec.name}': no source count ({self.count.problem})")
         if self.load_mode == "delta":
