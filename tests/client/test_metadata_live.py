@@ -45,3 +45,29 @@ def test_the_sync_asks_only_for_the_labels_it_stores(client: DataverseClient, em
     log.clear()
     get_entity(client, "cdm_worker", option_columns=[], lookup_targets=False)
     assert len(log.entries()) == 1
+
+
+def test_lazy_labels_are_fetched_once_per_option_type_when_first_looked_up(client: DataverseClient,
+                                                                            emulator: Any) -> None:
+    table = emulator.app.schema["cdm_worker"]
+    log = emulator.app.request_log
+    log.clear()
+    info = get_entity(client, "cdm_worker", option_columns=["statecode", "cdm_type"], lookup_targets=False,
+                      lazy_options=True)
+    assert len(log.entries()) == 1  # the table and its columns only
+    assert info.attributes["statecode"].options.get(1) == "Inactive"
+    assert dict(info.attributes["statecode"].options) == {0: "Active", 1: "Inactive"}
+    assert [e.path.rsplit("/", 1)[-1] for e in log.entries()][1:] == ["Microsoft.Dynamics.CRM.StateAttributeMetadata"]
+    picklists = [n for n, a in table.attributes.items() if a.attribute_type == "Picklist"]
+    for name in picklists:
+        assert dict(info.attributes[name].options) == dict(table.attributes[name].options)
+    assert len(log.entries()) == 3  # one more request for every Picklist column together
+    assert info.attributes["statuscode"].options is None  # Status labels were not asked for
+
+
+def test_a_failing_lazy_label_fetch_raises_where_the_label_is_wanted(client: DataverseClient, emulator: Any) -> None:
+    info = get_entity(client, "cdm_worker", option_columns=["statecode"], lookup_targets=False, lazy_options=True)
+    emulator.app.faults.queue(404, count=1, path_contains="StateAttributeMetadata")
+    with pytest.raises(NotFound):
+        info.attributes["statecode"].options.get(0)
+    assert info.attributes["statecode"].options.get(0) == "Active"  # not cached as empty: asked again

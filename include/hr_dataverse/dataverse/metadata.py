@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +33,7 @@ class AttributeInfo:
     logical_name: str
     attribute_type: str
     is_valid_for_read: bool
-    options: dict[int, str] | None = None  # choice value → label (Picklist/State/Status)
+    options: Mapping[int, str] | None = None  # choice value → label (Picklist/State/Status)
     targets: tuple[str, ...] | None = None  # target tables of a lookup
 
 
@@ -53,12 +54,14 @@ def _entity_path(logical_name: str) -> str:
 
 
 def get_entity(client: DataverseClient, logical_name: str, *, option_columns: Iterable[str] | None = None,
-               lookup_targets: bool = True) -> EntityInfo:
+               lookup_targets: bool = True, lazy_options: bool = False) -> EntityInfo:
     """Metadata of one table by logical name; raises ``NotFound`` when the table does not exist.
 
     Option labels and lookup targets take one more request per attribute type: ``option_columns``
     (None = all) limits the labels to the types of those columns, ``lookup_targets=False`` skips the
-    targets. The sync, which runs every few minutes per table, asks only for what it stores.
+    targets. ``lazy_options`` defers the label requests until a label is first looked up
+    (``LazyOptionLabels``): the sync, which runs every few minutes per table and reads labels from
+    the rows' FormattedValue annotations, then asks for them only when a row lacks one.
     """
     path = _entity_path(logical_name)
     payload = _single(client.request(
@@ -67,13 +70,14 @@ def get_entity(client: DataverseClient, logical_name: str, *, option_columns: It
     raw_attrs = payload.get("Attributes") or []
     types = {a["LogicalName"]: a.get("AttributeType") or "" for a in raw_attrs}
     wanted_types = set(types.values()) if option_columns is None else {types.get(c) for c in option_columns}
-    options: dict[str, dict[int, str]] = {}
+    options: dict[str, Mapping[int, str]] = {}
     for attr_type, (cast, expand) in _OPTION_CASTS.items():
         if attr_type in wanted_types:
-            rows = client.request("GET", f"{path}/Attributes/Microsoft.Dynamics.CRM.{cast}",
-                                  params={"$select": "LogicalName", "$expand": expand}).data.get("value", [])
-            for row in rows:
-                options[row["LogicalName"]] = _options(row.get("OptionSet") or row.get("GlobalOptionSet"))
+            fetch = _OptionFetch(client, f"{path}/Attributes/Microsoft.Dynamics.CRM.{cast}", expand)
+            if lazy_options:
+                options.update({name: LazyOptionLabels(fetch, name) for name, t in types.items() if t == attr_type})
+            else:
+                options.update(fetch.labels())
     targets: dict[str, tuple[str, ...]] = {}
     if lookup_targets and _LOOKUP_TYPES & set(types.values()):
         rows = client.request("GET", f"{path}/Attributes/Microsoft.Dynamics.CRM.LookupAttributeMetadata",
@@ -99,6 +103,50 @@ def get_entity(client: DataverseClient, logical_name: str, *, option_columns: It
         object_type_code=payload.get("ObjectTypeCode"),
         attributes=attributes,
     )
+
+
+class _OptionFetch:
+    """The option sets of one attribute type of one table: one request, made once, when first needed."""
+
+    def __init__(self, client: DataverseClient, path: str, expand: str) -> None:
+        self._client, self._path, self._expand = client, path, expand
+        self._lock = threading.Lock()
+        self._labels: dict[str, dict[int, str]] | None = None
+
+    def labels(self) -> dict[str, dict[int, str]]:
+        with self._lock:  # the sync's partition threads share one table's columns
+            if self._labels is None:
+                rows = self._client.request("GET", self._path, params={"$select": "LogicalName", "$expand": self._expand},
+                                            ).data.get("value", [])
+                self._labels = {row["LogicalName"]: _options(row.get("OptionSet") or row.get("GlobalOptionSet"))
+                                for row in rows}
+            return self._labels
+
+
+class LazyOptionLabels(Mapping[int, str]):
+    """One choice column's value → label map, fetched with its attribute type's labels on first use.
+
+    A failing fetch raises its ``DataverseError`` where the label was wanted (and again on the next
+    lookup): a label is never silently left out.
+    """
+
+    def __init__(self, fetch: _OptionFetch, column: str) -> None:
+        self._fetch, self._column = fetch, column
+
+    def _map(self) -> dict[int, str]:
+        return self._fetch.labels().get(self._column, {})
+
+    def __getitem__(self, value: int) -> str:
+        return self._map()[value]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._map())
+
+    def __len__(self) -> int:
+        return len(self._map())
+
+    def __repr__(self) -> str:
+        return f"LazyOptionLabels({self._column!r})"
 
 
 def _single(payload: Any) -> dict[str, Any]:

@@ -40,8 +40,8 @@ class PreparedTable:
 
 
 def prepare_table(client: DataverseClient, warehouse: Warehouse, spec: TableSpec) -> PreparedTable:
-    # Labels only for the catalog's option sets (the fallback when a row lacks FormattedValue).
-    entity = get_entity(client, spec.name, option_columns=spec.option_sets, lookup_targets=False)
+    # Labels only for the catalog's option sets, fetched only if a row lacks its FormattedValue.
+    entity = get_entity(client, spec.name, option_columns=spec.option_sets, lookup_targets=False, lazy_options=True)
     selection = columns_for(spec, entity)
     state = warehouse.get_state(spec.name)
     known = set(((state.schema_columns or {}).get("columns") or {}) if state else {})

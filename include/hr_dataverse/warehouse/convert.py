@@ -159,9 +159,9 @@ def _companion(spec: ColumnSpec, row: Mapping[str, Any], value: Any) -> str | No
     formatted = row.get(spec.name + FORMATTED)
     if formatted is not None:
         return str(formatted)
-    if spec.is_lookup or not spec.options:
+    if spec.is_lookup or spec.options is None:
         return None
-    return spec.options.get(int(value))
+    return spec.options.get(int(value))  # may fetch lazily loaded labels (one request per table and type)
 
 
 def _version(row: Mapping[str, Any]) -> int | None:
