@@ -1,4 +1,5 @@
-"""Read key-range partitions in parallel threads and hand their pages to one consumer.
+"""Fetch pages in threads and hand them to one consumer: key-range partitions in parallel
+(``read_partitions``), or one sequential read a page ahead of its consumer (``read_ahead``).
 
 Worker threads take ranges from a queue and fetch pages, each request inside a slot of the
 ``ConcurrencyBudget``. One more thread fills the queue from the ranges iterator, which may itself
@@ -13,13 +14,14 @@ import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ..dataverse import ChangePage
 from .budget import ConcurrencyBudget
 from .partitions import KeyRange
 
 PageSource = Callable[[KeyRange], Iterator[ChangePage]]
+T = TypeVar("T")
 _POLL_S = 0.1
 
 
@@ -51,13 +53,7 @@ def read_partitions(ranges: Iterable[KeyRange], source: PageSource, budget: Conc
     count = max(1, count)
 
     def put(item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                pages.put(item, timeout=_POLL_S)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return _put(pages, item, stop)
 
     def walk() -> None:
         try:
@@ -114,6 +110,65 @@ def read_partitions(ranges: Iterable[KeyRange], source: PageSource, budget: Conc
             while thread.is_alive():
                 _drain(pages)
                 thread.join(_POLL_S)
+
+
+def read_ahead(pages: Iterator[T]) -> Iterator[T]:
+    """``pages``, fetched one ahead of the consumer by a thread of their own.
+
+    A sequential read (change-tracking initial or delta read, plain read) otherwise pays each page
+    twice in a row: the server's time to answer it, then the client's time to stage it. Fetching
+    page N+1 while page N is staged costs, per page, the slower of the two. Requests stay one at a
+    time (``pages`` is advanced by one thread only), and at most two pages are held: the one being
+    staged and the one being fetched. Errors are re-raised here in order, after the pages before
+    them. Close the generator (``contextlib.closing``) to stop the thread; it closes ``pages``.
+    """
+    handoff: queue.Queue[Any] = queue.Queue(maxsize=1)
+    room = threading.Semaphore(2)  # pages alive: the consumer's and the one being fetched
+    stop = threading.Event()
+
+    def fetch() -> None:
+        try:
+            while True:
+                while not room.acquire(timeout=_POLL_S):
+                    if stop.is_set():
+                        return
+                item = next(pages, _DONE)
+                if not _put(handoff, item, stop) or item is _DONE:
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
+            _put(handoff, _Failed(exc), stop)
+        finally:
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=fetch, name="hr-sync-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = handoff.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
+            room.release()  # the consumer is done with this page: the next but one may be fetched
+    finally:
+        stop.set()
+        while thread.is_alive():
+            _drain(handoff)
+            thread.join(_POLL_S)
+
+
+def _put(pages: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
+    """Hand ``item`` over unless ``stop`` is set first; False when it was not handed over."""
+    while not stop.is_set():
+        try:
+            pages.put(item, timeout=_POLL_S)
+            return True
+        except queue.Full:
+            continue
+    return False
 
 
 def _drain(pages: queue.Queue[Any]) -> None:

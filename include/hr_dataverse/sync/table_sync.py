@@ -38,7 +38,7 @@ from ..warehouse import LoadResult, LoadSession
 from .budget import ConcurrencyBudget
 from .counts import SourceCount, source_count
 from .errors import SyncError
-from .parallel import read_partitions
+from .parallel import read_ahead, read_partitions
 from .partitions import KeyRange, RangeCutter, guid_boundaries, key_ranges
 from .prepare import PreparedTable, prepare_table
 from .reader import link_select, plain_pages, tracked_pages, with_select
@@ -203,9 +203,10 @@ class _TableRun:
     # --- loads -----------------------------------------------------------------------------
 
     def delta(self, link: str, reason: str) -> TableSyncResult:
-        with self.warehouse.begin_load(self.spec.name, self.run_id, "delta") as load:
+        pages = read_ahead(tracked_pages(self.client, link, select=None, page_size=self.page_size))
+        with self.warehouse.begin_load(self.spec.name, self.run_id, "delta") as load, closing(pages):
             new_link = None
-            for page in tracked_pages(self.client, link, select=None, page_size=self.page_size):
+            for page in pages:
                 self.stage(load, page)
                 new_link = page.delta_link
             if not new_link:
@@ -220,10 +221,11 @@ class _TableRun:
         if parts > 1:
             return self.partitioned_full_load(reason)
         self.load_mode = "full"
-        with self.warehouse.begin_load(self.spec.name, self.run_id, "full") as load:
+        pages = read_ahead(tracked_pages(self.client, prepared.entity_set, select=prepared.select,
+                                         page_size=self.page_size))
+        with self.warehouse.begin_load(self.spec.name, self.run_id, "full") as load, closing(pages):
             link = None
-            for page in tracked_pages(self.client, prepared.entity_set, select=prepared.select,
-                                      page_size=self.page_size):
+            for page in pages:
                 self.stage(load, page)
                 link = page.delta_link
             if not link:
@@ -263,9 +265,10 @@ class _TableRun:
         if parts > 1:
             # No key sample without a tracked read: spread ranges over the GUID key space.
             return self.parallel_load("full_every_run", reason, key_ranges(guid_boundaries(parts)))
-        with self.warehouse.begin_load(self.spec.name, self.run_id, "full_every_run") as load:
-            for page in plain_pages(self.client, prepared.entity_set, select=prepared.select,
-                                    page_size=self.page_size):
+        pages = read_ahead(plain_pages(self.client, prepared.entity_set, select=prepared.select,
+                                       page_size=self.page_size))
+        with self.warehouse.begin_load(self.spec.name, self.run_id, "full_every_run") as load, closing(pages):
+            for page in pages:
                 self.stage(load, page)
             return self.commit(load, "full_every_run", reason, None, reconcile=True)
 
