@@ -40,10 +40,11 @@ class BenchSettings:
     dop_hint: int = 5
     max_concurrency: int = 8
     pool: int | None = None  # None: min(max_concurrency, dop_hint)
-    # HR_DATAVERSE_PARTITION_SLOTS (the DAG's default, 2): a large table's change-tracking baseline
-    # walks the keys one page at a time and a second slot reads each page's key range beside it, so
-    # more slots would mostly wait for the baseline; the rest of the pool serves the other tables.
-    partition_slots: int = 2
+    # HR_DATAVERSE_PARTITION_SLOTS (the DAG's default, 3): a large table's change-tracking baseline
+    # walks the keys one page at a time on one slot; two more read each walked page's key range with
+    # every column (one reader falls behind the walk: it also parses the rows); the rest of the pool
+    # serves the other tables.
+    partition_slots: int = 3
     # Tables the emulator serves without change tracking. Default none: the set-up the connection
     # check asks for ("turn on Track changes"). The emulator's own default leaves cdm_workeraddress
     # untracked (realistic mess); ``--untracked cdm_workeraddress`` measures what that costs a delta.

@@ -21,11 +21,12 @@ import os
 DATAVERSE_POOL = "dataverse_api"
 POOL_DESCRIPTION = "Concurrent Dataverse Web API requests of the HR sync (min of max_concurrency and x-ms-dop-hint)"
 PARTITION_SLOTS_ENV = "HR_DATAVERSE_PARTITION_SLOTS"
-DEFAULT_PARTITION_SLOTS = 2
+# The walk takes one slot; one range reader falls behind it (it also parses every column), two keep up.
+DEFAULT_PARTITION_SLOTS = 3
 
 
 def partition_slots() -> int:
-    """Slots (= parallel requests) of one large-table load: ``$HR_DATAVERSE_PARTITION_SLOTS``, default 2.
+    """Slots (= parallel requests) of one large-table load: ``$HR_DATAVERSE_PARTITION_SLOTS``, default 3.
     Read when the DAG file is parsed; a bad value is a ``ValueError`` naming the variable."""
     raw = os.environ.get(PARTITION_SLOTS_ENV, "").strip()
     if not raw:

@@ -24,8 +24,8 @@ pytestmark = pytest.mark.airflow
 def test_pool_is_the_smaller_of_max_concurrency_and_dop_hint_but_fits_a_large_table(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(PARTITION_SLOTS_ENV, raising=False)
-    assert partition_slots() == 2
-    assert (pool_size(8, 5), pool_size(4, 5), pool_size(8, None), pool_size(8, 1)) == (5, 4, 8, 2)
+    assert partition_slots() == 3
+    assert (pool_size(8, 5), pool_size(4, 5), pool_size(8, None), pool_size(8, 1)) == (5, 4, 8, 3)
     monkeypatch.setenv(PARTITION_SLOTS_ENV, "6")
     assert partition_slots() == 6 and pool_size(8, 5) == 6
     for bad, message in (("0", "must be at least 1, got 0"), ("two", "must be a whole number, got 'two'")):
@@ -92,8 +92,9 @@ def test_resolve_tables_splits_the_selection_by_how_tables_are_read() -> None:
     every = resolve_tables([])
     assert every["all"] == catalog.names() and sorted(every["regular"] + every["large"]) == sorted(catalog.names())
     assert every["large"] == [t.name for t in catalog if t.partition_by_key]
-    assert resolve_tables(["cdm_worker", "cdm_job"]) == {"all": ["cdm_job", "cdm_worker"], "regular": ["cdm_job"],
-                                                         "large": ["cdm_worker"]}
+    assert every["large"] == ["mshr_hcmworkerskillentity"]
+    assert resolve_tables(["mshr_hcmworkerskillentity", "cdm_job"]) == {
+        "all": ["cdm_job", "mshr_hcmworkerskillentity"], "regular": ["cdm_job"], "large": ["mshr_hcmworkerskillentity"]}
     with pytest.raises(AirflowFailException, match="unknown table\\(s\\) 'cdm_nope'"):
         resolve_tables(["cdm_nope"])
 

@@ -9,9 +9,11 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sync_helpers import mismatches, warehouse_rows
 
 from hr_dataverse.catalog import load_catalog
@@ -23,10 +25,11 @@ TABLE = "cdm_worker"
 PAGE_SIZE = 5
 
 
-def start_sync(emulator: Any, warehouses: Any, run_id: str, page_size: int) -> subprocess.Popen[str]:
+def start_sync(emulator: Any, warehouses: Any, run_id: str, page_size: int,
+               partitioned: bool = False) -> subprocess.Popen[str]:
     url, schema = warehouses.location()
     args = {"info": emulator.info, "url": url, "schema": schema, "table": TABLE, "run_id": run_id,
-            "page_size": page_size}
+            "page_size": page_size, "partition_by_key": partitioned}
     path = os.pathsep.join([str(ROOT / "include"), str(ROOT / "emulator"), str(HERE), os.environ.get("PYTHONPATH", "")])
     emulator.app.request_log.clear()
     return subprocess.Popen([sys.executable, str(HERE / "sync_child.py"), json.dumps(args)], text=True,
@@ -35,8 +38,8 @@ def start_sync(emulator: Any, warehouses: Any, run_id: str, page_size: int) -> s
 
 def kill_after_requests(proc: subprocess.Popen[str], emulator: Any, data_requests: int) -> None:
     """SIGKILL the child once it asked for ``data_requests`` pages of the table. A sequential read
-    asks for page n + 1 only after staging page n; parallel readers are at most two pages per
-    worker ahead of staging."""
+    asks for page n + 1 while staging page n (read-ahead); parallel readers are at most two pages
+    per worker ahead of staging."""
     entity_set = emulator.app.schema[TABLE].entity_set_name
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -52,12 +55,14 @@ def kill_after_requests(proc: subprocess.Popen[str], emulator: Any, data_request
     assert proc.returncode == -signal.SIGKILL and "finished" not in out, err
 
 
-def test_killed_during_a_full_load_then_rerun_gives_the_source_state(emulator, client, warehouses):
+@pytest.mark.parametrize("partitioned", [True, False], ids=["key-ranges", "page-by-page"])
+def test_killed_during_a_full_load_then_rerun_gives_the_source_state(emulator, client, warehouses, partitioned):
     app, wh = emulator.app, warehouses.open()
-    spec = load_catalog().get(TABLE)
+    spec = replace(load_catalog().get(TABLE), partition_by_key=partitioned)
     app.config.latency_ms = 100  # slow pages, so the kill lands mid-table
-    # A partitioned load (catalog partition_by_key): the key baseline with one 2-row range per page.
-    kill_after_requests(start_sync(emulator, warehouses, "run-1", page_size=2), emulator, data_requests=10)
+    # Partitioned: the key baseline with one 2-row range per page; else one tracked read, read ahead.
+    kill_after_requests(start_sync(emulator, warehouses, "run-1", page_size=2, partitioned=partitioned), emulator,
+                        data_requests=10)
     app.config.latency_ms = 0
 
     assert warehouse_rows(wh, spec) == {}  # the staged pages never reached the live table
@@ -65,7 +70,7 @@ def test_killed_during_a_full_load_then_rerun_gives_the_source_state(emulator, c
     assert state is not None and state.delta_link is None and wh.runs() == []
     rerun = sync_table(client, warehouses.open(), spec, run_id="run-1", page_size=2)
     rows = app.store.count(TABLE)
-    assert (rerun.mode_used, rerun.rows_upserted, rerun.partitions) == ("full", rows, -(-rows // 2))
+    assert (rerun.mode_used, rerun.rows_upserted, rerun.partitions) == ("full", rows, -(-rows // 2) if partitioned else 1)
     assert mismatches(app, wh, spec) == []
 
 
