@@ -13,6 +13,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -92,24 +93,7 @@ def read_partitions(ranges: Iterable[KeyRange], source: PageSource, budget: Conc
 
     threads = [threading.Thread(target=walk, name="hr-sync-ranges", daemon=True)]
     threads += [threading.Thread(target=work, name=f"hr-sync-part-{n}", daemon=True) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    try:
-        running = len(threads)
-        while running:
-            item = pages.get()
-            if item is _DONE:
-                running -= 1
-            elif isinstance(item, _Failed):
-                raise item.error
-            else:
-                yield item
-    finally:
-        stop.set()
-        for thread in threads:
-            while thread.is_alive():
-                _drain(pages)
-                thread.join(_POLL_S)
+    yield from _consume(pages, threads, stop)
 
 
 def read_ahead(pages: Iterator[T]) -> Iterator[T]:
@@ -143,21 +127,34 @@ def read_ahead(pages: Iterator[T]) -> Iterator[T]:
                 close()
 
     thread = threading.Thread(target=fetch, name="hr-sync-read-ahead", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = handoff.get()
-            if item is _DONE:
-                return
-            if isinstance(item, _Failed):
-                raise item.error
+    with closing(_consume(handoff, [thread], stop)) as items:  # closed with this generator
+        for item in items:
             yield item
             room.release()  # the consumer is done with this page: the next but one may be fetched
+
+
+def _consume(items: queue.Queue[Any], threads: list[threading.Thread], stop: threading.Event) -> Iterator[Any]:
+    """Start ``threads`` and yield what they hand over until each sent ``_DONE``; the first
+    ``_Failed`` is raised. However it ends (exhausted, raised, closed), the threads are stopped
+    (``stop``) and joined, draining ``items`` so none stays blocked on a full queue."""
+    for thread in threads:
+        thread.start()
+    try:
+        running = len(threads)
+        while running:
+            item = items.get()
+            if item is _DONE:
+                running -= 1
+            elif isinstance(item, _Failed):
+                raise item.error
+            else:
+                yield item
     finally:
         stop.set()
-        while thread.is_alive():
-            _drain(handoff)
-            thread.join(_POLL_S)
+        for thread in threads:
+            while thread.is_alive():
+                _drain(items)
+                thread.join(_POLL_S)
 
 
 def _put(pages: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
