@@ -40,15 +40,17 @@ def source_count(client: DataverseClient, logical_name: str, entity_set: str, *,
 
     Tables that cannot be counted (some virtual tables refuse both requests with 400/404) give
     ``UNAVAILABLE`` instead of failing the load."""
+    snapshot_first = previous is not None and previous >= COUNT_CAP
     try:
-        if previous is not None and previous >= COUNT_CAP:
+        if snapshot_first:
             snapshot = total_record_count(client, [logical_name]).get(logical_name)
             if snapshot is not None and snapshot >= COUNT_CAP:
                 return SourceCount(snapshot, SNAPSHOT)
         exact = count(client, entity_set)
         if exact < COUNT_CAP:
             return SourceCount(exact, EXACT)
-        snapshot = total_record_count(client, [logical_name]).get(logical_name)
+        if not snapshot_first:  # else the snapshot above is stale (below what $count saw): not asked twice
+            snapshot = total_record_count(client, [logical_name]).get(logical_name)
     except (BadRequest, NotFound) as exc:
         return SourceCount(None, UNAVAILABLE, exc.message)
     if snapshot is None:
