@@ -102,6 +102,17 @@ with DAG(
             description="auto: changes since the last run, full load where needed. full: reload everything "
                         "selected. delta: changes only, with a warning where a table must fall back to full.",
         ),
+        "allow_mass_delete": Param(
+            False, type="boolean", title="Allow mass deletion",
+            description="Only for a run after a genuine mass deletion in Dataverse: apply the soft deletes of "
+                        "complete full reads even above the delete threshold (and despite a lagging row-count "
+                        "snapshot). Never overrides a read shorter than Dataverse's exact count.",
+        ),
+        "max_delete_percent": Param(
+            None, type=["null", "number"], minimum=0, maximum=100, title="Delete threshold (%)",
+            description="Share of a table's live rows one full read may soft-delete without confirmation. "
+                        "Empty: the deployment's HR_DATAVERSE_MAX_DELETE_PERCENT, else 5.",
+        ),
         URS_MAPPING: urs_mapping_param(),
         DATA_QUALITY: data_quality_param(),
     },
@@ -122,12 +133,15 @@ with DAG(
         return resolve(get_current_context()["params"]["tables"])["large" if large else "regular"]
 
     def load(table: str, slots: int) -> dict[str, Any]:
+        from dataverse_provider.sync_tasks import delete_guard
         from dataverse_provider.sync_tasks import load_table as sync_one
 
         context = get_current_context()
         context["table"] = table  # for map_index_template: the UI names each mapped instance by its table
-        return sync_one(table, mode=context["params"]["mode"], slots=slots, run_id=context["run_id"],
-                        outlet_events=context["outlet_events"])
+        params = context["params"]
+        guard = delete_guard(params.get("allow_mass_delete", False), params.get("max_delete_percent"))
+        return sync_one(table, mode=params["mode"], slots=slots, run_id=context["run_id"],
+                        outlet_events=context["outlet_events"], guard=guard)
 
     # One pool slot per request the task can have in flight; one summary value each (not one XCom per key).
     load_options: dict[str, Any] = {"pool": DATAVERSE_POOL, "outlets": [SYNC_ALIAS],

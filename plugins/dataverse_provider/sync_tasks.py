@@ -12,6 +12,7 @@ table (``required: false``) that cannot be read is skipped with a warning instea
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -21,6 +22,9 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from dataverse_provider.assets import SYNC_ALIAS, asset_event_extra, table_asset
 
 log = logging.getLogger(__name__)
+
+MAX_DELETE_PERCENT_ENV = "HR_DATAVERSE_MAX_DELETE_PERCENT"
+LOCK_WAIT_ENV = "HR_DATAVERSE_LOAD_LOCK_WAIT_S"
 
 
 def catalog_table_names() -> list[str]:
@@ -52,11 +56,50 @@ def resolve_tables(names: Sequence[str] | None) -> dict[str, list[str]]:
     }
 
 
+def delete_guard(allow_mass_delete: bool = False, max_delete_percent: float | None = None) -> Any:
+    """The delete guard's settings for one run: ``max_delete_percent`` from the trigger form when set
+    there, else ``$HR_DATAVERSE_MAX_DELETE_PERCENT`` (the deployment's), else 5; ``allow_mass_delete``
+    only from the form (a standing allowance would switch the guard off for every scheduled run)."""
+    from hr_dataverse.sync import DeleteGuardSettings
+
+    percent = max_delete_percent
+    if percent is None:
+        raw = os.environ.get(MAX_DELETE_PERCENT_ENV, "").strip()
+        try:
+            percent = float(raw) if raw else None
+        except ValueError:
+            raise AirflowFailException(f"{MAX_DELETE_PERCENT_ENV} must be a number of percent (e.g. 5), "
+                                       f"got {raw!r}") from None
+    if percent is not None and not 0 <= percent <= 100:
+        raise AirflowFailException(f"max_delete_percent must be between 0 and 100, got {percent}")
+    fraction = DeleteGuardSettings.max_delete_fraction if percent is None else percent / 100
+    return DeleteGuardSettings(max_delete_fraction=fraction, allow_mass_delete=bool(allow_mass_delete))
+
+
+def lock_wait_s() -> float:
+    """How long a load waits for another load of the same table (``$HR_DATAVERSE_LOAD_LOCK_WAIT_S``)."""
+    from hr_dataverse.warehouse import DEFAULT_LOCK_WAIT_S
+
+    raw = os.environ.get(LOCK_WAIT_ENV, "").strip()
+    try:
+        value = float(raw) if raw else DEFAULT_LOCK_WAIT_S
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        raise AirflowFailException(f"{LOCK_WAIT_ENV} must be a number of seconds (0 or more), got {raw!r}")
+    return value
+
+
 def load_table(table: str, *, mode: str, slots: int, run_id: str, outlet_events: Any = None,
-               conn_id: str = "dataverse_default") -> dict[str, Any]:
+               conn_id: str = "dataverse_default", guard: Any = None) -> dict[str, Any]:
     """Sync one table with at most ``slots`` requests in flight (the pool slots the task holds, capped
     by the connection's ``max_concurrency``); add the table's asset event to :data:`SYNC_ALIAS` when
-    the load changed it."""
+    the load changed it.
+
+    ``guard``: the ``DeleteGuardSettings`` (default: :func:`delete_guard`). When it held a full
+    read's deletes the task FAILS after the rows read were committed (see ``fail_on_held_deletes``);
+    when another process held the table's load lock past the wait, the load is skipped with a warning.
+    """
     from dataverse_provider.hooks.dataverse import DataverseHook
     from dataverse_provider.warehouse import open_warehouse
     from hr_dataverse.catalog import CatalogError, load_catalog
@@ -74,7 +117,9 @@ def load_table(table: str, *, mode: str, slots: int, run_id: str, outlet_events:
         client = hook.get_conn()
         # Never more requests in flight than the pool slots held, nor than the connection allows.
         budget = ConcurrencyBudget(min(slots, client.settings.max_concurrency))
-        result = sync_table(client, warehouse, spec, mode=mode, run_id=run_id, concurrency=budget).to_dict()
+        result = sync_table(client, warehouse, spec, mode=mode, run_id=run_id, concurrency=budget,
+                            delete_guard=guard if guard is not None else delete_guard(),
+                            lock_wait_s=lock_wait_s()).to_dict()
     except Exception as exc:
         error = task_error(table, exc)
         if error is None:
@@ -88,10 +133,26 @@ def load_table(table: str, *, mode: str, slots: int, run_id: str, outlet_events:
         hook.close()
         if warehouse is not None:
             warehouse.dispose()
+    fail_on_held_deletes(result)
     extra = asset_event_extra(result)
     if outlet_events is not None and extra is not None:
         outlet_events[SYNC_ALIAS].add(table_asset(table), extra=extra)
     return result
+
+
+def fail_on_held_deletes(result: dict[str, Any]) -> None:
+    """Fail the load task when the delete guard held deletes.
+
+    Airflow has no "warning" task state: a task that returns is green. A held reconciliation means
+    the warehouse may now keep rows Dataverse deleted (or the read was short), which a person must
+    look at, so the task fails: red in the grid, failure notifiers fire, the run ends failed (the
+    summary is skipped, the watcher fails the run). No retry: the same read would be held again;
+    the next scheduled run reads the table in full again (no delta link was stored). What was read
+    is committed, so failing loses no work.
+    """
+    held = result.get("deletes_held")
+    if held:
+        raise AirflowFailException(f"{held['message']} (cause: {held['cause']})")
 
 
 def task_error(table: str, exc: BaseException) -> AirflowException | None:

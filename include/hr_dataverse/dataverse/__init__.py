@@ -23,7 +23,7 @@ from .errors import (
     Unauthorized,
     from_response,
 )
-from .metadata import AttributeInfo, EntityInfo, count, get_entity, total_record_count
+from .metadata import AttributeInfo, EntityInfo, count, get_entity, lookup_targets, total_record_count
 from .paging import Page, iter_pages
 from .settings import CertificateCredential, DataverseSettings
 from .transport import DataverseClient, Response, TransportStats
@@ -60,6 +60,7 @@ __all__ = [
     "diagnose",
     "from_response",
     "get_entity",
+    "lookup_targets",
     "iter_pages",
     "read_changes",
     "total_record_count",

@@ -192,3 +192,10 @@ def count(client: DataverseClient, entity_set: str) -> int:
     if not text.isdigit():
         raise DataverseError(f"unexpected $count answer {text[:40]!r}", status=resp.status, url=resp.url)
     return int(text)
+
+
+def lookup_targets(client: DataverseClient, logical_name: str) -> dict[str, tuple[str, ...]]:
+    """Lookup column → the tables it can point to (``LookupAttributeMetadata.Targets``), one request."""
+    rows = client.request("GET", f"{_entity_path(logical_name)}/Attributes/Microsoft.Dynamics.CRM.LookupAttributeMetadata",
+                          params={"$select": "LogicalName,Targets"}).data.get("value", [])
+    return {row["LogicalName"]: tuple(row.get("Targets") or ()) for row in rows}

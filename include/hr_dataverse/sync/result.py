@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
-SUCCESS = "success"
-WARNING = "warning"
-FAILED = "failed"
+
+class TableStatus(StrEnum):
+    """Outcome of one table sync (also the run-history status)."""
+
+    SUCCESS = "success"
+    WARNING = "warning"  # loaded, with something to look at (``warnings``; ``deletes_held`` when set)
+    FAILED = "failed"
+    SKIPPED = "skipped"  # another process was loading the table (its load lock); nothing loaded
+
+
+SUCCESS, WARNING, FAILED, SKIPPED = TableStatus.SUCCESS, TableStatus.WARNING, TableStatus.FAILED, TableStatus.SKIPPED
 
 
 @dataclass
@@ -38,9 +47,10 @@ class TableSyncResult:
     rows_total: int | None = None  # live warehouse rows after the load
     status: str = SUCCESS
     error: str | None = None
+    deletes_held: dict[str, Any] | None = None  # the delete guard's hold (counts, cause), see delete_guard.py
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "status": str(self.status)}
 
     @classmethod
     def failure(cls, table: str, mode: str, error: BaseException | str, *, seconds: float = 0.0,
@@ -69,6 +79,8 @@ def run_summary(results: Iterable[TableSyncResult | dict[str, Any]]) -> dict[str
         "seconds": round(sum(r.get("seconds", 0.0) for r in rows), 3),
         "warnings": [w for r in rows for w in r.get("warnings", [])],
         "errors": {r["table"]: r.get("error") for r in rows if r.get("status") == FAILED},
+        "skipped_busy": sorted(r["table"] for r in rows if r.get("status") == SKIPPED),
+        "deletes_held": {r["table"]: r["deletes_held"] for r in rows if r.get("deletes_held")},
         "by_table": {r["table"]: {k: r.get(k) for k in ("status", "mode_used", "rows_upserted", "rows_deleted",
                                                         "rows_total", "source_count", "seconds")}
                      for r in rows},

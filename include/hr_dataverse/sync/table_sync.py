@@ -31,18 +31,20 @@ from collections.abc import Iterable, Iterator
 from contextlib import closing
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+from urllib.parse import SplitResult, urlsplit
 
-from ..dataverse import ChangePage, ChangeTrackingNotEnabled, DeltaTokenExpired
+from ..dataverse import ChangePage, ChangeTrackingNotEnabled, DeltaTokenExpired, lookup_targets
 from ..dataverse.settings import MAX_PAGE_SIZE
-from ..warehouse import LoadResult, LoadSession
+from ..warehouse import DEFAULT_LOCK_WAIT_S, LoadResult, LoadSession, TableBusyError
 from .budget import ConcurrencyBudget
 from .counts import SourceCount, source_count
+from .delete_guard import DeleteEvidence, DeleteGuardSettings, DeleteHold, judge
 from .errors import SyncError
 from .parallel import read_ahead, read_partitions
 from .partitions import KeyRange, RangeCutter, guid_boundaries, key_ranges
 from .prepare import PreparedTable, prepare_table
 from .reader import link_select, plain_pages, tracked_pages, with_select
-from .result import FAILED, SUCCESS, WARNING, TableSyncResult
+from .result import FAILED, SKIPPED, SUCCESS, WARNING, TableSyncResult
 
 if TYPE_CHECKING:
     from ..catalog import TableSpec
@@ -74,6 +76,8 @@ def sync_table(
     log: logging.Logger = _log,
     partition_threshold: int = DEFAULT_PARTITION_THRESHOLD,
     baseline_overlap: bool | None = None,
+    delete_guard: DeleteGuardSettings | None = None,
+    lock_wait_s: float = DEFAULT_LOCK_WAIT_S,
 ) -> TableSyncResult:
     """Sync one table; returns a small JSON-able summary (``.to_dict()``) or raises.
 
@@ -85,6 +89,10 @@ def sync_table(
     :param baseline_overlap: read a large table's key ranges while its change-tracking baseline is
         still paging (see ``partitioned_full_load``); False waits for the whole baseline first.
         Default: ``$HR_DATAVERSE_BASELINE_OVERLAP`` (``1``/``0``), else True.
+    :param delete_guard: when a full read's deletes are held (``delete_guard.py``); default settings
+        when None. A held load returns status ``warning`` with ``deletes_held`` set.
+    :param lock_wait_s: how long to wait while another process loads the same table (the load lock,
+        ``Warehouse.load_lock``); after that the call returns status ``skipped`` without loading.
     :raises SyncError: bad arguments, or catalog columns the source does not have.
     :raises SchemaDriftError: an incompatible source change (names the column).
     :raises DataverseError / WarehouseError: the table could not be read or written.
@@ -96,9 +104,13 @@ def sync_table(
     if not run_id:
         raise SyncError(spec.name, "run_id must not be empty")
     overlap = baseline_overlap if baseline_overlap is not None else _env_flag(BASELINE_OVERLAP_ENV, True, spec.name)
-    run = _TableRun(client, warehouse, spec, run_id, page_size, concurrency, log, partition_threshold, overlap)
+    run = _TableRun(client, warehouse, spec, run_id, page_size, concurrency, log, partition_threshold, overlap,
+                    delete_guard or DeleteGuardSettings())
     try:
-        return run.execute(mode)
+        with warehouse.load_lock(spec.name, wait_s=lock_wait_s):
+            return run.execute(mode)
+    except TableBusyError as exc:
+        return run.skipped(exc)
     except Exception as exc:
         run.record_failure(exc)
         raise
@@ -109,7 +121,7 @@ class _TableRun:
 
     def __init__(self, client: DataverseClient, warehouse: Warehouse, spec: TableSpec, run_id: str,
                  page_size: int, budget: ConcurrencyBudget | None, log: logging.Logger,
-                 partition_threshold: int, baseline_overlap: bool) -> None:
+                 partition_threshold: int, baseline_overlap: bool, guard: DeleteGuardSettings) -> None:
         self.client = client
         self.warehouse = warehouse
         self.spec = spec
@@ -119,6 +131,8 @@ class _TableRun:
         self.log = log
         self.partition_threshold = partition_threshold
         self.baseline_overlap = baseline_overlap
+        self.guard = guard
+        self.hold: DeleteHold | None = None
         self.warnings: list[str] = []
         self.pages = 0
         self.load_mode = "full"
@@ -134,6 +148,7 @@ class _TableRun:
         prepared = self.prepared = prepare_table(self.client, self.warehouse, self.spec)
         for warning in prepared.drift.warnings:
             self.warn(warning, logged=True)
+        self.record_lookup_targets()
         if self.budget is None:
             self.budget = ConcurrencyBudget.for_client(self.client)
         self.load_mode, reason = self.plan(mode, prepared)
@@ -179,6 +194,12 @@ class _TableRun:
             if mode == "delta":
                 self.warn(f"table '{name}': delta requested but no delta link is stored; running a full load")
             return "full", "no delta link stored (first load, or tracking information was cleared)"
+        foreign = _foreign_host(link, self.client.settings.environment_root)
+        if foreign:
+            self.warn(f"table '{name}': the stored delta link is on {foreign[0]}, but the connection's environment "
+                      f"URL is now on {foreign[1]}; the link is stale and is not followed: running a full resync "
+                      "with delete reconciliation")
+            return "full", f"full resync: the environment host changed from {foreign[0]} to {foreign[1]}"
         stale = self.stale_link(link, prepared)
         if stale:
             if mode == "delta":
@@ -336,7 +357,16 @@ class _TableRun:
         done: LoadResult = load.commit(
             delta_link=link, source_count=self.count.value, reconcile_deletes=reconcile, pages=self.pages,
             requests=requests, status=status, message="; ".join([reason, *self.warnings])[:4000],
+            delete_check=self.check_deletes if reconcile else None,
+            name_column=self.prepared.entity.primary_name if self.prepared else None,
         )
+        for dependent, renamed in done.names_refreshed.items():
+            if renamed:
+                self.log.info("table %s: %d row(s) of %s now show the renamed %s", self.spec.name, renamed,
+                              dependent, self.spec.name)
+        if done.deletes_held and self.hold is not None:
+            status, link = WARNING, None
+            self.warn(self.hold.message)
         self.log.info("table %s: %s load done: %d upserted, %d deleted, %d live rows, %d pages, %d requests",
                       self.spec.name, mode, done.rows_upserted, done.rows_deleted, done.rows_total, self.pages,
                       requests)
@@ -346,8 +376,35 @@ class _TableRun:
             seconds=round(time.monotonic() - self.started, 3), delta_link_stored=bool(link),
             warnings=list(self.warnings), source_count=self.count.value,
             source_count_method=self.count.method or None, partitions=partitions, rows_total=done.rows_total,
-            status=status,
+            status=status, deletes_held=self.hold.to_dict() if done.deletes_held and self.hold else None,
         )
+
+    def record_lookup_targets(self) -> None:
+        """Record where the catalog's lookups of this table point, once (for ``<lookup>_name`` refreshes)."""
+        if not self.spec.lookups:
+            return
+        known = self.warehouse.lookup_targets(self.spec.name)
+        if set(self.spec.lookups) <= set(known):
+            return
+        targets = lookup_targets(self.client, self.spec.name)
+        self.warehouse.set_lookup_targets(self.spec.name, {k: v for k, v in targets.items() if k in self.spec.lookups})
+
+    def check_deletes(self, read: int, live: int, would_delete: int) -> str | None:
+        """``LoadSession.commit``'s ``delete_check``: the guard's verdict on this full read."""
+        self.hold = judge(self.spec.name, DeleteEvidence(read, live, would_delete), self.count, self.guard)
+        return self.hold.message if self.hold else None
+
+    def skipped(self, busy: TableBusyError) -> TableSyncResult:
+        """Another process held the table's load lock for longer than the wait: nothing was loaded."""
+        self.log.warning("%s", busy)
+        try:
+            self.warehouse.record_run(self.run_id, self.spec.name, self.load_mode, status=SKIPPED,
+                                      started_at=self.started_at, message=str(busy)[:4000])
+        except Exception as record_exc:  # noqa: BLE001 - the skip is reported either way
+            self.log.error("table %s: could not record the skipped run: %s", self.spec.name, record_exc)
+        return TableSyncResult(table=self.spec.name, mode_used=self.load_mode, reason=str(busy),
+                               seconds=round(time.monotonic() - self.started, 3), warnings=[str(busy)],
+                               status=SKIPPED)
 
     def stats(self) -> tuple[int, int]:
         requests, throttled = self.stats_at_start
@@ -417,6 +474,21 @@ def _env_flag(name: str, default: bool, table: str) -> bool:
     if raw in ("0", "false", "no", "off"):
         return False
     raise SyncError(table, f"{name} must be 1 or 0 (true/false), got {raw!r}")
+
+
+def _foreign_host(link: str, environment_root: str) -> tuple[str, str] | None:
+    """(link host, environment host) when an absolute ``link`` is on another origin than the environment."""
+    theirs, ours = urlsplit(link), urlsplit(environment_root)
+    if not theirs.scheme:
+        return None  # relative: resolved against the environment URL
+    if _origin(theirs) == _origin(ours):
+        return None
+    return theirs.netloc, ours.netloc
+
+
+def _origin(parts: SplitResult) -> tuple[str, str, int | None]:
+    default = {"https": 443, "http": 80}.get(parts.scheme.lower())
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or default
 
 
 def _no_tracking_warning(table: str) -> str:

@@ -8,11 +8,12 @@ from .errors import SchemaDriftError, WarehouseConfigError, WarehouseError
 from .load import LoadResult, LoadSession
 from .schema import DriftReport
 from .state import MODES, RunRecord, SyncState
+from .table_lock import DEFAULT_LOCK_WAIT_S, TableBusyError
 from .views import LINKED_ROWS_VIEW
 from .warehouse import Warehouse
 
 __all__ = [
-    "LINKED_ROWS_VIEW", "MODES", "WAREHOUSE_URL_ENV", "ColumnSelection", "ColumnSpec", "DriftReport", "LoadResult",
+    "DEFAULT_LOCK_WAIT_S", "LINKED_ROWS_VIEW", "MODES", "TableBusyError", "WAREHOUSE_URL_ENV", "ColumnSelection", "ColumnSpec", "DriftReport", "LoadResult",
     "LoadSession", "RunRecord", "SchemaDriftError", "SyncState", "Warehouse", "WarehouseConfigError",
     "WarehouseError", "columns_for", "create_engine", "default_url",
 ]

@@ -19,8 +19,8 @@ import io
 import itertools
 import logging
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from .convert import RowConverter
 from .engine import write_transaction
 from .errors import WarehouseError
+from .lookup_names import refresh_names
 from .schema import TIMESTAMP, TableLayout, sql_type
 
 if TYPE_CHECKING:
@@ -49,6 +50,8 @@ class LoadResult:
     rows_total: int  # live rows after the commit
     rows_deleted_total: int  # soft-deleted rows after the commit
     synced_at: datetime
+    deletes_held: str | None = None  # why ``delete_check`` held the reconciliation (nothing was deleted)
+    names_refreshed: dict[str, int] = field(default_factory=dict)  # "table.lookup" -> dependent rows renamed
 
 
 class LoadSession:
@@ -144,6 +147,8 @@ class LoadSession:
         status: str = "success",
         message: str | None = None,
         partial: bool = False,
+        delete_check: Callable[[int, int, int], str | None] | None = None,
+        name_column: str | None = None,
     ) -> LoadResult:
         """Apply everything staged and record it, atomically; closes the session.
 
@@ -152,6 +157,16 @@ class LoadSession:
         rows it did not see are soft-deleted. ``partial``: one key-range part of a partitioned full
         load — rows are merged but state, history and reconciliation wait for
         ``Warehouse.finish_load``.
+
+        ``delete_check(read, live, would_delete)`` is asked before reconciliation deletes anything,
+        inside the transaction: ``read`` distinct rows staged, ``live`` live rows before the load,
+        ``would_delete`` live rows the load did not see. A returned message holds the deletes: none
+        is applied, no delta link is stored (the next load is a full one again), the history row
+        gets status ``warning`` and the message.
+
+        ``name_column``: the table's primary name column (what other tables' lookups show); the
+        ``<lookup>_name`` of every dependent row pointing to a row this load wrote is set to it in
+        the same transaction (``lookup_names.py``).
         """
         self._check_open()
         if partial and (delta_link or reconcile_deletes):
@@ -167,9 +182,25 @@ class LoadSession:
             if self._conn.dialect.name == "postgresql":
                 with self._conn.begin():  # temp tables are never auto-analyzed; the merge plan needs stats
                     self._conn.exec_driver_sql(f"ANALYZE {self._staging.name}")
+            held = None
+            # Read before the write transaction (another connection: reflection of the dependents).
+            named = bool(name_column) and name_column in self._layout.data_columns and not partial
+            dependents = self._wh.name_dependents(self.table) if named else []
             with write_transaction(self._conn):
+                live_before = self._wh._totals(self._conn, self._layout.table)[0] if reconcile_deletes else 0
                 upserted, deleted = self._merge(now)
-                reconciled = self._reconcile(now) if reconcile_deletes else 0
+                reconciled = 0
+                if reconcile_deletes:
+                    would = self._conn.scalar(sa.select(sa.func.count()).select_from(self._layout.table)
+                                              .where(self._unseen())) or 0
+                    held = delete_check(upserted, live_before, would) if delete_check and would else None
+                    if held:
+                        delta_link, status = None, "warning"
+                        message = "; ".join(m for m in (message, held) if m)[:4000]
+                    else:
+                        reconciled = self._reconcile(now)
+                names = refresh_names(self._conn, self._layout.table, self._layout.primary_key, str(name_column),
+                                      dependents, self.run_id) if dependents else {}
                 totals = self._wh._totals(self._conn, self._layout.table)
                 if not partial:
                     self._wh._save_load(
@@ -188,7 +219,7 @@ class LoadSession:
         log.info("table %s: committed %s load %s: %d upserted, %d deleted (%d reconciled)", self.table,
                  self.mode, self.run_id, upserted, deleted + reconciled, reconciled)
         return LoadResult(self.table, self.run_id, self.mode, upserted, deleted + reconciled, reconciled,
-                          totals[0], totals[1], now)
+                          totals[0], totals[1], now, held, names)
 
     def _merge(self, now: datetime) -> tuple[int, int]:
         stg, target, pk = self._staging, self._layout.table, self._layout.primary_key
@@ -210,9 +241,13 @@ class LoadSession:
         deleted = self._soft_delete(target.c[pk].in_(deleted_ids), now)
         return upserted, deleted
 
-    def _reconcile(self, now: datetime) -> int:
+    def _unseen(self) -> sa.ColumnElement[bool]:
+        """Live rows of the target the staged load did not see."""
         stg, target, pk = self._staging, self._layout.table, self._layout.primary_key
-        return self._soft_delete(~sa.exists().where(stg.c[pk] == target.c[pk]), now)
+        return sa.and_(target.c._deleted_at.is_(None), ~sa.exists().where(stg.c[pk] == target.c[pk]))
+
+    def _reconcile(self, now: datetime) -> int:
+        return self._soft_delete(self._unseen(), now)
 
     def _soft_delete(self, condition: sa.ColumnElement[bool], now: datetime) -> int:
         target = self._layout.table

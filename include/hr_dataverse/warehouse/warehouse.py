@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,8 +35,10 @@ from .columns import ColumnSpec
 from .engine import create_engine, default_url, write_transaction, writing
 from .errors import WarehouseConfigError, WarehouseError
 from .load import LoadResult, LoadSession
+from .lookup_names import Dependent, lookup_targets_table, replace_targets
 from .schema import BOOKKEEPING, DriftReport, TableLayout, ensure, sql_type
 from .state import MODES, RUN_STATUSES, RunRecord, SyncState, state_tables, upsert_state
+from .table_lock import DEFAULT_LOCK_WAIT_S, table_lock
 from .views import LINKED_ROWS_VIEW, linked_rows_select, replace_view
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -74,6 +76,7 @@ class Warehouse:
         self.table_prefix = table_prefix
         self.chunk_rows = chunk_rows
         self._state, self._runs = state_tables(schema, table_prefix)
+        self._lookup_targets = lookup_targets_table(self._state.metadata, table_prefix)
         self._layouts: dict[str, TableLayout] = {}
         self._bootstrapped = False
 
@@ -140,6 +143,14 @@ class Warehouse:
         return sa.Table(name, sa.MetaData(schema=self.schema), *columns)
 
     # --- loads -----------------------------------------------------------------------------
+
+    def load_lock(self, table: str, *, wait_s: float = DEFAULT_LOCK_WAIT_S,
+                  poll_s: float = 0.5) -> AbstractContextManager[None]:
+        """Hold ``table``'s load lock for the block: one load per table at a time across processes and
+        machines (see ``table_lock``); raises ``TableBusyError`` after waiting ``wait_s`` seconds."""
+        name = self.table_name(table)
+        return table_lock(self.engine, f"hr_load.{self.schema}.{name}" if self.schema else name, table,
+                          wait_s=wait_s, poll_s=poll_s)
 
     def begin_load(self, table: str, run_id: str, mode: str) -> LoadSession:
         """Start staging a load of ``table`` (``mode``: full, delta or full_every_run)."""
@@ -298,6 +309,44 @@ class Warehouse:
             query = query.where(r.c.table_name == table)
         with self.engine.connect() as conn:
             return [RunRecord(**row._mapping) for row in conn.execute(query)]
+
+    # --- lookup names ----------------------------------------------------------------------
+
+    def lookup_targets(self, table: str) -> dict[str, list[str]]:
+        """The recorded target tables of ``table``'s lookups (``lookup_names.py``)."""
+        self._bootstrap()
+        reg = self._lookup_targets
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(reg.c.lookup, reg.c.target_table).where(reg.c.table_name == table)).all()
+        found: dict[str, list[str]] = {}
+        for lookup, target in rows:
+            found.setdefault(lookup, []).append(target)
+        return found
+
+    def set_lookup_targets(self, table: str, targets: dict[str, tuple[str, ...]]) -> None:
+        """Record which tables ``table``'s lookups point to (from Dataverse metadata)."""
+        self._bootstrap()
+        with self._writing() as conn:
+            replace_targets(conn, self._lookup_targets, table, targets)
+
+    def name_dependents(self, target_table: str) -> list[Dependent]:
+        """The ``<lookup>_name`` columns of warehouse tables whose lookup points to ``target_table``."""
+        self._bootstrap()
+        reg = self._lookup_targets
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(reg.c.table_name, reg.c.lookup)
+                                .where(reg.c.target_table == target_table)
+                                .order_by(reg.c.table_name, reg.c.lookup)).all()
+        dependents = []
+        for table, lookup in rows:
+            try:
+                warehouse_table = self.table(table)
+            except WarehouseError:
+                continue  # not loaded yet: its first load reads current names
+            dep = Dependent(warehouse_table, lookup)
+            if dep.value_column in warehouse_table.c and dep.name_column in warehouse_table.c:
+                dependents.append(dep)
+        return dependents
 
     # --- views -----------------------------------------------------------------------------
 
