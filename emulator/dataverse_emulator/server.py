@@ -16,6 +16,8 @@ from .config import EmulatorConfig
 from .http import Headers, Request
 from .tls import ensure_certificates, server_context
 
+_CERT_HOSTS = ("localhost", "127.0.0.1")  # names the server certificate covers (tls.py)
+
 MAX_BODY = 64 * 1024 * 1024
 
 
@@ -27,6 +29,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass  # the emulator keeps its own request log; stderr noise helps nobody
+
+    def _scheme_host(self) -> str:
+        """The origin as the client addressed us (Dataverse builds nextLink/deltaLink from it): the Host
+        header when it names this server (a certificate host, our port), else our base URL."""
+        host = (self.headers.get("Host") or "").strip().lower()
+        name, _, port = host.rpartition(":")
+        if name in _CERT_HOSTS and port == str(self.server.server_address[1]):
+            return f"https://{host}"
+        return self.server.base_url
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -41,7 +52,7 @@ class _Handler(BaseHTTPRequestHandler):
             raw_query=raw_query,
             headers=Headers(list(self.headers.items())),
             body=body,
-            scheme_host=self.server.base_url,
+            scheme_host=self._scheme_host(),
         )
         resp, fault = self.server.emulator.handle(req)
         if fault is not None and fault.kind == "reset":

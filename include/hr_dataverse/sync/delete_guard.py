@@ -34,7 +34,6 @@ from enum import StrEnum
 from typing import Any
 
 from .counts import EXACT, SNAPSHOT, SourceCount
-from .errors import SyncError
 
 DEFAULT_MAX_DELETE_FRACTION = 0.05
 DEFAULT_MIN_DELETE_ALLOWANCE = 10
@@ -58,9 +57,9 @@ class DeleteGuardSettings:
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_delete_fraction <= 1:
-            raise SyncError("*", f"max_delete_fraction must be between 0 and 1, got {self.max_delete_fraction}")
+            raise ValueError(f"max_delete_fraction must be between 0 and 1, got {self.max_delete_fraction}")
         if self.min_delete_allowance < 0:
-            raise SyncError("*", f"min_delete_allowance must not be negative, got {self.min_delete_allowance}")
+            raise ValueError(f"min_delete_allowance must not be negative, got {self.min_delete_allowance}")
 
     def allowance(self, live: int) -> int:
         return max(self.min_delete_allowance, math.floor(self.max_delete_fraction * live))
