@@ -44,6 +44,10 @@ def warehouse_url(conn_id: str = WAREHOUSE_CONN_ID) -> str | None:
 
 def open_warehouse(conn_id: str = WAREHOUSE_CONN_ID) -> Warehouse:
     """The warehouse to load into (see the module docstring for how it is found)."""
-    from hr_dataverse.warehouse import Warehouse
+    from hr_dataverse.warehouse import WAREHOUSE_URL_ENV, Warehouse
 
-    return Warehouse(warehouse_url(conn_id))
+    url = warehouse_url(conn_id)
+    # Name the setting to fix in connection errors: the connection, else the variable, else the default.
+    source = (f"the Airflow connection '{conn_id}'" if url else
+              f"${WAREHOUSE_URL_ENV} (no Airflow connection '{conn_id}' is defined)")
+    return Warehouse(url, source=source)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .columns import ColumnSelection, ColumnSpec, columns_for
 from .engine import WAREHOUSE_URL_ENV, create_engine, default_url
-from .errors import SchemaDriftError, WarehouseConfigError, WarehouseError
+from .errors import SchemaDriftError, WarehouseConfigError, WarehouseError, WarehouseUnavailableError
 from .load import LoadResult, LoadSession
 from .schema import DriftReport
 from .state import MODES, RunRecord, SyncState
@@ -15,5 +15,5 @@ from .warehouse import Warehouse
 __all__ = [
     "DEFAULT_LOCK_WAIT_S", "LINKED_ROWS_VIEW", "MODES", "TableBusyError", "WAREHOUSE_URL_ENV", "ColumnSelection", "ColumnSpec", "DriftReport", "LoadResult",
     "LoadSession", "RunRecord", "SchemaDriftError", "SyncState", "Warehouse", "WarehouseConfigError",
-    "WarehouseError", "columns_for", "create_engine", "default_url",
+    "WarehouseError", "WarehouseUnavailableError", "columns_for", "create_engine", "default_url",
 ]

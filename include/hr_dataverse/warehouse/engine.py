@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from .errors import WarehouseConfigError
+from .errors import WarehouseConfigError, WarehouseUnavailableError
 
 WAREHOUSE_URL_ENV = "HR_WAREHOUSE_URL"
 # include/hr_dataverse/warehouse/engine.py -> the checkout root.
@@ -32,8 +32,41 @@ def default_url() -> str:
     return os.environ.get(WAREHOUSE_URL_ENV) or f"sqlite:///{DEFAULT_SQLITE_FILE}"
 
 
-def create_engine(url: str | sa.URL, *, busy_timeout_s: float = 60.0) -> sa.Engine:
-    """An engine for a SQLite file or PostgreSQL URL; raises ``WarehouseConfigError`` otherwise."""
+def create_engine(url: str | sa.URL, *, busy_timeout_s: float = 60.0, source: str | None = None) -> sa.Engine:
+    """An engine for a SQLite file or PostgreSQL URL; raises ``WarehouseConfigError`` otherwise.
+
+    ``source`` names the setting the URL came from (e.g. "Airflow connection 'hr_warehouse'"); a
+    failure to connect raises ``WarehouseConfigError`` (wrong credentials, database, file) or
+    ``WarehouseUnavailableError`` (unreachable) naming it, instead of SQLAlchemy's OperationalError.
+    """
+    engine = _create_engine(url, busy_timeout_s)
+    _explain_connect_errors(engine, source or "the warehouse URL")
+    return engine
+
+
+# Driver messages of a connection refused for its settings (not for the network): retrying won't help.
+_CONFIG_PROBLEMS = ("password authentication failed", "does not exist", "no password supplied",
+                    "unable to open database file", "permission denied", "authentication", "not a database",
+                    "invalid dsn", "sslmode")
+
+
+def _explain_connect_errors(engine: sa.Engine, source: str) -> None:
+    where = engine.url.render_as_string(hide_password=True)
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: sa.engine.ExceptionContext) -> None:
+        if context.connection is not None or not isinstance(context.sqlalchemy_exception, sa.exc.OperationalError):
+            return  # only failures to connect; statement errors keep their own messages
+        orig = context.original_exception
+        reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+        if any(p in reason.lower() for p in _CONFIG_PROBLEMS):
+            raise WarehouseConfigError(f"cannot open the warehouse {where}: {reason}. Fix {source}: its "
+                                       "user, password, database name or file path") from orig
+        raise WarehouseUnavailableError(f"cannot reach the warehouse {where}: {reason}. Check that the database "
+                                        f"server is running and reachable, or fix the host/port in {source}") from orig
+
+
+def _create_engine(url: str | sa.URL, busy_timeout_s: float) -> sa.Engine:
     try:
         parsed = sa.make_url(url)
     except sa.exc.ArgumentError:

@@ -11,6 +11,10 @@ class WarehouseConfigError(WarehouseError):
     """The target URL or settings are unusable (unsupported backend, bad URL, unreachable file)."""
 
 
+class WarehouseUnavailableError(WarehouseError):
+    """The warehouse database cannot be reached now (network, server down); may pass on a retry."""
+
+
 class SchemaDriftError(WarehouseError):
     """The source changed a column in a way the warehouse table cannot follow (e.g. its type)."""
 

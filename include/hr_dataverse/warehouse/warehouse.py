@@ -32,7 +32,7 @@ import sqlalchemy as sa
 
 from ..catalog import TableSpec
 from .columns import ColumnSpec
-from .engine import create_engine, default_url, write_transaction, writing
+from .engine import WAREHOUSE_URL_ENV, create_engine, default_url, write_transaction, writing
 from .errors import WarehouseConfigError, WarehouseError
 from .load import LoadResult, LoadSession
 from .lookup_names import Dependent, lookup_targets_table, replace_targets
@@ -50,7 +50,8 @@ class Warehouse:
     ``url``: SQLAlchemy URL (default ``$HR_WAREHOUSE_URL`` or the SQLite file
     ``data/hr_warehouse.db``). ``schema``: PostgreSQL schema for every table (created when
     missing; SQLite has none). ``table_prefix`` is put before every table and view name.
-    ``chunk_rows``: rows per staging write (bounds memory).
+    ``chunk_rows``: rows per staging write (bounds memory). ``source``: the setting the URL came
+    from, named by the error raised when the database cannot be opened or reached.
     """
 
     def __init__(
@@ -61,6 +62,7 @@ class Warehouse:
         table_prefix: str = "",
         chunk_rows: int = 2000,
         busy_timeout_s: float = 60.0,
+        source: str | None = None,
     ) -> None:
         if schema is not None and not _IDENTIFIER.match(schema):
             raise WarehouseConfigError(f"schema {schema!r} must be a lower-case identifier")
@@ -68,7 +70,9 @@ class Warehouse:
             raise WarehouseConfigError(f"table_prefix {table_prefix!r} must be a lower-case identifier")
         if chunk_rows < 1:
             raise WarehouseConfigError("chunk_rows must be at least 1")
-        self.engine = create_engine(url or default_url(), busy_timeout_s=busy_timeout_s)
+        if source is None:
+            source = "the warehouse URL passed in" if url else f"${WAREHOUSE_URL_ENV} (or the default SQLite file)"
+        self.engine = create_engine(url or default_url(), busy_timeout_s=busy_timeout_s, source=source)
         if schema is not None and self.engine.dialect.name != "postgresql":
             self.engine.dispose()
             raise WarehouseConfigError("schema is only supported on PostgreSQL; use table_prefix on SQLite")
