@@ -22,6 +22,8 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=0, help="0 = pick a free port (default)")
     p.add_argument("--scale", type=int, default=200, help="number of HR workers to generate")
     p.add_argument("--seed", type=int, default=42, help="random seed (data, ids, faults)")
+    p.add_argument("--cloud", choices=["public", "usgov", "china"], default="public",
+                   help="Microsoft cloud whose token shape Entra ID serves (issuer, discovery)")
     p.add_argument("--latency-ms", type=float, default=0.0, help="base latency per Dataverse request")
     p.add_argument("--latency-per-row-ms", type=float, default=0.0, help="extra latency per returned row")
     p.add_argument(
@@ -60,7 +62,7 @@ def _config_from(args: argparse.Namespace) -> EmulatorConfig:
         protection_profile=args.protection, dop_hint=args.dop_hint,
         change_tracking_retention_days=args.retention_days, faults=faults,
         tables_without_change_tracking=untracked,
-        state_dir=Path(args.state_dir),
+        state_dir=Path(args.state_dir), cloud=args.cloud,
     )
 
 

@@ -18,6 +18,27 @@ def stable_uuid(seed: int, name: str) -> str:
     return str(uuid.uuid5(_NS, f"{seed}:{name}"))
 
 
+@dataclass(frozen=True)
+class CloudShape:
+    """What a Microsoft cloud's Entra ID shows a client: the v1 issuer host and discovery's cloud fields.
+    Issuer hosts: Microsoft Q&A "token issuers for the sovereign clouds"; the discovery values for the
+    US Government and China clouds are UNCONFIRMED here (from their published openid-configuration
+    as remembered), which is why the client also recognises a cloud by its login host."""
+
+    sts_host: str
+    cloud_instance_name: str
+    cloud_graph_host_name: str
+    msgraph_host: str
+
+
+CLOUDS = {
+    "public": CloudShape("sts.windows.net", "microsoftonline.com", "graph.windows.net", "graph.microsoft.com"),
+    "usgov": CloudShape("sts.windows.net", "microsoftonline.us", "graph.windows.net", "graph.microsoft.us"),
+    "china": CloudShape("sts.chinacloudapi.cn", "partner.microsoftonline.cn", "graph.chinacloudapi.cn",
+                        "microsoftgraph.chinacloudapi.cn"),
+}
+
+
 @dataclass
 class FaultConfig:
     """Injected faults, each a probability per Dataverse request (deterministic under the seed)."""
@@ -49,8 +70,10 @@ class EmulatorConfig:
     client_secret_id: str = ""
     secret_expires_in_days: float = 365.0
     token_lifetime_seconds: int = 3599
-    # UNCONFIRMED: Dataverse tokens are v1 (iss https://sts.windows.net/{tid}/); configurable.
-    token_issuer_template: str = "https://sts.windows.net/{tenant_id}/"
+    # Which Microsoft cloud the emulated Entra ID is (CLOUDS): its v1 token issuer and discovery's
+    # cloud_instance_name / graph hosts. Dataverse tokens are v1 (iss https://<sts host>/{tid}/).
+    cloud: str = "public"
+    token_issuer_template: str | None = None  # None: the cloud's v1 issuer; else e.g. "https://sts.example/{tenant_id}/"
 
     # Dataverse behaviour
     dop_hint: int = 5  # x-ms-dop-hint on responses (UNCONFIRMED typical value; a setting)
@@ -87,6 +110,9 @@ class EmulatorConfig:
     defect_partial_table: str | None = None  # table served only partly while counts include every row
 
     def __post_init__(self) -> None:
+        if self.cloud not in CLOUDS:
+            raise ValueError(f"cloud must be one of {', '.join(CLOUDS)}, got {self.cloud!r}")
+        self.token_issuer_template = self.token_issuer_template or f"https://{CLOUDS[self.cloud].sts_host}/{{tenant_id}}/"
         self.tenant_id = self.tenant_id or stable_uuid(self.seed, "tenant")
         self.client_id = self.client_id or stable_uuid(self.seed, "client")
         self.client_secret_id = self.client_secret_id or stable_uuid(self.seed, "secret-id")

@@ -27,7 +27,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from dataverse_emulator.clock import Clock
-from dataverse_emulator.config import EmulatorConfig, stable_uuid
+from dataverse_emulator.config import CLOUDS, EmulatorConfig, stable_uuid
 from dataverse_emulator.http import Request, Response, path_segments
 from dataverse_emulator.tokens import (
     TokenRejected,
@@ -279,6 +279,7 @@ class Entra:
                 return self._invalid_tenant(req, tenant_segment)
             tenant_id = path_tenant = tenant.tenant_id
         base = f"{req.scheme_host}/{path_tenant}"
+        cloud = CLOUDS[self.config.cloud]
         doc = {
             "token_endpoint": f"{base}/oauth2/v2.0/token",
             "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
@@ -303,9 +304,9 @@ class Entra:
             ],
             "kerberos_endpoint": f"{base}/kerberos",
             "tenant_region_scope": "EU",
-            "cloud_instance_name": "microsoftonline.com",
-            "cloud_graph_host_name": "graph.windows.net",
-            "msgraph_host": "graph.microsoft.com",
+            "cloud_instance_name": cloud.cloud_instance_name,
+            "cloud_graph_host_name": cloud.cloud_graph_host_name,
+            "msgraph_host": cloud.msgraph_host,
             "rbac_url": "https://pas.windows.net",
         }
         return Response.json(200, doc, content_type=_JSON)

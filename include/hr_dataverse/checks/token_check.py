@@ -27,13 +27,15 @@ from hr_dataverse.dataverse.errors import network_error, request_id_of
 from hr_dataverse.dataverse.odata import is_guid
 from hr_dataverse.dataverse.session import pinned_session
 
+from .clouds import Cloud, cloud_of, cloud_of_environment
 from .report import CheckReport
 
 DEFAULT_SECRET_WARN_DAYS = 30
-# Issuers Entra puts in app-only tokens: v1 tokens (what Dataverse gets) use the STS host, v2 tokens
-# the authority. UNCONFIRMED for sovereign clouds (e.g. sts.chinacloudapi.cn): pass your own.
+# Issuers Entra puts in app-only tokens: v1 tokens (what Dataverse gets) use the cloud's STS host, v2
+# tokens its login host. By default they follow the authority host's cloud (public, US Government,
+# China: see clouds.py); ``issuer_templates`` replaces them ({tid}, {authority_host}, {sts_host}).
 DEFAULT_ISSUER_TEMPLATES: tuple[str, ...] = (
-    "https://sts.windows.net/{tid}/",
+    "https://{sts_host}/{tid}/",
     "https://{authority_host}/{tid}/v2.0",
 )
 SIGNING_ALGORITHMS = ["RS256"]  # Entra signs access tokens with RS256 only
@@ -44,7 +46,7 @@ def run_token_check(
     client: DataverseClient,
     *,
     secret_warn_days: int = DEFAULT_SECRET_WARN_DAYS,
-    issuer_templates: Sequence[str] = DEFAULT_ISSUER_TEMPLATES,
+    issuer_templates: Sequence[str] | None = None,
     today: date | None = None,
 ) -> CheckReport:
     """Run every token check against ``client``'s environment; never raises for a failed check."""
@@ -62,7 +64,8 @@ def run_token_check(
     if discovery is not None:
         claims = verify_signature(report, client, token, discovery["jwks_uri"])
         if claims is not None:
-            _verify_claims(report, client, claims, _tenant_guid(s.tenant_id, discovery), issuer_templates)
+            _verify_claims(report, client, claims, _tenant_guid(s.tenant_id, discovery), issuer_templates,
+                           cloud_of(s.authority_host, discovery))
     _whoami(report, client)
     return report
 
@@ -207,7 +210,7 @@ def _tenant_guid(configured: str, discovery: dict[str, Any]) -> str | None:
 
 
 def _verify_claims(report: CheckReport, client: DataverseClient, claims: dict[str, Any], tenant: str | None,
-                   issuer_templates: Sequence[str]) -> None:
+                   issuer_templates: Sequence[str] | None, cloud: Cloud) -> None:
     s = client.settings
     check = "token claims"
 
@@ -254,13 +257,25 @@ def _verify_claims(report: CheckReport, client: DataverseClient, claims: dict[st
                        appid=app, expected=s.client_id)
 
     iss = str(claims.get("iss") or "")
-    known = [t.format(tid=tid, authority_host=s.authority_host) for t in issuer_templates]
-    if iss in known:
-        report.ok(check, "iss", f"The token's issuer {iss} is the tenant's Entra ID.", iss=iss)
+    if issuer_templates is None:
+        known = cloud.issuers(str(tid), s.authority_host)
     else:
-        report.blocker(check, "iss", f"The token's issuer {iss!r} is not one of the tenant's known issuers.",
-                       "Check authority_host: sovereign clouds have their own login host (and token issuer).",
-                       iss=iss, expected=known)
+        known = [t.format(tid=tid, authority_host=s.authority_host, sts_host=cloud.sts_host) for t in issuer_templates]
+    if iss in known:
+        report.ok(check, "iss", f"The token's issuer {iss} is the tenant's Entra ID ({cloud.label}).", iss=iss,
+                  cloud=cloud.name)
+    else:
+        report.blocker(check, "iss", f"The token's issuer {iss!r} is not one of the tenant's known issuers in the "
+                       f"{cloud.label} of authority host {s.authority_host}.",
+                       "Check authority_host: each cloud has its own login host and token issuer "
+                       "(public login.microsoftonline.com, US Government login.microsoftonline.us, China "
+                       "login.partner.microsoftonline.cn).", iss=iss, expected=known, cloud=cloud.name)
+    environment_cloud = cloud_of_environment(urlsplit(s.environment_url).hostname or "")
+    if environment_cloud is not None and environment_cloud != cloud:
+        report.blocker(check, "authority_host", f"The environment {s.environment_url} is in the "
+                       f"{environment_cloud.label}, but authority host {s.authority_host} is in the {cloud.label}.",
+                       f"Set authority_host to {environment_cloud.login_hosts[0]}, the login host of the "
+                       f"{environment_cloud.label}.", cloud=cloud.name, environment_cloud=environment_cloud.name)
 
 
 def _iso(epoch: Any) -> str | None:
