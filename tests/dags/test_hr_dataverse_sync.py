@@ -95,15 +95,18 @@ def test_sync_dag_trigger_form(dags: dict[str, Any]) -> None:
     params.validate()  # the defaults: every table, auto
     assert {k: params[k] for k in params} == {
         "tables": [], "mode": "auto", "urs_mapping": {"enabled": True, "dry_run": False, "full_remap": False},
-        "data_quality": {}}
+        "data_quality": {}, "allow_mass_delete": False, "max_delete_percent": None}
     tables, mode = params.get_param("tables"), params.get_param("mode")
     assert tables.schema["type"] == "array" and tables.schema["items"]["enum"] == CATALOG
     assert tables.schema["examples"] == CATALOG  # the UI's multi-select
     assert mode.schema["enum"] == ["auto", "full", "delta"] and set(mode.schema["values_display"]) == {
         "auto", "full", "delta"}
-    for name in ("tables", "mode"):
+    for name in ("tables", "mode", "allow_mass_delete", "max_delete_percent"):
         param = params.get_param(name)
         assert param.schema["title"] and param.description
+    assert params.get_param("max_delete_percent").resolve(12.5) == 12.5
+    with pytest.raises(ParamValidationError):
+        params.get_param("max_delete_percent").resolve(150)
     assert tables.resolve(["cdm_worker"]) == ["cdm_worker"]
     with pytest.raises(ParamValidationError):
         tables.resolve(["cdm_nosuchtable"])
@@ -356,3 +359,28 @@ def test_a_table_that_cannot_sync_fails_the_run_without_retries(
     assert tries["cdm_job"] == ("failed", 1)  # a catalog mistake is not retried
     assert tries["cdm_company"] == ("success", 1) and tries["run_summary"] == ("upstream_failed", 0)
     assert "table 'cdm_job': catalog column(s) 'cdm_nosuchcolumn' do not exist" in capfd.readouterr().out
+
+
+def test_a_short_read_fails_its_load_task_and_deletes_nothing(
+        synced: Synced, runnable: dict[str, Any], capfd: pytest.CaptureFixture[str]) -> None:
+    app, warehouse = synced.emulator.app, synced.warehouse
+    live = len(live_rows(warehouse, "cdm_worker"))
+    app.config.defect_partial_table, app.config.defect_rows = "cdm_worker", 7  # the source serves 7 rows fewer
+    try:
+        conf = {"tables": ["cdm_worker", "cdm_company"], "mode": "full", **LATER_STEPS}
+        run = runnable["hr_dataverse_sync"].test(run_conf=conf)
+    finally:
+        app.config.defect_partial_table = None
+    assert run.state == "failed"
+    tries = {ti.rendered_map_index or ti.task_id: (ti.state, ti.try_number) for ti in run.get_task_instances()}
+    assert tries["cdm_worker"] == ("failed", 1) and tries["cdm_company"] == ("success", 1)
+    assert len(live_rows(warehouse, "cdm_worker")) == live  # nothing soft-deleted
+    out = capfd.readouterr().out
+    assert (f"table 'cdm_worker': NO rows were soft-deleted: read {live - 7} rows, Dataverse counts {live} "
+            "(exact $count)") in out and "cause: short_read" in out
+    [history] = warehouse.runs(run.run_id, "cdm_worker")
+    assert history.status == "warning" and history.rows_deleted == 0
+
+    again = runnable["hr_dataverse_sync"].test(run_conf={"tables": ["cdm_worker"], "mode": "auto", **LATER_STEPS})
+    assert again.state == "success"  # no delta link was kept: the next run read the table in full again
+    assert xcoms(again, "run_summary")["modes"] == {"full": ["cdm_worker"]}
