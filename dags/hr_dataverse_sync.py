@@ -16,7 +16,11 @@ first run, then kept fresh with change tracking (deltas, deletions as soft delet
    table's delta link and falls back to a full load when there is none or it expired; *full*
    reloads with delete reconciliation and takes a new change-tracking baseline; *delta* is auto
    that warns when it has to fall back. Each load updates the table's Asset
-   (`dataverse://hr/<table>`) when it changed something.
+   (`dataverse://hr/<table>`) when it changed something. A full read that came back short of
+   Dataverse's count, or would delete more than **Delete threshold (%)** of the table, deletes
+   nothing and FAILS its task with the counts (**Allow mass deletion** for a genuine one). One
+   load per table at a time (warehouse lock); a load still locked out after
+   `HR_DATAVERSE_LOAD_LOCK_WAIT_S` is skipped with a warning.
 5. **run_summary**: per-table modes and counts, warnings, optional tables skipped.
 6. **map_characteristics**: HR workers, skills, certificates and rating models → Universal Resource
    Scheduling (bookable resources and their characteristics), incrementally, in the `dataverse_api`

@@ -199,6 +199,8 @@ def summarize(selected: Sequence[str], *results: Sequence[dict[str, Any]] | None
         log.warning("%s", warning)
     for table in skipped:
         log.warning("optional table %s was skipped: %s", table, summary["errors"][table])
+    for table in summary["skipped_busy"]:
+        log.warning("table %s was skipped: another process was loading it", table)
     if missing or failed:
         raise AirflowFailException(f"{len(missing) + len(failed)} table(s) did not sync: "
                                    f"{', '.join(missing + failed)} (see their load task logs)")

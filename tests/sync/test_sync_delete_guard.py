@@ -128,3 +128,26 @@ def test_guard_settings_are_validated():
     with pytest.raises(ValueError, match="max_delete_fraction must be between 0 and 1"):
         DeleteGuardSettings(max_delete_fraction=5)
     assert DeleteGuardSettings(max_delete_fraction=0.1, min_delete_allowance=0).allowance(1_000) == 100
+
+
+def test_a_short_read_of_a_table_counted_by_snapshot_is_held_and_genuine_deletes_go_through(
+        emulator_factory, make_client, sqlite_warehouses):
+    emu = emulator_factory(scale=1_200)
+    app, wh, client = emu.app, sqlite_warehouses.open(), make_client(emu)
+    spec = load_catalog().get("mshr_hcmworkerskillentity")
+    assert app.store.count(spec.name) >= 5000  # counted by RetrieveTotalRecordCount, not $count
+    sync_table(client, wh, spec, run_id="run-1")
+
+    app.config.defect_partial_table, app.config.defect_rows = spec.name, 40
+    held = sync_table(client, wh, spec, run_id="run-2", mode="full")
+    app.config.defect_partial_table = None
+    assert held.source_count_method == "RetrieveTotalRecordCount" and held.rows_deleted == 0
+    assert held.deletes_held["cause"] == HoldCause.SHORT_READ_SNAPSHOT
+    assert held.deletes_held["would_delete"] == 40 and "snapshot" in held.deletes_held["message"]
+
+    gone = sorted(r[spec.primary_key] for r in app.store.iter_rows(spec.name))[-30:]
+    for row_id in gone:
+        app.store.delete(spec.name, row_id)
+    done = sync_table(client, wh, spec, run_id="run-3", mode="full")  # the snapshot agrees with the read
+    assert (done.status, done.rows_deleted, done.deletes_held) == ("success", 30, None)
+    assert mismatches(app, wh, spec) == []
