@@ -151,3 +151,15 @@ def test_a_short_read_of_a_table_counted_by_snapshot_is_held_and_genuine_deletes
     done = sync_table(client, wh, spec, run_id="run-3", mode="full")  # the snapshot agrees with the read
     assert (done.status, done.rows_deleted, done.deletes_held) == ("success", 30, None)
     assert mismatches(app, wh, spec) == []
+
+
+def test_an_empty_read_of_a_counted_table_is_held_like_any_short_read(emulator, client, sqlite_warehouses):
+    app, wh = emulator.app, sqlite_warehouses.open()
+    spec = load_catalog().get("cdm_company")
+    total = app.store.count(spec.name)
+    sync_table(client, wh, spec, run_id="run-1")
+    app.config.defect_partial_table, app.config.defect_rows = spec.name, total  # nothing is served
+    held = sync_table(client, wh, spec, run_id="run-2", mode="full")
+    assert held.rows_deleted == 0 and held.deletes_held["cause"] == HoldCause.SHORT_READ
+    assert (held.deletes_held["read"], held.deletes_held["source_count"]) == (0, total)
+    assert live_rows(wh, spec.name) == total

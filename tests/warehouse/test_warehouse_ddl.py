@@ -63,7 +63,7 @@ def test_table_prefix_names_every_table(target: Target) -> None:
     full_load(wh, "run-1", "link-1", count=3)
     assert wh.create_linked_rows_view([SPEC]) == [TABLE]
     names = set(sa.inspect(wh.engine).get_table_names(schema=wh.schema))
-    assert names == {"hr_cdm_worker", "hr__hr_sync_state", "hr__hr_sync_runs"}
+    assert names == {"hr_cdm_worker", "hr__hr_sync_state", "hr__hr_sync_runs", "hr__hr_lookup_targets"}
     assert sa.inspect(wh.engine).get_view_names(schema=wh.schema) == ["hr_hr_linked_rows"]
     assert wh.get_state(TABLE).warehouse_table == "hr_cdm_worker"
 

@@ -174,7 +174,7 @@ class LoadSession:
                                  "reconcile; pass them to Warehouse.finish_load")
         if self.mode == "delta" and not partial and not delta_link:
             raise WarehouseError(f"table '{self.table}': a delta load must store the new delta link")
-        if reconcile_deletes and self.rows_staged == 0 and source_count != 0:
+        if reconcile_deletes and delete_check is None and self.rows_staged == 0 and source_count != 0:
             raise WarehouseError(f"table '{self.table}': refusing to mark every row deleted: the full load "
                                  "staged no rows (pass source_count=0 if the source table really is empty)")
         now = datetime.now(UTC)
