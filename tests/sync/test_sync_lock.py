@@ -4,6 +4,7 @@ lock within its wait is skipped with a clear result (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -12,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from hr_dataverse.catalog import load_catalog
 from hr_dataverse.sync import sync_table
 
@@ -19,6 +22,13 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 TABLE = "cdm_worker"
 WAITING = "another process is loading it"
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage() -> Any:
+    """Finalise this test's engines, pipes and processes now, not during a later test's memory measurement."""
+    yield
+    gc.collect()
 
 
 def start_load(emulator: Any, warehouses: Any, run_id: str, **options: Any) -> subprocess.Popen[str]:
