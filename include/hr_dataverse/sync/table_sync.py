@@ -17,6 +17,14 @@ Modes (``mode`` argument; ``auto`` is the scheduled default):
 Large tables (catalog ``partition_by_key`` or more than ``partition_threshold`` rows) are read as
 key-range partitions in parallel threads, bounded by the ``ConcurrencyBudget``.
 
+Safety: every delete reconciliation passes the delete guard first (``delete_guard.py``: no delete
+when the read came back short of Dataverse's count or would delete too much; the result then has
+``deletes_held`` and no delta link is stored). A stored delta link on another host than the
+environment URL is stale: never followed, the table resyncs in full with a warning naming both
+hosts. The whole call holds the table's load lock (``Warehouse.load_lock``): one load per table at
+a time across processes; after ``lock_wait_s`` the call returns status ``skipped``. A load
+refreshes the ``<lookup>_name`` columns of other tables pointing to the rows it wrote.
+
 Failures raise (and are recorded in the run history); other tables' state is never touched, so
 the caller decides whether the run continues. Nothing here imports Airflow.
 """
