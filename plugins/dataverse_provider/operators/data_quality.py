@@ -6,10 +6,12 @@ line per failed check, returns a small summary with the report path (XCom ``retu
 before failing too) and raises ``AirflowFailException`` (no retry: data will not fix itself) after
 the report is written when a check of severity ``error`` failed. Its extra link opens the report.
 
-Trigger-form overrides come from ``params[params_key]`` (default ``data_quality``), a dict like
+Settings: code default (with the task's ``severity``) < the ``hr_data_quality_settings`` Variable <
+keys set in the trigger form's ``params[params_key]`` (``run_settings``), logged first. The form
+object (default ``data_quality``) is a dict like
 ``{"severity": {"option_domain": "error", "cdm_workerpersonaldetail": "off"}, "freshness_hours": 48}``
-(see ``QualitySettings.from_params`` and ``hr_dataverse.quality.severity``). A DAG offers it as
-``Param({}, type="object")``.
+(see ``QualitySettings.from_params`` and ``hr_dataverse.quality.severity``), null when unset
+(``trigger_params.data_quality_param``).
 """
 
 from __future__ import annotations
@@ -101,6 +103,7 @@ class HrDataQualityOperator(BaseOperator):
     def _configure(self, context: Context) -> tuple[Any, QualitySettings, str | None]:
         """Catalog, settings (task values, then the trigger form's) and warehouse URL; bad input fails
         the task with the problem named, never a stack trace."""
+        from dataverse_provider.run_settings import log_settings, quality_layers
         from dataverse_provider.warehouse import warehouse_url
         from hr_dataverse.catalog import load_catalog
         from hr_dataverse.quality.option_sets import load_option_domains
@@ -112,9 +115,14 @@ class HrDataQualityOperator(BaseOperator):
             catalog = load_catalog(self.catalog_path or None)
             root = quality_root(self.quality_dir)
             domains = self._fetch_domains(catalog, root) if self.dataverse_conn_id else load_option_domains(root)
-            settings = QualitySettings(quality_dir=root, severity=parse_severity(self.severity),
-                                       option_domains=domains, mapping=self._mapping_settings(context))
-            settings = settings.with_params((context.get("params") or {}).get(self.params_key))
+            task_severity = parse_severity(self.severity)
+            layers = quality_layers((context.get("params") or {}).get(self.params_key), task_severity)
+            log_settings(layers, self.log)
+            mapping = self._mapping_settings(context)
+            catalog = catalog.with_mapping(mapping.enabled)  # mapping-only tables optional while it is off
+            settings = QualitySettings(quality_dir=root, severity=task_severity,
+                                       option_domains=domains, mapping=mapping)
+            settings = settings.with_params(layers.overrides())
             url = warehouse_url(self.warehouse_conn_id)
         except (ValueError, WarehouseError) as exc:  # CatalogError, QualityConfigError, WarehouseConfigError
             raise AirflowFailException(f"data-quality configuration: {exc}") from None
@@ -124,10 +132,10 @@ class HrDataQualityOperator(BaseOperator):
     def _mapping_settings(context: Context) -> Any:
         """The settings the mapping ran with (deployment Variable + this run's form), so the
         mapping-completeness check applies the same rules."""
-        from dataverse_provider.mapping_tasks import deployment_defaults, mapping_request
+        from dataverse_provider.run_settings import effective_mapping
         from dataverse_provider.trigger_params import URS_MAPPING
 
-        return mapping_request((context.get("params") or {}).get(URS_MAPPING), deployment_defaults())[0]
+        return effective_mapping((context.get("params") or {}).get(URS_MAPPING))[0]
 
     def _fetch_domains(self, catalog: Any, root: Any) -> dict[str, dict[str, list[int]]] | None:
         """Option sets from Dataverse metadata (saved for later runs); when Dataverse cannot be read,
