@@ -26,6 +26,8 @@ from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
 
+from dataverse_provider.log_safety import guard_mask_requests
+
 if TYPE_CHECKING:
     from hr_dataverse.dataverse import DataverseClient, DataverseSettings
 
@@ -67,6 +69,7 @@ class DataverseHook(BaseHook):
         """Validated settings; raises ``ConfigError`` whose ``field`` names the connection field."""
         from hr_dataverse.dataverse import CertificateCredential, ConfigError, DataverseSettings
 
+        guard_mask_requests()  # reading the connection registers its secrets (log_safety)
         conn = self.get_connection(self.dataverse_conn_id)
         extra = conn.extra_dejson
         _mask_credentials(conn.password, *(extra.get(k) for k in SECRET_EXTRAS))
