@@ -185,7 +185,7 @@ with DAG(
     integration_enabled() >> token >> access >> [regular_tables, large_tables]
     # Last, whatever happened before it (see the docstring); its few metadata reads take one slot.
     quality = HrDataQualityOperator(task_id="data_quality", dataverse_conn_id="dataverse_default",
-                                    tables="{{ params.tables }}", params_key=DATA_QUALITY,
+                                    tables="{{ params.tables }}", params_key=DATA_QUALITY, check_loads=True,
                                     trigger_rule=TriggerRule.ALL_DONE, pool=DATAVERSE_POOL)
     mapping = map_characteristics()
     summary >> mapping >> quality

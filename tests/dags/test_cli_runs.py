@@ -82,3 +82,25 @@ def test_certificate_key_stays_out_of_debug_logs(airflow_db: None, emulator_stat
         output = dags_test("hr_connection_check", {"AIRFLOW_CONN_DATAVERSE_DEFAULT": json.dumps(conn)}, tmp_path)
     key_lines = [line for line in key_pem.splitlines() if line and not line.startswith("-----")]
     assert_no_credentials(output, *key_lines)
+
+
+def test_an_hr_only_tenant_loads_while_the_mapping_is_off(airflow_db: None, emulator_state_dir: Path,
+                                                          conn_json: Any, tmp_path: Path) -> None:
+    """No mshr_ tables, no URS tables: with the mapping off nothing about URS is checked and the run
+    succeeds, the HR virtual tables skipped as optional."""
+    import sqlalchemy as sa
+
+    with running_emulator(emulator_state_dir, urs_installed=False, hr_virtual_tables=False) as emu:
+        env = {"AIRFLOW_CONN_DATAVERSE_DEFAULT": conn_json(emu.info),
+               "AIRFLOW_VAR_HR_URS_MAPPING_SETTINGS": json.dumps({"enabled": False})}
+        output = dags_test("hr_dataverse_sync", env, tmp_path)
+        log = emu.app.request_log.entries()
+        workers = emu.app.store.count("cdm_worker")
+    assert [e for e in log if e.method != "GET"] == []
+    assert not [e for e in log if "RetrieveUserSetOfPrivilegesByNames" in e.path or "characteristic" in e.path]
+    assert re.search(r"DagRun Finished: dag_id=hr_dataverse_sync, .*state=success", output), output[-3000:]
+    assert "mshr_hcmskillentity skipped (optional, not in this environment)" in output
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'hr.db'}")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("select count(*) from cdm_worker where _deleted_at is null")).scalar() == workers
+    engine.dispose()

@@ -123,6 +123,19 @@ class DataverseHook(BaseHook):
                       f"{who.get('OrganizationId')}.")
 
 
+def connection_source(conn_id: str) -> str:
+    """Where Airflow takes connection ``conn_id`` from. Its lookup order is: a configured secrets
+    backend, then environment variables (``AIRFLOW_CONN_<ID>``), then the metadata database (Admin →
+    Connections), so an environment variable silently shadows a connection saved in the UI."""
+    import os
+
+    name = f"AIRFLOW_CONN_{conn_id.upper()}"
+    if os.environ.get(name):
+        return (f"environment variable {name} (it takes precedence over a connection of the same id saved "
+                "in the UI; unset it to use that one)")
+    return "a secrets backend or the Airflow metadata database (Admin → Connections)"
+
+
 def _mask_credentials(*values: Any) -> None:
     from airflow.sdk.log import mask_secret
 

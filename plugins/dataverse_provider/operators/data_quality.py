@@ -47,6 +47,8 @@ class HrDataQualityOperator(BaseOperator):
     :param severity: severity overrides set on the task (the trigger form's are merged on top).
     :param params_key: the DAG param holding trigger-form overrides.
     :param catalog_path: entity catalog YAML (default ``$HR_DATAVERSE_CATALOG`` or the packaged one).
+    :param check_loads: the DAG loads the tables in the same run (``hr_dataverse_sync``): when a required
+        table's load failed or did not happen, the report says "Loads failed" and names the stale tables.
     """
 
     template_fields: Sequence[str] = ("warehouse_conn_id", "dataverse_conn_id", "quality_dir", "tables", "severity")
@@ -63,6 +65,7 @@ class HrDataQualityOperator(BaseOperator):
         severity: Mapping[str, str] | str | None = None,
         params_key: str = "data_quality",
         catalog_path: str | None = None,
+        check_loads: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -73,6 +76,7 @@ class HrDataQualityOperator(BaseOperator):
         self.severity = severity
         self.params_key = params_key
         self.catalog_path = catalog_path
+        self.check_loads = check_loads
 
     def execute(self, context: Context) -> dict[str, Any]:
         from hr_dataverse.quality.paths import dag_run_report_id
@@ -81,9 +85,11 @@ class HrDataQualityOperator(BaseOperator):
 
         catalog, settings, url = self._configure(context)
         report_id = dag_run_report_id(self.dag_id, str(context.get("run_id") or "manual"))
+        selected = table_names(self.tables) or None
         try:
+            loads = self._loads(url, catalog, selected, str(context.get("run_id"))) if self.check_loads else None
             run, paths = run_and_report(url, catalog=catalog, settings=settings, run_id=report_id,
-                                        tables=table_names(self.tables) or None)
+                                        tables=selected, loads=loads)
         except WarehouseConfigError as exc:
             raise AirflowFailException(f"data-quality configuration: {exc}") from None
         except (QualityRunError, WarehouseError) as exc:  # e.g. the warehouse is down: worth a retry
@@ -99,6 +105,19 @@ class HrDataQualityOperator(BaseOperator):
                 f"data quality: {totals['errors']} check(s) of severity error failed "
                 f"({totals['warnings']} warning(s)); report: {paths.html}")
         return summary
+
+    @staticmethod
+    def _loads(url: str | None, catalog: Any, selected: list[str] | None, run_id: str) -> Any:
+        """How this DAG run's loads went for the required tables checked (``quality/loads.py``)."""
+        from hr_dataverse.quality.loads import load_outcome
+        from hr_dataverse.warehouse import Warehouse
+
+        wanted = [t.name for t in catalog if t.required and (selected is None or t.name in selected)]
+        warehouse = Warehouse(url)
+        try:
+            return load_outcome(warehouse, run_id, wanted)
+        finally:
+            warehouse.dispose()
 
     def _configure(self, context: Context) -> tuple[Any, QualitySettings, str | None]:
         """Catalog, settings (task values, then the trigger form's) and warehouse URL; bad input fails
@@ -160,6 +179,8 @@ class HrDataQualityOperator(BaseOperator):
         return domains
 
     def _log(self, run: QualityRun, report: str) -> None:
+        if run.stale_tables:
+            self.log.error("%s", (run.loads or {}).get("message"))
         totals = run.totals()
         self.log.info("data quality %s: %d checks, %d passed, %d errors, %d warnings; report: %s", run.status,
                       totals["evaluated"], totals["passed"], totals["errors"], totals["warnings"], report)
