@@ -21,9 +21,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from ..dataverse import DataverseClient, NotFound
-from ..dataverse.odata import check_name, string_literal
+from ..dataverse.odata import check_name, is_guid, string_literal
 from .errors import MappingError
 from .rules import RESOURCE, TARGETS
 from .settings import MappingSettings
@@ -34,9 +35,17 @@ ROLE_FIX = ("Power Platform admin center → Environments → <environment> → 
             "Security roles → the application user's role")
 
 
+class Check(StrEnum):
+    """The three parts of the write path."""
+
+    URS_TABLES = "urs tables"
+    WORKER_LOOKUP = "worker lookup"
+    PRIVILEGES = "privileges"
+
+
 @dataclass(frozen=True)
 class Blocker:
-    check: str  # urs tables | worker lookup | privileges
+    check: Check
     cause: str
     fix: str
 
@@ -80,7 +89,7 @@ def check_write_path(client: DataverseClient, settings: MappingSettings) -> None
                 blockers.append(blocker)
     if missing:
         blockers.insert(0, Blocker(
-            "urs tables",
+            Check.URS_TABLES,
             f"The Universal Resource Scheduling table(s) {', '.join(missing)} do not exist in this environment: "
             "the Scheduling solution is not installed.",
             "install Universal Resource Scheduling in the environment (it comes with Dynamics 365 Field Service, "
@@ -99,7 +108,7 @@ def _worker_lookup(attributes: Iterable[dict], settings: MappingSettings) -> Blo
     what = ("has no column" if found is None else
             f"has a column of type {found.get('AttributeType')} (not a lookup) named")
     return Blocker(
-        "worker lookup",
+        Check.WORKER_LOOKUP,
         f"bookableresource {what} '{settings.worker_column}', the Worker lookup the mapping links each "
         "resource to its HR worker with.",
         "install the 'Dynamics 365 Human Resources integration to URS' solution, which adds the Worker lookup "
@@ -109,7 +118,9 @@ def _worker_lookup(attributes: Iterable[dict], settings: MappingSettings) -> Blo
 
 def _privileges(client: DataverseClient, privileges: dict[str, dict[str, str]]) -> list[Blocker]:
     names = sorted({name for by_type in privileges.values() for name in by_type.values()})
-    user_id = client.whoami()["UserId"]
+    user_id = str(client.whoami().get("UserId") or "")
+    if not is_guid(user_id):
+        raise MappingError(f"WhoAmI returned no usable UserId ({user_id!r}); cannot check the app user's privileges")
     body = client.request(
         "GET", f"systemusers({user_id})/{FUNCTION}(PrivilegeNames=@p1)", params={"@p1": json.dumps(names)}).data
     held = {p.get("PrivilegeName") for p in body.get("RolePrivileges") or []}
@@ -120,7 +131,7 @@ def _privileges(client: DataverseClient, privileges: dict[str, dict[str, str]]) 
             continue
         named = ", ".join(f"{kind} ({by_type[kind]})" if kind in by_type else kind for kind in lacking)
         blockers.append(Blocker(
-            "privileges",
+            Check.PRIVILEGES,
             f"The application user (systemuser {user_id}) lacks {named} on {table}.",
             f"give its security role Create, Write and Read on {table} at Organization level ({ROLE_FIX}), "
             "or turn the URS mapping off."))
