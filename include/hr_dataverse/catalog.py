@@ -217,7 +217,7 @@ def _lookup_name(value: str) -> str:
 def _flag(entry: dict[str, Any], key: str, default: bool, bad: Report) -> bool:
     value = entry.get(key, default)
     if not isinstance(value, bool):
-        also = f" or '{MAPPING_REQUIRED}'" if key == "required" else ""
-        bad(f"'{key}' must be true or false{also}, got {value!r}")
+        choices = f"true, false or '{MAPPING_REQUIRED}'" if key == "required" else "true or false"
+        bad(f"'{key}' must be {choices}, got {value!r}")
         return default
     return value
