@@ -341,6 +341,7 @@ def test_sync_run_maps_hr_to_urs_then_writes_the_quality_report(env: Env, runnab
     assert mapping["write_requests"] == len(env.writes()) and "samples" not in json.dumps(mapping)
     # The quality report of this run, with the mapping-completeness check (it ran after the mapping).
     quality = xcoms(run, "data_quality")
+    assert quality["stale_tables"] == [] and quality["status"] != "loads_failed"  # every load succeeded
     assert not quality["has_errors"] and quality["tables"]["_hr_urs_mapping"]["evaluated"] == 1
     assert quality["tables"]["_hr_urs_mapping"]["passed"] == 1
     assert set(CATALOG) - {OPTIONAL_UNREADABLE} <= set(quality["tables"])
@@ -424,6 +425,7 @@ def test_mapping_turned_off_is_skipped_and_quality_still_runs(env: Env, runnable
     assert states(run)["map_characteristics"][0] == "skipped" and states(run)["data_quality"] == ("success", 1)
     assert env.writes() == []
     assert list(xcoms(run, "data_quality")["tables"]) == ["cdm_company"]  # the selected tables only
+    assert xcoms(run, "data_quality")["stale_tables"] == []  # a delta with nothing new is a load too
 
 
 def test_an_enabled_variable_maps_when_the_form_sets_nothing(env: Env, runnable: dict[str, Any],
