@@ -52,7 +52,7 @@ with DAG(
                         "(needs 'Client secret expires on' in the connection).",
         ),
         "tables": Param(
-            [], type="array", items={"type": "string"}, title="Tables",
+            [], type=["null", "array"], items={"type": "string"}, title="Tables",  # nullable: optional in the form
             description="Table logical names to check, e.g. cdm_worker. Empty: every table of the entity catalog.",
         ),
     },

@@ -31,6 +31,13 @@ from dataverse_provider.admin_tasks import ACTIONS
 from dataverse_provider.sync_tasks import catalog_table_names
 
 SYNC_DAG_ID = "hr_dataverse_sync"
+
+
+def table_labels(names: list[str]) -> dict[str, str]:
+    """Dropdown labels. The UI labels an option ``values_display[str(value)]``, falling back to the
+    entry ``None`` for *any* value without one, so every table is listed here and the empty choice
+    is keyed ``"null"`` (how the UI spells a null value), never ``None``."""
+    return {"null": "(none)", **{name: name for name in names}}
 TABLE_NAMES = catalog_table_names()
 
 with DAG(
@@ -56,7 +63,7 @@ with DAG(
             None, type=["null", "string"], title="Table",
             description="Catalog table (Dataverse logical name). Needed by Sync now and Clear tracking "
                         "information; optional filter for View linked rows.",
-            **({"enum": [None, *TABLE_NAMES], "values_display": {None: "(none)"}} if TABLE_NAMES else {}),
+            **({"enum": [None, *TABLE_NAMES], "values_display": table_labels(TABLE_NAMES)} if TABLE_NAMES else {}),
         ),
         "rows": Param(
             50, type="integer", minimum=1, maximum=500, title="Rows to show",

@@ -24,15 +24,19 @@ first run, then kept fresh with change tracking (deltas, deletions as soft delet
 5. **run_summary**: per-table modes and counts, warnings, optional tables skipped.
 6. **map_characteristics**: HR workers, skills, certificates and rating models → Universal Resource
    Scheduling (bookable resources and their characteristics), incrementally, in the `dataverse_api`
-   pool. Runs only when every load succeeded. Trigger-form object **urs_mapping**:
-   `{"enabled": true, "dry_run": false, "full_remap": false}` plus optional setting overrides;
+   pool. Runs only when every load succeeded. Settings: code default < the deployment's Variable
+   `hr_urs_mapping_settings` < keys set in the trigger-form object **urs_mapping** (empty by default,
+   so scheduled runs follow the deployment); they are logged with their origin first.
    `enabled: false` skips it (what earlier runs wrote stays), a dry run logs the plan and writes
-   nothing. Rows Dataverse rejects fail the task after the plan and the first errors are logged.
+   nothing. Before any write it checks the URS tables, the Worker lookup and the app user's
+   Create/Write/Read privileges, naming each fix. Rows Dataverse rejects fail the task after the plan
+   and the first errors are logged.
 7. **data_quality**: the warehouse checks (GX Core) and their report, last, whatever happened
    before it (trigger rule *all_done*: after a failed load or mapping the report shows what the
    warehouse now holds; the mapping-completeness check sees the mapping's result). Checks the selected tables (all when none
    are selected). Failed checks of severity *error* fail it after the report is written; the
-   trigger-form object **data_quality** overrides severities and `freshness_hours`. The report
+   Variable `hr_data_quality_settings`, then the trigger-form object **data_quality**, override
+   severities and `freshness_hours`. The report
    opens from the task's extra link *Data quality report* or the run's *Data quality* tab.
 8. **watcher**: fails the run when any step before it failed (it is skipped otherwise). Needed
    because the last task, data_quality, also runs after failures, and a run's state follows its
@@ -95,7 +99,7 @@ with DAG(
     default_args=retrying(execution_timeout=timedelta(hours=1)),  # see dataverse_provider.dag_defaults
     params={
         "tables": Param(
-            [], type="array",
+            [], type=["null", "array"],  # nullable: the form does not mark an optional field required
             items={"type": "string", "enum": TABLE_NAMES} if TABLE_NAMES else {"type": "string"},
             examples=TABLE_NAMES or None,
             title="Tables",
@@ -145,7 +149,7 @@ with DAG(
         params = context["params"]
         guard = delete_guard(params.get("allow_mass_delete", False), params.get("max_delete_percent"))
         return sync_one(table, mode=params["mode"], slots=slots, run_id=context["run_id"],
-                        outlet_events=context["outlet_events"], guard=guard)
+                        outlet_events=context["outlet_events"], guard=guard, mapping=params.get(URS_MAPPING))
 
     # One pool slot per request the task can have in flight; one summary value each (not one XCom per key).
     load_options: dict[str, Any] = {"pool": DATAVERSE_POOL, "outlets": [SYNC_ALIAS],
@@ -199,7 +203,7 @@ with DAG(
     integration_enabled() >> token >> access >> [regular_tables, large_tables]
     # Last, whatever happened before it (see the docstring); its few metadata reads take one slot.
     quality = HrDataQualityOperator(task_id="data_quality", dataverse_conn_id="dataverse_default",
-                                    tables="{{ params.tables }}", params_key=DATA_QUALITY,
+                                    tables="{{ params.tables }}", params_key=DATA_QUALITY, check_loads=True,
                                     trigger_rule=TriggerRule.ALL_DONE, pool=DATAVERSE_POOL)
     mapping = map_characteristics()
     summary >> mapping >> quality

@@ -10,8 +10,9 @@ certifications), bookable resources and their characteristics. The same step as
   (`dataverse://hr/mshr_hcmworkerskillentity`, `dataverse://hr/mshr_hcmworkercertificateentity`):
   a sync that changed either starts a run. Runs one at a time with the sync's own mapping step (a
   lock on the warehouse): the later one finds nothing left to write.
-- **Manual trigger** with the object **urs_mapping**: `{"enabled": true, "dry_run": false,
-  "full_remap": false}` plus optional setting overrides (README, *Characteristic mapping*).
+- **Manual trigger** with the object **urs_mapping**: empty runs with the deployment's settings
+  (Variable `hr_urs_mapping_settings`); keys set there apply to this run only, e.g. `{"dry_run":
+  true}` or `{"full_remap": true}` (README, *Characteristic mapping*).
   A dry run logs the plan (creates, updates, deactivations, removals per table, with counts and
   the first rows) and writes nothing; a full remap re-evaluates every HR row.
 

@@ -33,6 +33,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from dataverse_provider.pools import DATAVERSE_POOL, POOL_DESCRIPTION, pool_size
+from hr_dataverse.defaults import DEFAULT_MAX_CONCURRENCY
 from hr_dataverse.warehouse import Warehouse
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +41,7 @@ DAG_ID = "hr_dataverse_sync"
 TEST_EMPLOYEE = "000001"
 NEW_TITLES = ("Senior HR Analyst", "Principal HR Analyst")  # the first that differs from the current one
 HIRE = {"first_name": "Dana", "last_name": "Demo"}
-MAX_CONCURRENCY = 4  # the demo connection's max_concurrency; the emulator's x-ms-dop-hint may lower it
+MAX_CONCURRENCY = DEFAULT_MAX_CONCURRENCY  # the demo connection's; the emulator's x-ms-dop-hint may lower it
 INACTIVE = "Inactive"
 
 

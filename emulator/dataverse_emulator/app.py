@@ -64,9 +64,12 @@ class Emulator:
 
         self.config = config or EmulatorConfig()
         self.clock = Clock()
-        self.schema = build_schema(self.config)
+        from .tenant import tailor
+
+        full = build_schema(self.config)
+        self.schema, rows = tailor(full, generate(self.config, full, self.clock), self.config)
         self.store = Store(self.schema, self.clock, self.config)
-        self.store.load(generate(self.config, self.schema, self.clock))
+        self.store.load(rows)
         self.faults = Faults(self.config)
         self.protection = Protection(self.config.protection_profile, self.clock)
         self.request_log = RequestLog()

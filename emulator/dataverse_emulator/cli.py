@@ -37,6 +37,12 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
     for name in ("429", "500", "503", "reset", "truncate", "slow"):
         p.add_argument(f"--fault-{name}", type=float, default=0.0, metavar="RATE",
                        help=f"probability of an injected '{name}' fault per Dataverse request")
+    # Tenant variants (tenant.py): set-up gaps the URS mapping's write-path check must name.
+    p.add_argument("--without-urs", action="store_true", help="no URS tables (Scheduling solution not installed)")
+    p.add_argument("--without-hr-virtual-tables", action="store_true", help="no mshr_ tables (an HR-only tenant)")
+    p.add_argument("--without-worker-lookup", action="store_true", help="bookableresource without the Worker lookup")
+    p.add_argument("--withhold-privilege", action="append", default=[], metavar="NAME",
+                   help="a privilege the app user's role lacks, e.g. prvCreatecharacteristic (repeatable)")
     p.add_argument("--state-dir", default=".emulator", help="where the local CA and certificate live")
     p.add_argument("--info-file", help="also write the ready JSON line to this file")
 
@@ -62,6 +68,9 @@ def _config_from(args: argparse.Namespace) -> EmulatorConfig:
         protection_profile=args.protection, dop_hint=args.dop_hint,
         change_tracking_retention_days=args.retention_days, faults=faults,
         tables_without_change_tracking=untracked,
+        urs_installed=not args.without_urs, hr_virtual_tables=not args.without_hr_virtual_tables,
+        bookableresource_worker_lookup=not args.without_worker_lookup,
+        withheld_privileges=tuple(args.withhold_privilege),
         state_dir=Path(args.state_dir), cloud=args.cloud,
     )
 

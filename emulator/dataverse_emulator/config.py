@@ -91,6 +91,11 @@ class EmulatorConfig:
     hr_virtual_prefix: str = "mshr_"
     # UNCONFIRMED: whether bookableresourcecharacteristic accepts UpsertMultiple (CreateMultiple is listed).
     bookableresourcecharacteristic_upsert_multiple: bool = True
+    # Tenant variants (tenant.py): what a real environment may lack. Defaults: everything installed.
+    urs_installed: bool = True  # False: no Universal Resource Scheduling tables (Scheduling solution absent)
+    hr_virtual_tables: bool = True  # False: no HR virtual tables (mshr_), an HR-only tenant
+    bookableresource_worker_lookup: bool = True  # False: bookableresource lacks the Worker lookup
+    withheld_privileges: tuple[str, ...] = ()  # privilege names (prvCreatecharacteristic) the app user's role lacks
 
     # Service protection: "default" (6000 req / 20 min exec / 52 concurrent per 300 s),
     # "hr" (500 req / 5 min, 25 concurrent), or "off".

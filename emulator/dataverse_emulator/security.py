@@ -24,6 +24,8 @@ DEFAULT_FIELD_PROFILE = "HR Integration Secured Columns"
 
 # Privilege depths, shallow to deep ("parentchildbusinessunits" is Dataverse's "Deep").
 DEPTHS = ("user", "businessunit", "parentchildbusinessunits", "organization")
+# The same depths as the Web API's PrivilegeDepth enum members (RolePrivilege.Depth).
+PRIVILEGE_DEPTHS = ("Basic", "Local", "Deep", "Global")
 # Action -> the verb in Dataverse privilege names (prvRead<entity>, prvAppendTo<entity>, …).
 ACTIONS = {
     "read": "Read",
@@ -74,6 +76,12 @@ class ApplicationUser:
     field_profiles: list[str] = field(default_factory=list)
 
 
+def privilege_name(action: str, table_logical_name: str) -> str:
+    """``prv<Action><table>``. Dataverse builds it from the table's SchemaName, which the emulator
+    keeps equal to its logical name (EntityDefinitions says so), so clients can match them."""
+    return f"prv{ACTIONS[action]}{table_logical_name}"
+
+
 class Security:
     def __init__(self, entra: Entra, config: EmulatorConfig, clock: Clock, environment_url: str = "") -> None:
         self.entra = entra
@@ -111,6 +119,10 @@ class Security:
             privileges.setdefault(table, {}).update(
                 {a: "organization" for a in ("read", "create", "write", "delete", "append", "appendto")}
             )
+        for name in config.withheld_privileges:  # a tenant whose role lacks these (tenant.py)
+            for table, grants in privileges.items():
+                for action in [a for a in grants if privilege_name(a, table) == name]:
+                    del grants[action]
         security.define_role(DEFAULT_ROLE, privileges)
         security.define_field_profile(DEFAULT_FIELD_PROFILE, set(), all_secured=True)
         security.add_application_user(config.client_id, roles=[DEFAULT_ROLE], field_profiles=[DEFAULT_FIELD_PROFILE])
@@ -264,8 +276,8 @@ class Security:
         needed = DEPTHS.index("organization") if organization_level else 0
         if held and max(held) >= needed:
             return None
-        privilege = f"prv{ACTIONS[action]}{table_logical_name}"
-        privilege_id = stable_uuid(self.config.seed, f"privilege:{privilege}")
+        privilege = privilege_name(action, table_logical_name)
+        privilege_id = self.privilege_id(privilege)
         message = (
             f"Principal user (Id={principal.user_id}, type=8, roleCount={len(roles)}, "
             f"privilegeCount={privilege_count}, accessMode=0), is missing {privilege} privilege "
@@ -273,6 +285,29 @@ class Security:
             f"context.Caller={principal.user_id}"
         )
         return dataverse_error(403, PRIVILEGE_DENIED, message)
+
+    def privilege_id(self, name: str) -> str:
+        return stable_uuid(self.config.seed, f"privilege:{name}")
+
+    def user_by_id(self, user_id: str) -> ApplicationUser | None:
+        with self._lock:
+            return next((u for u in self._users.values() if u.user_id == user_id.lower()), None)
+
+    def held_privileges(self, user: ApplicationUser, names: Iterable[str]) -> list[dict[str, str | None]]:
+        """``RolePrivilege`` entries for those of ``names`` the user holds through its roles, each at
+        its deepest depth (Basic/Local/Deep/Global, the PrivilegeDepth enum's member names)."""
+        wanted = set(names)
+        with self._lock:
+            deepest: dict[str, int] = {}
+            for role in (self._roles[r] for r in user.roles if r in self._roles):
+                for table, grants in role.privileges.items():
+                    for action, depth in grants.items():
+                        name = privilege_name(action, table)
+                        if name in wanted:
+                            deepest[name] = max(deepest.get(name, -1), DEPTHS.index(depth))
+        return [{"Depth": PRIVILEGE_DEPTHS[depth], "PrivilegeId": self.privilege_id(name),
+                 "BusinessUnitId": self.business_unit_id, "PrivilegeName": name, "RecordFilterId": None,
+                 "RecordFilterUniqueName": None} for name, depth in sorted(deepest.items())]
 
     def hidden_columns(self, principal: Principal, table_logical_name: str) -> set[str]:
         """Secured columns of the table this principal's field-security profiles do not grant."""

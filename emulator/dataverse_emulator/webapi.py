@@ -121,6 +121,8 @@ class WebApi:
             from .batch import handle_batch
 
             return handle_batch(self, req, principal)
+        if target.kind == "user_function" and req.method != "GET":  # a function, not an action
+            return _method_not_allowed(req, f"{ACTION_NAMESPACE}{target.action}")
         if req.method == "GET":
             return self._get(req, principal, target)
         if req.method in ("POST", "PATCH", "PUT", "DELETE"):
@@ -141,6 +143,10 @@ class WebApi:
                 return webapi_metadata.entity_definitions(self, req, target)
             if target.kind == "whoami":
                 return webapi_read.whoami(self, req, principal)
+            if target.kind == "user_function":
+                from .webapi_privileges import retrieve_user_set_of_privileges_by_names
+
+                return retrieve_user_set_of_privileges_by_names(self, req, principal, target)
             if target.kind == "retrieve_total_record_count":
                 return webapi_read.retrieve_total_record_count(self, req, principal, target)
             if target.kind in ("collection", "count") and webapi_changes.is_change_tracking_request(req):

@@ -67,7 +67,10 @@ ENTITY_COLUMNS = {  # filterable EntityMetadata properties -> type for the filte
     "CanChangeTrackingBeEnabled/Value": BOOLEAN, "TableType": STRING, "OwnershipType": "Enum",
     "IsActivity": BOOLEAN, "IsValidForAdvancedFind": BOOLEAN,
 }
-ENTITY_PROPERTIES = (*[c for c in ENTITY_COLUMNS if "/" not in c], "CanChangeTrackingBeEnabled", "DisplayName")
+ENTITY_PROPERTIES = (*[c for c in ENTITY_COLUMNS if "/" not in c], "CanChangeTrackingBeEnabled", "DisplayName",
+                     "Privileges")
+# SecurityPrivilegeMetadata.PrivilegeType per table ownership; user-owned tables add Assign and Share.
+PRIVILEGE_TYPES = ("Create", "Read", "Write", "Delete", "Append", "AppendTo")
 # Lenient (UNCONFIRMED): MaxLength/Targets/Format live on derived types in Dataverse; the emulator lets
 # them be selected on the base Attributes collection too (absent keys come back null).
 ATTRIBUTE_COLUMNS = {
@@ -185,7 +188,22 @@ def entity_metadata(api: WebApi, table: TableDef) -> dict[str, Any]:
         "OwnershipType": "OrganizationOwned" if table.is_virtual else "UserOwned",
         "IsActivity": False,
         "IsValidForAdvancedFind": True,
+        "Privileges": _privileges(api, table),
     }
+
+
+def _privileges(api: WebApi, table: TableDef) -> list[dict[str, Any]]:
+    """``SecurityPrivilegeMetadata`` of a table: ``prv<Type><SchemaName>`` per privilege type, with the
+    ids the privilege functions and the 403 messages use."""
+    types = PRIVILEGE_TYPES if table.is_virtual else (*PRIVILEGE_TYPES, "Assign", "Share")
+    out = []
+    for kind in types:
+        name = f"prv{kind}{table.logical_name}"
+        out.append({"CanBeBasic": not table.is_virtual, "CanBeLocal": not table.is_virtual,
+                    "CanBeDeep": not table.is_virtual, "CanBeGlobal": True, "CanBeEntityReference": False,
+                    "CanBeParentEntityReference": False, "CanBeRecordFilter": False, "Name": name,
+                    "PrivilegeId": stable_uuid(api.config.seed, f"privilege:{name}"), "PrivilegeType": kind})
+    return out
 
 
 def attribute_metadata(api: WebApi, table: TableDef, attr: AttributeDef) -> dict[str, Any]:

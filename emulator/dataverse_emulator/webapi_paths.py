@@ -1,7 +1,7 @@
 """Resource paths of the Dataverse Web API (the part after ``/api/data/v9.2/``) parsed into a ``Target``.
 
 Kinds: ``service_document``, ``metadata``, ``batch``, ``whoami``, ``retrieve_total_record_count``,
-``entity_definitions``, ``collection``, ``entity``, ``count``, ``bound_action``.
+``entity_definitions``, ``collection``, ``entity``, ``count``, ``bound_action``, ``user_function``.
 Paths arrive percent-decoded, so splitting respects quotes (``(k='a/b')``) and parentheses.
 """
 
@@ -17,6 +17,7 @@ from .schema import BULK_MESSAGES, TableDef
 
 API_VERSIONS = ("v9.2", "v9.1", "v9.0")  # v9.0/v9.1 are served as aliases of v9.2
 ACTION_NAMESPACE = "Microsoft.Dynamics.CRM."
+USER_FUNCTIONS = ("RetrieveUserSetOfPrivilegesByNames",)  # functions bound to systemuser the emulator answers
 GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _INT_RE = re.compile(r"^[+-]?\d+$")
 _NUMBER_RE = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?[mMdDfF]?$")
@@ -142,6 +143,8 @@ def parse_target(path_after_version: str, entity_sets: Mapping[str, TableDef] | 
         return Target("retrieve_total_record_count", params=parse_args(args) if args.strip() else {})
     if name == "EntityDefinitions":
         return _entity_definitions(args, rest)
+    if name == "systemusers" and args is not None and rest:
+        return _user_function(args, rest)
     table = None
     if entity_sets is not None:
         table = entity_sets.get(name)
@@ -159,6 +162,19 @@ def parse_target(path_after_version: str, entity_sets: Mapping[str, TableDef] | 
         raise not_found_segment(rest[0])
     key, alt = _parse_key(args, table)
     return Target("entity", entity_set=name, key=key, alt_key=alt, sub="/".join(rest) or None, table=table)
+
+
+def _user_function(args: str, rest: list[str]) -> Target:
+    """``systemusers(<id>)/Microsoft.Dynamics.CRM.<function>(…)`` for the functions in
+    ``USER_FUNCTIONS``; anything else under ``systemusers`` is not emulated (404, as for an unknown set)."""
+    name, fargs = _split_segment(rest[0])
+    function = name[len(ACTION_NAMESPACE):] if name.startswith(ACTION_NAMESPACE) else None
+    if len(rest) != 1 or function not in USER_FUNCTIONS or fargs is None:
+        raise not_found_segment(name if function in USER_FUNCTIONS else "systemusers")
+    if not GUID_RE.match(args.strip()):
+        raise bad_syntax()
+    return Target("user_function", entity_set="systemusers", key=args.strip().lower(), action=function,
+                  params=parse_args(fargs) if fargs.strip() else {})
 
 
 def _entity_definitions(args: str | None, rest: list[str]) -> Target:

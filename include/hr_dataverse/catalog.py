@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ _WIRE = re.compile(r"^_?[a-z][a-z0-9_]*$")
 _LOOKUP_WIRE = re.compile(r"^_([a-z][a-z0-9_]*)_value$")
 _FIELDS = {"name", "entity_set", "primary_key", "columns", "required_columns", "lookups", "option_sets",
            "required", "partition_by_key"}
+MAPPING_REQUIRED = "mapping"  # ``required: mapping``: required only while the URS mapping is enabled
 _MAX_NAME = 50  # leaves room for a table prefix inside PostgreSQL's 63-character identifiers
 
 Report = Callable[[str], None]
@@ -50,6 +51,7 @@ class TableSpec:
     required: bool = True
     partition_by_key: bool = False
     entity_set: str | None = None
+    required_for_mapping: bool = False  # catalog ``required: mapping``: required only while the URS mapping runs
 
     @staticmethod
     def lookup_wire_name(lookup: str) -> str:
@@ -81,6 +83,12 @@ class Catalog:
 
     def __iter__(self) -> Iterator[TableSpec]:
         return iter(self.tables)
+
+    def with_mapping(self, enabled: bool) -> Catalog:
+        """This catalog with ``required: mapping`` tables required only when the URS mapping is
+        ``enabled`` (optional otherwise: a tenant without them still loads the rest)."""
+        return Catalog(tables=tuple(replace(t, required=enabled) if t.required_for_mapping else t
+                                    for t in self.tables), source=self.source)
 
 
 def catalog_path(path: str | os.PathLike[str] | None = None) -> Path:
@@ -169,7 +177,8 @@ def _parse_table(entry: Any, index: int, label: str) -> tuple[TableSpec | None, 
     for col in derived:
         if col in columns:
             bad(f"column '{col}' clashes with the derived column of the same name")
-    required = _flag(entry, "required", True, bad)
+    for_mapping = entry.get("required") == MAPPING_REQUIRED
+    required = True if for_mapping else _flag(entry, "required", True, bad)
     partition = _flag(entry, "partition_by_key", False, bad)
     entity_set = entry.get("entity_set")
     if entity_set is not None and (not isinstance(entity_set, str) or not _NAME.match(entity_set)):
@@ -178,7 +187,7 @@ def _parse_table(entry: Any, index: int, label: str) -> tuple[TableSpec | None, 
         return None, problems
     return TableSpec(name=name, primary_key=primary_key, columns=columns, required_columns=required_columns,
                      lookups=lookups, option_sets=option_sets, required=required,
-                     partition_by_key=partition, entity_set=entity_set), []
+                     partition_by_key=partition, entity_set=entity_set, required_for_mapping=for_mapping), []
 
 
 def _names(entry: dict[str, Any], key: str, pattern: re.Pattern[str], bad: Report) -> tuple[str, ...]:
@@ -208,6 +217,7 @@ def _lookup_name(value: str) -> str:
 def _flag(entry: dict[str, Any], key: str, default: bool, bad: Report) -> bool:
     value = entry.get(key, default)
     if not isinstance(value, bool):
-        bad(f"'{key}' must be true or false, got {value!r}")
+        choices = f"true, false or '{MAPPING_REQUIRED}'" if key == "required" else "true or false"
+        bad(f"'{key}' must be {choices}, got {value!r}")
         return default
     return value

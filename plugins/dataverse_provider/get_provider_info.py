@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hr_dataverse.defaults import DEFAULT_MAX_CONCURRENCY
+
 
 def _text(label: str, description: str, default: str | None = None, *, secret: bool = False) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": ["string", "null"]}
@@ -46,7 +48,7 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     "max_concurrency": {
         "label": "Max concurrent requests",
         "description": "Upper bound on parallel Web API requests for this environment (Dataverse allows 52 per user; the HR service 25).",
-        "schema": {"type": ["integer", "null"], "default": 8, "minimum": 1, "maximum": 52},
+        "schema": {"type": ["integer", "null"], "default": DEFAULT_MAX_CONCURRENCY, "minimum": 1, "maximum": 52},
     },
 }
 

@@ -1,9 +1,14 @@
 """Task body of ``map_characteristics`` (``hr_dataverse_sync`` and ``hr_urs_mapping``): the trigger
 form's ``urs_mapping`` object → ``MappingSettings`` → ``hr_dataverse.urs.run_mapping`` → a summary.
 
+Settings: code default < the ``hr_urs_mapping_settings`` Variable < keys set in the trigger form
+(``run_settings``); the effective values and their origins are logged first.
+
 Outcomes:
 
 * turned off (``enabled: false``): the task is skipped before anything is read or written;
+* the write path is not ready (URS tables, Worker lookup, privileges; ``hr_dataverse.urs.write_path``):
+  the task fails before any write, naming each fix;
 * dry run: the plan is logged (counts per table and operation, then the first rows of each) and
   the task succeeds;
 * rows Dataverse rejected: the plan and what was done are logged first, then the task fails
@@ -26,6 +31,14 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
+from dataverse_provider.run_settings import (
+    MAPPING_VARIABLE,
+    log_settings,
+    mapping_layers,
+    mapping_settings,
+    variable_object,
+)
+
 if TYPE_CHECKING:
     from hr_dataverse.urs import MappingResult, MappingSettings
 
@@ -34,44 +47,20 @@ log = logging.getLogger(__name__)
 MAX_ERRORS_IN_SUMMARY = 10  # row errors and plan problems kept in the XCom value and named in a failure
 
 
-# Deployment-wide mapping settings (a JSON object), under the per-run form values: set once what
-# this tenant needs, e.g. the Worker lookup on bookableresource, whose real name is UNCONFIRMED.
-DEFAULTS_VARIABLE = "hr_urs_mapping_settings"
+# Deployment-wide mapping settings (a JSON object) under the per-run form values: see run_settings.
+DEFAULTS_VARIABLE = MAPPING_VARIABLE
 
 
 def deployment_defaults() -> dict[str, Any]:
     """The ``hr_urs_mapping_settings`` Airflow Variable, or {} when it is not set."""
-    import json
-
-    from airflow.sdk import Variable
-
-    raw = Variable.get(DEFAULTS_VARIABLE, default=None)  # parsed here: deserialize_json hides bad JSON
-    if raw is None or not str(raw).strip():
-        return {}
-    try:
-        value = json.loads(raw)
-    except ValueError as exc:
-        raise AirflowFailException(f"Airflow Variable {DEFAULTS_VARIABLE} is not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise AirflowFailException(f"Airflow Variable {DEFAULTS_VARIABLE} must be a JSON object of mapping "
-                                   f"settings, got {type(value).__name__}")
-    return value
+    return variable_object(MAPPING_VARIABLE)
 
 
 def mapping_request(values: Mapping[str, Any] | None, defaults: Mapping[str, Any] | None = None
                     ) -> tuple[MappingSettings, bool]:
-    """Settings and ``full_remap`` from the ``urs_mapping`` param over the deployment ``defaults``;
-    a bad value fails the task naming it."""
-    from hr_dataverse.urs import MappingConfigError, MappingSettings
-
-    settings = {**(defaults or {}), **(values or {})}
-    full_remap = settings.pop("full_remap", False)
-    if not isinstance(full_remap, bool):
-        raise AirflowFailException(f"urs_mapping: full_remap must be true or false, got {full_remap!r}")
-    try:
-        return MappingSettings.from_mapping(settings), full_remap
-    except MappingConfigError as exc:
-        raise AirflowFailException(f"urs_mapping: {exc}") from None
+    """Settings and ``full_remap`` from the ``urs_mapping`` form values over the deployment ``defaults``
+    (code default < deployment < form); a bad value fails the task naming it."""
+    return mapping_settings(mapping_layers(values, defaults or {}))
 
 
 def map_characteristics(values: Mapping[str, Any] | None, *, dag_id: str, run_id: str, ti: Any = None,
@@ -83,10 +72,13 @@ def map_characteristics(values: Mapping[str, Any] | None, *, dag_id: str, run_id
     from dataverse_provider.warehouse import open_warehouse
     from hr_dataverse.urs import run_mapping
 
-    settings, full_remap = mapping_request(values, deployment_defaults())
+    layers = mapping_layers(values)
+    log_settings(layers, log)
+    settings, full_remap = mapping_settings(layers)
     if not settings.enabled:
-        raise AirflowSkipException("URS mapping is turned off (urs_mapping.enabled = false): nothing is written "
-                                   "and the characteristics already on resources stay")
+        raise AirflowSkipException(f"URS mapping is turned off (enabled = false, from {layers.origins['enabled']}): "
+                                   "nothing is read or written in Dataverse and the characteristics already on "
+                                   "resources stay")
     hook = DataverseHook(conn_id)
     warehouse = None
     try:

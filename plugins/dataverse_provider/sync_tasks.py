@@ -91,7 +91,7 @@ def lock_wait_s() -> float:
 
 
 def load_table(table: str, *, mode: str, slots: int, run_id: str, outlet_events: Any = None,
-               conn_id: str = "dataverse_default", guard: Any = None) -> dict[str, Any]:
+               conn_id: str = "dataverse_default", guard: Any = None, mapping: Any = None) -> dict[str, Any]:
     """Sync one table with at most ``slots`` requests in flight (the pool slots the task holds, capped
     by the connection's ``max_concurrency``); add the table's asset event to :data:`SYNC_ALIAS` when
     the load changed it.
@@ -99,14 +99,19 @@ def load_table(table: str, *, mode: str, slots: int, run_id: str, outlet_events:
     ``guard``: the ``DeleteGuardSettings`` (default: :func:`delete_guard`). When it held a full
     read's deletes the task FAILS after the rows read were committed (see ``fail_on_held_deletes``);
     when another process held the table's load lock past the wait, the load is skipped with a warning.
+    ``mapping`` is the run's ``urs_mapping`` form value: tables only the mapping needs (catalog
+    ``required: mapping``) are optional while it is off.
     """
     from dataverse_provider.hooks.dataverse import DataverseHook
+    from dataverse_provider.run_settings import mapping_enabled
     from dataverse_provider.warehouse import open_warehouse
     from hr_dataverse.catalog import CatalogError, load_catalog
     from hr_dataverse.sync import ConcurrencyBudget, TableSyncResult, sync_table
 
     try:
         spec = load_catalog().get(table)
+        if spec.required_for_mapping:
+            spec = load_catalog().with_mapping(mapping_enabled(mapping)).get(table)
     except CatalogError as exc:
         raise AirflowFailException("\n".join(exc.problems)) from None
     started = time.monotonic()
@@ -117,18 +122,21 @@ def load_table(table: str, *, mode: str, slots: int, run_id: str, outlet_events:
         client = hook.get_conn()
         # Never more requests in flight than the pool slots held, nor than the connection allows.
         budget = ConcurrencyBudget(min(slots, client.settings.max_concurrency))
+        # An optional table that cannot be read is expected: its failure is a warning, not an error.
+        table_log = log if spec.required else _WarningsOnly(log, {})
         result = sync_table(client, warehouse, spec, mode=mode, run_id=run_id, concurrency=budget,
                             delete_guard=guard if guard is not None else delete_guard(),
-                            lock_wait_s=lock_wait_s()).to_dict()
+                            lock_wait_s=lock_wait_s(), log=table_log).to_dict()  # type: ignore[arg-type]
     except Exception as exc:
         error = task_error(table, exc)
         if error is None:
             raise
         if spec.required or not isinstance(error, AirflowFailException):
             raise error from None
-        log.warning("optional table %s skipped: %s", table, error)
+        reason = skip_reason(exc)
+        log.warning("optional table %s %s: %s", table, reason, error)
         skipped = TableSyncResult.failure(table, mode, error, seconds=time.monotonic() - started)
-        return {**skipped.to_dict(), "required": False}
+        return {**skipped.to_dict(), "required": False, "skipped": reason}
     finally:
         hook.close()
         if warehouse is not None:
@@ -153,6 +161,24 @@ def fail_on_held_deletes(result: dict[str, Any]) -> None:
     held = result.get("deletes_held")
     if held:
         raise AirflowFailException(f"{held['message']} (cause: {held['cause']})")
+
+
+class _WarningsOnly(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """The sync's log for an optional table: what would be an ERROR is logged as a WARNING."""
+
+    def error(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        self.warning(msg, *args, **kwargs)
+
+
+def skip_reason(exc: BaseException) -> str:
+    """Why an optional table was skipped, for the log and the run summary."""
+    from hr_dataverse.dataverse import NotFound, PermissionDenied
+
+    if isinstance(exc, PermissionDenied):
+        return "skipped (optional, no read privilege)"
+    if isinstance(exc, NotFound):
+        return "skipped (optional, not in this environment)"
+    return "skipped (optional, could not be read)"
 
 
 def task_error(table: str, exc: BaseException) -> AirflowException | None:
@@ -184,21 +210,27 @@ def summarize(selected: Sequence[str], *results: Sequence[dict[str, Any]] | None
     rows = [r for group in results if group for r in (group[i] for i in range(len(group))) if r]
     summary = run_summary(rows)
     skipped = sorted(r["table"] for r in rows if r.get("status") == FAILED and r.get("required") is False)
+    reasons = {r["table"]: r.get("skipped") or "skipped (optional)" for r in rows if r["table"] in skipped}
+    for table in skipped:  # the line says what happened, not "failed"
+        summary["by_table"][table]["status"] = reasons[table]
     missing = [t for t in selected if t not in summary["by_table"]]
     failed = [t for t in summary["failed"] if t not in skipped]
-    summary.update(failed=failed, skipped_optional=skipped, not_synced=missing)
+    summary.update(failed=failed, skipped_optional=skipped, skipped=reasons, not_synced=missing)
     log.info("synced %d of %d tables: %d rows upserted, %d soft-deleted, %d requests in %.1f s",
              summary["succeeded"], len(selected), summary["rows_upserted"], summary["rows_deleted"],
              summary["requests"], summary["seconds"])
     for mode, tables in summary["modes"].items():
         log.info("%s: %s", mode, ", ".join(tables))
     for table, line in summary["by_table"].items():
+        if table in skipped:
+            log.warning("  %-34s %s", table, reasons[table])
+            continue
         log.info("  %-34s %-14s %-8s +%s -%s live=%s", table, line["mode_used"], line["status"],
                  line["rows_upserted"], line["rows_deleted"], line["rows_total"])
     for warning in summary["warnings"]:
         log.warning("%s", warning)
     for table in skipped:
-        log.warning("optional table %s was skipped: %s", table, summary["errors"][table])
+        log.warning("optional table %s %s: %s", table, reasons[table], summary["errors"][table])
     for table in summary["skipped_busy"]:
         log.warning("table %s was skipped: another process was loading it", table)
     if missing or failed:

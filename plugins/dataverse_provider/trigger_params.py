@@ -2,7 +2,10 @@
 (``hr_dataverse_sync``, ``hr_urs_mapping``, ``hr_data_quality``).
 
 Both are JSON objects (the form shows a JSON editor) validated by JSON Schema when a run is
-triggered, so a typo in a key or a wrong type is refused in the form. The schemas restate the keys of
+triggered, so a typo in a key or a wrong type is refused in the form. Both default to null, which
+sets nothing: only keys a person types in override the deployment's settings (the Variables
+``hr_urs_mapping_settings`` / ``hr_data_quality_settings``; see ``run_settings``). Being nullable also
+keeps the form from marking them required. The schemas restate the keys of
 ``hr_dataverse.urs.MappingSettings`` and of ``QualitySettings.from_params`` by hand: importing those
 modules pulls msal, requests and SQLAlchemy, too slow for DAG parsing. The task re-validates with
 them (they stay the authority on ranges); a test keeps the key lists in step.
@@ -17,7 +20,6 @@ from airflow.sdk import Param
 
 URS_MAPPING = "urs_mapping"
 DATA_QUALITY = "data_quality"
-MAPPING_DEFAULTS: dict[str, Any] = {"enabled": True, "dry_run": False, "full_remap": False}
 SEVERITIES = ["error", "warning", "off"]
 
 # Keys of the urs_mapping object: run switches first, then MappingSettings overrides (defaults in brackets).
@@ -78,20 +80,23 @@ QUALITY_PROPERTIES: dict[str, dict[str, Any]] = {
 
 def urs_mapping_param() -> Param:
     return Param(
-        dict(MAPPING_DEFAULTS), type="object", properties=MAPPING_PROPERTIES, additionalProperties=False,
+        None, type=["null", "object"], properties=MAPPING_PROPERTIES, additionalProperties=False,
         title="URS characteristic mapping", section="URS characteristic mapping",
-        description="enabled / dry_run / full_remap, plus optional setting overrides, e.g. "
-                    '{"enabled": true, "dry_run": true, "full_remap": false, "expired_certificates": "keep"}. '
-                    "Keys: " + ", ".join(MAPPING_PROPERTIES) + " (see the README, Characteristic mapping).",
+        description="Leave empty to run with the deployment's settings (Variable hr_urs_mapping_settings, "
+                    "else the built-in defaults: enabled, not a dry run). Keys set here apply to this run only, "
+                    'e.g. {"dry_run": true} or {"enabled": false}. Keys: ' + ", ".join(MAPPING_PROPERTIES)
+                    + " (see the README, Characteristic mapping).",
     )
 
 
 def data_quality_param() -> Param:
     return Param(
-        {}, type="object", properties=QUALITY_PROPERTIES, additionalProperties=False,
+        None, type=["null", "object"], properties=QUALITY_PROPERTIES, additionalProperties=False,
         title="Data-quality overrides", section="Data quality",
-        description='Optional, e.g. {"severity": {"option_domain": "error", "cdm_workerpersonaldetail": "off"}, '
-                    '"freshness_hours": 48}. Keys: ' + ", ".join(QUALITY_PROPERTIES) + ".",
+        description="Leave empty to run with the deployment's settings (Variable hr_data_quality_settings). "
+                    'Keys set here apply to this run only, e.g. {"severity": {"option_domain": "error", '
+                    '"cdm_workerpersonaldetail": "off"}, "freshness_hours": 48}. Keys: '
+                    + ", ".join(QUALITY_PROPERTIES) + ".",
     )
 
 

@@ -21,8 +21,10 @@ def warehouse_url(conn_id: str = WAREHOUSE_CONN_ID) -> str | None:
     from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowNotFoundException
 
+    from dataverse_provider.log_safety import guard_mask_requests
     from hr_dataverse.warehouse import WarehouseConfigError
 
+    guard_mask_requests()  # the connection's password is registered with the masker (log_safety)
     try:
         conn = BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:

@@ -93,11 +93,12 @@ def test_sync_dag_trigger_form(dags: dict[str, Any]) -> None:
 
     params = dags["hr_dataverse_sync"].params
     params.validate()  # the defaults: every table, auto
-    assert {k: params[k] for k in params} == {
-        "tables": [], "mode": "auto", "urs_mapping": {"enabled": True, "dry_run": False, "full_remap": False},
-        "data_quality": {}, "allow_mass_delete": False, "max_delete_percent": None}
+    assert {k: params[k] for k in params} == {"tables": [], "mode": "auto", "urs_mapping": None, "data_quality": None,
+                                              "allow_mass_delete": False, "max_delete_percent": None}
+    for name in ("tables", "urs_mapping", "data_quality", "max_delete_percent"):  # optional: nullable, so not marked required
+        assert "null" in params.get_param(name).schema["type"]
     tables, mode = params.get_param("tables"), params.get_param("mode")
-    assert tables.schema["type"] == "array" and tables.schema["items"]["enum"] == CATALOG
+    assert tables.schema["items"]["enum"] == CATALOG
     assert tables.schema["examples"] == CATALOG  # the UI's multi-select
     assert mode.schema["enum"] == ["auto", "full", "delta"] and set(mode.schema["values_display"]) == {
         "auto", "full", "delta"}
@@ -138,6 +139,16 @@ def test_admin_dag_offers_the_integration_page_actions(dags: dict[str, Any]) -> 
     params.validate()
     assert params.get_param("action").schema["enum"] == list(ACTIONS)
     assert params.get_param("table").schema["enum"] == [None, *CATALOG]
+    # As the UI gets it (the serialized DAG): it labels an option values_display[str(value)], else
+    # values_display["None"], else the value. Each table must show its own name, the empty choice "(none)".
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    serialized = json.loads(json.dumps(DagSerialization.to_dict(dag)["dag"]["params"]))
+    schema = dict(serialized)["table"]["schema"]["__var"]
+    display = schema["values_display"]["__var"]
+    labels = [display.get(key, display.get("None", key)) for key in
+              ("null" if v is None else str(v) for v in schema["enum"])]
+    assert labels == ["(none)", *CATALOG]
     for name in params:
         assert params.get_param(name).schema["title"] and params.get_param(name).description
 
@@ -223,10 +234,12 @@ def test_full_load_lands_each_selected_table_and_emits_its_asset(synced: Synced)
     assert {t for t, state in states(run).items() if state == "skipped"} == {"map_characteristics", "watcher"}
     assert set(xcoms(run, "load_table")) == {0, 1, 2, 3, 4} and set(xcoms(run, "load_large_table")) == {0}
     for result in [*xcoms(run, "load_table").values(), *xcoms(run, "load_large_table").values()]:
-        assert set(result) - {"required"} == {f.name for f in fields(TableSyncResult)}  # a summary, no rows
+        assert set(result) - {"required", "skipped"} == {f.name for f in fields(TableSyncResult)}  # a summary, no rows
     summary = xcoms(run, "run_summary")
     assert summary["modes"] == {"full": sorted(LOADED)}
     assert summary["skipped_optional"] == ["cdm_workerpersonaldetail"]
+    assert summary["skipped"] == {"cdm_workerpersonaldetail": "skipped (optional, no read privilege)"}
+    assert summary["by_table"]["cdm_workerpersonaldetail"]["status"] == "skipped (optional, no read privilege)"
     assert (summary["tables"], summary["succeeded"], summary["failed"], summary["not_synced"]) == (6, 5, [], [])
     for table in LOADED:
         state = warehouse.get_state(table)
@@ -359,6 +372,8 @@ def test_a_table_that_cannot_sync_fails_the_run_without_retries(
     assert tries["cdm_job"] == ("failed", 1)  # a catalog mistake is not retried
     assert tries["cdm_company"] == ("success", 1) and tries["run_summary"] == ("upstream_failed", 0)
     assert "table 'cdm_job': catalog column(s) 'cdm_nosuchcolumn' do not exist" in capfd.readouterr().out
+    quality = xcoms(run, "data_quality")  # the report says the loads failed, not "passed with warnings"
+    assert quality["status"] == "loads_failed" and quality["stale_tables"] == ["cdm_job"]
 
 
 def test_a_short_read_fails_its_load_task_and_deletes_nothing(

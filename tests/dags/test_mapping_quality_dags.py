@@ -115,7 +115,8 @@ def test_trigger_forms_accept_overrides_and_refuse_typos(dags: dict[str, Any], d
         assert param.schema["title"] and param.description and param.schema["section"]
     if "urs_mapping" in params:
         mapping = params.get_param("urs_mapping")
-        assert params["urs_mapping"] == {"enabled": True, "dry_run": False, "full_remap": False}
+        assert params["urs_mapping"] is None  # unset: the deployment's settings apply
+        assert "null" in mapping.schema["type"]  # optional: the form does not mark it required
         good = {"enabled": True, "dry_run": True, "expired_certificates": "keep", "active_worker_status": None}
         assert mapping.resolve(good) == good
         for bad in ({"enabld": False}, {"dry_run": "yes"}, {"expired_certificates": "sometimes"},
@@ -124,7 +125,7 @@ def test_trigger_forms_accept_overrides_and_refuse_typos(dags: dict[str, Any], d
                 mapping.resolve(bad)
     if "data_quality" in params:
         quality = params.get_param("data_quality")
-        assert params["data_quality"] == {}
+        assert params["data_quality"] is None and "null" in quality.schema["type"]
         good = {"severity": {"option_domain": "error", "cdm_worker.*": "off"}, "freshness_hours": 48}
         assert quality.resolve(good) == good
         for bad in ({"severity": {"cdm_worker": "fatal"}}, {"freshness_hours": 0}, {"freshnes_hours": 4}):
@@ -340,6 +341,7 @@ def test_sync_run_maps_hr_to_urs_then_writes_the_quality_report(env: Env, runnab
     assert mapping["write_requests"] == len(env.writes()) and "samples" not in json.dumps(mapping)
     # The quality report of this run, with the mapping-completeness check (it ran after the mapping).
     quality = xcoms(run, "data_quality")
+    assert quality["stale_tables"] == [] and quality["status"] != "loads_failed"  # every load succeeded
     assert not quality["has_errors"] and quality["tables"]["_hr_urs_mapping"]["evaluated"] == 1
     assert quality["tables"]["_hr_urs_mapping"]["passed"] == 1
     assert set(CATALOG) - {OPTIONAL_UNREADABLE} <= set(quality["tables"])
@@ -423,3 +425,32 @@ def test_mapping_turned_off_is_skipped_and_quality_still_runs(env: Env, runnable
     assert states(run)["map_characteristics"][0] == "skipped" and states(run)["data_quality"] == ("success", 1)
     assert env.writes() == []
     assert list(xcoms(run, "data_quality")["tables"]) == ["cdm_company"]  # the selected tables only
+    assert xcoms(run, "data_quality")["stale_tables"] == []  # a delta with nothing new is a load too
+
+
+def test_an_enabled_variable_maps_when_the_form_sets_nothing(env: Env, runnable: dict[str, Any],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_VAR_HR_URS_MAPPING_SETTINGS", json.dumps({"enabled": True}))
+    hired = apply(env.store, {"action": "hire", "first_name": "Variable", "last_name": "Only"})["worker_number"]
+    (worker,) = env.store.find("cdm_worker", "cdm_workernumber", hired)
+    env.emulator.app.request_log.clear()
+    conf = {"tables": WORKER_TABLES, "mode": "auto", "urs_mapping": None, "data_quality": None}
+    run = runnable["hr_dataverse_sync"].test(run_conf=conf)
+    assert run.state == "success" and states(run)["map_characteristics"] == ("success", 1)
+    assert xcoms(run, "map_characteristics")["done"] == {"bookableresource": {"create": 1}}
+    assert [r["name"] for r in env.store.iter_rows("bookableresource")
+            if r.get("cdm_workerid") == worker["cdm_workerid"]] == ["Variable Only"]
+
+
+def test_the_form_turning_the_mapping_off_beats_an_enabled_variable(
+        env: Env, runnable: dict[str, Any], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("AIRFLOW_VAR_HR_URS_MAPPING_SETTINGS", json.dumps({"enabled": True}))
+    hired = apply(env.store, {"action": "hire", "first_name": "Form", "last_name": "Off"})["worker_number"]
+    (worker,) = env.store.find("cdm_worker", "cdm_workernumber", hired)
+    env.emulator.app.request_log.clear()
+    conf = {"tables": WORKER_TABLES, "mode": "auto", "urs_mapping": {"enabled": False}, "data_quality": None}
+    run = runnable["hr_dataverse_sync"].test(run_conf=conf)
+    assert run.state == "success" and states(run)["map_characteristics"][0] == "skipped"
+    assert env.writes() == []
+    assert not [r for r in env.store.iter_rows("bookableresource") if r.get("cdm_workerid") == worker["cdm_workerid"]]
+    assert "enabled = false  (trigger form)" in caplog.text

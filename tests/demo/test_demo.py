@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from hr_dataverse.defaults import DEFAULT_MAX_CONCURRENCY
+
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +36,7 @@ def test_demo_syncs_full_then_delta_and_shows_every_change(tmp_path: Path) -> No
     result = run_demo(tmp_path, "--scale", "200")
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert "pool dataverse_api: 4 slots" in out
+    assert f"pool dataverse_api: {DEFAULT_MAX_CONCURRENCY} slots" in out  # min(the default, dop hint 5)
     full, delta = out.split("[3/6]")[1].split("[4/6]")[0], out.split("[5/6]")[1].split("[6/6]")[0]
     assert re.search(r"cdm_worker\s+full\s+200\s+0\s+200\s+0\n", full)
     # Three workers changed, one was deleted (soft): the delta read only those.

@@ -16,6 +16,7 @@ from cryptography.x509.oid import NameOID
 
 from dataverse_provider.hooks.dataverse import DataverseHook
 from hr_dataverse.dataverse import ConfigError
+from hr_dataverse.defaults import DEFAULT_MAX_CONCURRENCY
 
 pytestmark = pytest.mark.airflow
 
@@ -56,7 +57,8 @@ def test_unset_extras_keep_the_documented_defaults(emulator: Any, conn_json: Any
     conn = conn_json(emulator.info, authority_host="", api_version=None, max_concurrency=None,
                      ca_bundle=None, client_secret_expires_on="")
     s = use(monkeypatch, conn).get_settings()
-    assert (s.authority_host, s.api_version, s.max_concurrency) == ("login.microsoftonline.com", "v9.2", 4)
+    assert (s.authority_host, s.api_version, s.max_concurrency) == ("login.microsoftonline.com", "v9.2",
+                                                                    DEFAULT_MAX_CONCURRENCY)
     assert s.ca_bundle is None and s.client_secret_expires_on is None
 
 
@@ -136,3 +138,15 @@ def test_access_tokens_and_secret_are_masked(dataverse_conn: Any) -> None:
     hook.close()
     assert redact(f"Authorization: Bearer {token}") == "Authorization: Bearer ***"
     assert redact(f"secret={dataverse_conn.info['client_secret']}") == "secret=***"
+
+
+def test_the_check_log_names_which_connection_source_is_in_effect(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An AIRFLOW_CONN_ variable shadows a connection saved in the UI; the checks say which one they use."""
+    from dataverse_provider.hooks.dataverse import connection_source
+
+    monkeypatch.setenv("AIRFLOW_CONN_DATAVERSE_DEFAULT", '{"conn_type": "dataverse"}')
+    assert connection_source("dataverse_default").startswith(
+        "environment variable AIRFLOW_CONN_DATAVERSE_DEFAULT (it takes precedence over a connection of the same "
+        "id saved in the UI")
+    monkeypatch.delenv("AIRFLOW_CONN_DATAVERSE_DEFAULT")
+    assert "metadata database (Admin → Connections)" in connection_source("dataverse_default")

@@ -49,9 +49,11 @@ def states(dag_run: Any) -> dict[str, tuple[str, int]]:
 
 
 def test_dag_passes_with_warnings_and_returns_small_summaries(dataverse_conn: Any, connection_check_dag: Any,
-                                                              reports: Path) -> None:
+                                                              reports: Path, capfd: pytest.CaptureFixture[str]) -> None:
     run = connection_check_dag.test(run_conf={"tables": TABLES, "secret_warn_days": 365})
     assert run.state == "success"
+    assert "connection 'dataverse_default' comes from environment variable AIRFLOW_CONN_DATAVERSE_DEFAULT" in (
+        capfd.readouterr().out)
     values = xcoms(run)
     token = values["validate_token.return_value"]
     access = values["check_entity_access.return_value"]

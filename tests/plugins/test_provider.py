@@ -43,3 +43,18 @@ def test_every_form_field_is_read_by_the_hook() -> None:
     """Errors name form fields; each extra the form offers is one the hook maps to a setting."""
     named = " ".join(FIELD_LABELS.values())
     assert [name for name in CONN_FIELDS if name not in named] == []
+
+
+def test_one_concurrency_default_everywhere() -> None:
+    """The connection form, the client settings, the demo connection and the README agree."""
+    from pathlib import Path
+
+    from dataverse_provider.get_provider_info import CONN_FIELDS
+    from hr_dataverse.dataverse import DataverseSettings
+    from hr_dataverse.defaults import DEFAULT_MAX_CONCURRENCY
+
+    root = Path(__file__).resolve().parents[2]
+    assert CONN_FIELDS["max_concurrency"]["schema"]["default"] == DEFAULT_MAX_CONCURRENCY
+    assert DataverseSettings("https://x.crm.dynamics.com", "t", "c", "s").max_concurrency == DEFAULT_MAX_CONCURRENCY
+    assert "MAX_CONCURRENCY = DEFAULT_MAX_CONCURRENCY" in (root / "scripts" / "demo.py").read_text()
+    assert f"airflow pools set dataverse_api {DEFAULT_MAX_CONCURRENCY} " in (root / "README.md").read_text()

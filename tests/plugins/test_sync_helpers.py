@@ -107,3 +107,33 @@ def test_summary_names_tables_without_a_result_and_keeps_optional_skips_apart() 
     assert summary["modes"] == {"delta": ["cdm_job"]} and summary["rows_upserted"] == 2
     with pytest.raises(AirflowFailException, match="1 table\\(s\\) did not sync: cdm_worker"):
         summarize(["cdm_job", "cdm_worker"], [ok], [])
+
+
+def test_an_optional_table_without_read_privilege_is_a_warning_not_an_error(
+        dataverse_conn, tmp_path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from dataverse_provider.sync_tasks import load_table
+
+    monkeypatch.setenv("HR_WAREHOUSE_URL", f"sqlite:///{tmp_path / 'hr.db'}")
+    caplog.set_level(logging.INFO)
+    result = load_table("cdm_workerpersonaldetail", mode="auto", slots=1, run_id="run-1")
+    assert result["skipped"] == "skipped (optional, no read privilege)" and result["required"] is False
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert any(r.levelno == logging.WARNING and "skipped (optional, no read privilege)" in r.getMessage()
+               for r in caplog.records)
+    caplog.clear()
+    summary = summarize(["cdm_workerpersonaldetail"], [result])
+    assert summary["by_table"]["cdm_workerpersonaldetail"]["status"] == "skipped (optional, no read privilege)"
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_mapping_only_tables_are_required_only_while_the_mapping_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_VAR_HR_URS_MAPPING_SETTINGS", json.dumps({"enabled": False}))
+    catalog = load_catalog()
+    mapping_only = {t.name for t in catalog if t.required_for_mapping}
+    assert mapping_only == {t.name for t in catalog if t.name.startswith("mshr_")}
+    assert all(t.required for t in catalog.with_mapping(True) if t.name in mapping_only)
+    assert not any(t.required for t in catalog.with_mapping(False) if t.name in mapping_only)
+    assert all(t.required for t in catalog.with_mapping(False) if t.name.startswith("cdm_")
+               and t.name != "cdm_workerpersonaldetail")

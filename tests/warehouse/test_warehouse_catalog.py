@@ -72,7 +72,7 @@ def test_empty_column_list_is_named(tmp_path: Path) -> None:
     ({"required_columns": ["cdm_x"]}, "table 'cdm_worker': required column 'cdm_x' is not in columns"),
     ({"lookups": ["cdm_companyid"]}, "table 'cdm_worker': lookup 'cdm_companyid' needs '_cdm_companyid_value' in columns"),
     ({"option_sets": ["cdm_type"]}, "table 'cdm_worker': option set 'cdm_type' is not in columns"),
-    ({"required": "yes"}, "table 'cdm_worker': 'required' must be true or false, got 'yes'"),
+    ({"required": "yes"}, "table 'cdm_worker': 'required' must be true, false or 'mapping', got 'yes'"),
     ({"partition_by_key": 1}, "table 'cdm_worker': 'partition_by_key' must be true or false, got 1"),
     ({"columns": ["cdm_workerid", "cdm_workerid"]}, "table 'cdm_worker': 'columns' lists 'cdm_workerid' twice"),
     ({"columns": ["cdm_workerid", "Bad Name"]}, "table 'cdm_worker': 'columns' has an invalid name 'Bad Name'"),

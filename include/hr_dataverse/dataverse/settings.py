@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..defaults import DEFAULT_MAX_CONCURRENCY
 from .errors import ConfigError
 from .odata import is_guid
 
@@ -133,7 +134,7 @@ class DataverseSettings:
     backoff_base: float = 1.0
     backoff_max: float = 30.0
     page_size: int = MAX_PAGE_SIZE
-    max_concurrency: int = 4
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
 
     def __repr__(self) -> str:
         secret = "***" if self.client_secret else None

@@ -29,10 +29,10 @@ from .paths import (
     quality_root,
     run_folder,
 )
-from .results import FAILED, PASSED, WARNINGS, CheckResult, QualityRun
+from .results import FAILED, LOADS_FAILED, PASSED, WARNINGS, CheckResult, QualityRun
 
 TREND_RUNS = 6  # runs shown in the trend column, this one included
-STATUS_TEXT = {PASSED: "Passed", WARNINGS: "Passed with warnings", FAILED: "Failed"}
+STATUS_TEXT = {PASSED: "Passed", WARNINGS: "Passed with warnings", FAILED: "Failed", LOADS_FAILED: "Loads failed"}
 _GROUP_LABELS = {"columns": "column checks", "queries": "SQL checks"}
 
 
@@ -123,7 +123,7 @@ th{background:var(--code)}td.num,th.num{text-align:right;font-variant-numeric:ta
 code{background:var(--code);padding:0 .2rem;border-radius:3px;overflow-wrap:anywhere}
 th.wide{width:45%}td.col code{overflow-wrap:normal;white-space:nowrap}p.sample-h{margin:.4rem 0 0;color:var(--muted)}
 .status{display:inline-block;padding:.1rem .5rem;border-radius:3px;font-weight:600;border:1px solid}
-.failed{color:var(--err);background:var(--errbg)}.warnings{color:var(--warn);background:var(--warnbg)}
+.failed,.loads_failed{color:var(--err);background:var(--errbg)}.warnings{color:var(--warn);background:var(--warnbg)}
 .passed{color:var(--ok);background:var(--okbg)}.muted{color:var(--muted)}
 .skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:var(--bg);padding:.5rem}
 a{color:inherit}a:focus,summary:focus{outline:3px solid #1a73e8;outline-offset:2px}
@@ -147,6 +147,7 @@ def render_summary(run: QualityRun, trends: Mapping[str, Mapping[str, Any]], pre
         f'<span class="status {run.status}" id="run-status">{status}</span></p>',
         "</header>",
         '<main id="main">',
+        _loads(run),
         '<section aria-labelledby="totals-h"><h2 id="totals-h">Totals</h2><dl class="totals">',
         *(f'<div><dt>{label}</dt><dd id="total-{key}">{totals[key]}</dd></div>' for key, label in
           (("evaluated", "Checks run"), ("passed", "Passed"), ("errors", "Failed: errors"),
@@ -198,11 +199,13 @@ def _tables(run: QualityRun, trends: Mapping[str, Mapping[str, Any]], prefix: st
         trend = trends.get(t.table, {})
         series = " → ".join(str(n) for n in trend.get("failed", [])) or "—"
         pages = run.validation_pages.get(t.table, {})
+        stale = t.table in run.stale_tables
+        status, text = (LOADS_FAILED, "Stale: load failed") if stale else (t.status, STATUS_TEXT[t.status])
         docs = ", ".join(f'<a href="{escape(prefix + page)}">{_GROUP_LABELS.get(group, group)}</a>'
                          for group, page in pages.items()) or '<span class="muted">—</span>'
         rows.append(
             f'<tr id="table-{escape(t.table)}"><th scope="row">{escape(t.table)}</th>'
-            f'<td><span class="status {t.status}">{STATUS_TEXT[t.status]}</span></td>'
+            f'<td><span class="status {status}">{text}</span></td>'
             f'<td class="num">{t.passed}</td><td class="num">{t.failed}</td><td class="num">{t.errors}</td>'
             f'<td class="num">{t.warnings}</td><td class="num">{t.unexpected}</td>'
             f"<td>{escape(series)} <span class=muted>({escape(str(trend.get('verdict', '')))})</span></td>"
@@ -215,6 +218,14 @@ def _tables(run: QualityRun, trends: Mapping[str, Mapping[str, Any]], prefix: st
             '<th scope="col" class="num">Warnings</th><th scope="col" class="num">Offending rows</th>'
             '<th scope="col">Trend</th><th scope="col">Data Docs</th></tr></thead><tbody>'
             + "".join(rows) + "</tbody></table></section>")
+
+
+def _loads(run: QualityRun) -> str:
+    """The run's failed loads first: what the checks below describe is then stale data."""
+    if not run.stale_tables:
+        return ""
+    return (f'<section aria-labelledby="loads-h" id="loads"><h2 id="loads-h">Loads failed</h2>'
+            f'<p class="status loads_failed">{escape(str((run.loads or {}).get("message", "")))}</p></section>')
 
 
 def _notes(notes: list[str]) -> str:

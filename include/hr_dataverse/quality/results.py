@@ -16,6 +16,7 @@ from .severity import ERROR, WARNING
 PASSED = "passed"
 WARNINGS = "warnings"
 FAILED = "failed"
+LOADS_FAILED = "loads_failed"  # the run's loads failed or loaded nothing: the checks saw stale tables
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,11 @@ class QualityRun:
     # asset (table) -> check group ("columns"/"queries") -> its Data Docs page, relative to the root
     validation_pages: dict[str, dict[str, str]] = field(default_factory=dict)
     gx_version: str = ""
+    loads: dict[str, Any] | None = None  # LoadOutcome.to_dict() of the pipeline run, when it had loads
+
+    @property
+    def stale_tables(self) -> list[str]:
+        return list((self.loads or {}).get("stale") or [])
 
     @property
     def has_errors(self) -> bool:
@@ -87,6 +93,8 @@ class QualityRun:
 
     @property
     def status(self) -> str:
+        if self.stale_tables:  # whatever the checks say, they describe stale data
+            return LOADS_FAILED
         return FAILED if self.has_errors else WARNINGS if self.has_warnings else PASSED
 
     def failures(self) -> list[CheckResult]:
@@ -110,7 +118,7 @@ class QualityRun:
         failures = self.failures()
         return {
             "run_id": self.run_id, "status": self.status, "has_errors": self.has_errors,
-            "totals": self.totals(),
+            "stale_tables": self.stale_tables, "totals": self.totals(),
             "tables": {t.table: {k: v for k, v in t.to_dict().items() if k != "table"} for t in self.tables()},
             "failures": [{"id": c.id, "severity": c.severity, "table": c.table, "column": c.column,
                           "unexpected_count": c.unexpected_count, "message": c.message}
@@ -126,7 +134,7 @@ class QualityRun:
             "totals": self.totals(), "tables": [t.to_dict() for t in self.tables()],
             "checks": [c.to_dict() for c in self.checks], "notes": list(self.notes),
             "data_docs": self.data_docs, "validation_pages": {k: dict(v) for k, v in self.validation_pages.items()},
-            "gx_version": self.gx_version,
+            "gx_version": self.gx_version, "loads": self.loads,
         }
 
 

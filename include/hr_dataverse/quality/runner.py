@@ -59,6 +59,7 @@ def run_quality(
     run_id: str | None = None,
     tables: Iterable[str] | None = None,
     now: datetime | None = None,
+    loads: Any = None,
 ) -> QualityRun:
     """Run every check of ``catalog`` (default: the packaged one) against ``warehouse`` (a
     ``Warehouse``, a URL, or None for ``$HR_WAREHOUSE_URL``/the embedded SQLite file).
@@ -66,6 +67,8 @@ def run_quality(
     :param run_id: names the run in GX and in the report folder (default: the UTC time).
     :param tables: only these catalog tables (and the URS mapping check when ``_hr_urs_mapping`` is
         listed; without ``tables`` everything runs).
+    :param loads: the ``LoadOutcome`` of the pipeline run this check follows (``loads.py``); stale
+        tables make the run's status "loads failed" whatever the checks find.
     :raises QualityRunError: the warehouse or the GX project cannot be used.
     """
     settings = settings or QualitySettings()
@@ -91,7 +94,7 @@ def run_quality(
     return QualityRun(run_id=run_id, started_at=started.isoformat(timespec="seconds"),
                       finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
                       warehouse=_masked(wh.engine.url), checks=checks, notes=plan.notes, data_docs=docs,
-                      validation_pages=pages, gx_version=version)
+                      validation_pages=pages, gx_version=version, loads=loads.to_dict() if loads else None)
 
 
 def run_and_report(
@@ -101,11 +104,12 @@ def run_and_report(
     settings: QualitySettings | None = None,
     run_id: str | None = None,
     tables: Iterable[str] | None = None,
+    loads: Any = None,
 ) -> tuple[QualityRun, ReportPaths]:
     """``run_quality`` then ``write_report`` into the same root: what a pipeline step calls. The
     caller decides what ``run.has_errors`` means (the Airflow operator fails the task)."""
     settings = settings or QualitySettings()
-    run = run_quality(warehouse, catalog=catalog, settings=settings, run_id=run_id, tables=tables)
+    run = run_quality(warehouse, catalog=catalog, settings=settings, run_id=run_id, tables=tables, loads=loads)
     return run, write_report(run, settings.root, keep_runs=settings.keep_runs)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -31,6 +32,7 @@ from .rules import Scope, desired_state
 from .settings import MappingSettings
 from .source import HrSource
 from .state import MappingRun, MappingState
+from .write_path import check_write_path
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +77,10 @@ def run_mapping(
     """Map HR workers, skills, certificates and rating models to URS (see the module docstring).
 
     ``today`` is the evaluation date for employments and certificate expiry (default: today, UTC).
-    Raises ``MappingError`` when the run cannot start (e.g. an HR table is not in the warehouse);
-    rows Dataverse rejects are reported in the result, not raised.
+    Raises ``MappingError`` when the run cannot start (e.g. an HR table is not in the warehouse) and
+    ``WritePathBlocked`` (a ``MappingError``) when Dataverse would refuse the writes (``write_path.py``,
+    checked before the run's first Dataverse request, even in a dry run; a run with nothing to look up
+    or write sends none); rows Dataverse rejects are reported in the result, not raised.
     """
     if not run_id:
         raise MappingError("run_id must not be empty")
@@ -91,7 +95,9 @@ def run_mapping(
         return result
 
     source = HrSource(warehouse, settings)
-    watermark = source.high_water()
+    watermark = source.high_water()  # the warehouse first: a mapping before the first sync asks nothing
+    requests_before = client.stats.requests
+    gate = _WritePathGate(client, settings)
     last = state.last_success()
     if full_remap or last is None or last.watermark is None:
         scope = Scope()
@@ -100,13 +106,14 @@ def run_mapping(
         scope = source.changed_scope(since, (min(last.as_of, today) - timedelta(days=1), today + timedelta(days=1)))
         result.incremental = True
     desired = desired_state(source.load(scope), scope, settings, today)
-    requests_before = client.stats.requests
-    plan = build_plan(desired, state, settings, ExistingRows(client, settings), run_id)
+    plan = build_plan(desired, state, settings, gate.guard(ExistingRows(client, settings)), run_id)
     result.plan = plan.summary(settings.sample_rows, settings.max_errors_reported)
     result.watermark = watermark.isoformat() if watermark else None
     if dry_run:
         result.status = "dry_run"
     else:
+        if plan.writes:
+            gate.check()
         stats = WriteStats()
         applied = apply_plan(client, plan, state, settings, stats=stats, support=support)
         result.done = applied.done
@@ -121,6 +128,27 @@ def run_mapping(
     log.info("URS mapping %s: %s, %d writes planned, %d row errors, %d requests (%d writes)", run_id, result.status,
              plan.writes, result.errors_total, result.requests, result.write_requests)
     return result
+
+
+class _WritePathGate:
+    """Runs ``check_write_path`` once, before the run's first Dataverse request (a lookup of existing
+    URS rows, or the first write). A run with nothing to look up or write asks Dataverse nothing."""
+
+    def __init__(self, client: DataverseClient, settings: MappingSettings) -> None:
+        self.client, self.settings, self.checked = client, settings, False
+
+    def check(self) -> None:
+        if not self.checked:
+            check_write_path(self.client, self.settings)
+            self.checked = True
+
+    def guard(self, lookup: ExistingRows) -> Callable[[str, list[Any]], dict[str, Any]]:
+        def checked_lookup(table: str, candidates: list[Any]) -> dict[str, Any]:
+            if candidates:
+                self.check()
+            return lookup(table, candidates)
+
+        return checked_lookup
 
 
 def _record(state: MappingState, result: MappingResult, started: datetime, watermark: datetime | None,

@@ -26,6 +26,8 @@ from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
 
+from dataverse_provider.log_safety import guard_mask_requests
+
 if TYPE_CHECKING:
     from hr_dataverse.dataverse import DataverseClient, DataverseSettings
 
@@ -67,6 +69,7 @@ class DataverseHook(BaseHook):
         """Validated settings; raises ``ConfigError`` whose ``field`` names the connection field."""
         from hr_dataverse.dataverse import CertificateCredential, ConfigError, DataverseSettings
 
+        guard_mask_requests()  # reading the connection registers its secrets (log_safety)
         conn = self.get_connection(self.dataverse_conn_id)
         extra = conn.extra_dejson
         _mask_credentials(conn.password, *(extra.get(k) for k in SECRET_EXTRAS))
@@ -118,6 +121,19 @@ class DataverseHook(BaseHook):
             self.close()
         return True, (f"Connected: application user {who.get('UserId')} in organization "
                       f"{who.get('OrganizationId')}.")
+
+
+def connection_source(conn_id: str) -> str:
+    """Where Airflow takes connection ``conn_id`` from. Its lookup order is: a configured secrets
+    backend, then environment variables (``AIRFLOW_CONN_<ID>``), then the metadata database (Admin →
+    Connections), so an environment variable silently shadows a connection saved in the UI."""
+    import os
+
+    name = f"AIRFLOW_CONN_{conn_id.upper()}"
+    if os.environ.get(name):
+        return (f"environment variable {name} (it takes precedence over a connection of the same id saved "
+                "in the UI; unset it to use that one)")
+    return "a secrets backend or the Airflow metadata database (Admin → Connections)"
 
 
 def _mask_credentials(*values: Any) -> None:

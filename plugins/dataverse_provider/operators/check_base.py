@@ -62,10 +62,11 @@ class DataverseCheckOperator(BaseOperator):
         raise NotImplementedError
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from dataverse_provider.hooks.dataverse import DataverseHook
+        from dataverse_provider.hooks.dataverse import DataverseHook, connection_source
         from hr_dataverse.checks import CheckReport
         from hr_dataverse.dataverse import ConfigError
 
+        self.log.info("connection '%s' comes from %s", self.dataverse_conn_id, connection_source(self.dataverse_conn_id))
         hook = DataverseHook(dataverse_conn_id=self.dataverse_conn_id)
         try:
             report = self.run_checks(hook, context)

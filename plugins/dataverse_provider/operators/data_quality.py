@@ -6,10 +6,12 @@ line per failed check, returns a small summary with the report path (XCom ``retu
 before failing too) and raises ``AirflowFailException`` (no retry: data will not fix itself) after
 the report is written when a check of severity ``error`` failed. Its extra link opens the report.
 
-Trigger-form overrides come from ``params[params_key]`` (default ``data_quality``), a dict like
+Settings: code default (with the task's ``severity``) < the ``hr_data_quality_settings`` Variable <
+keys set in the trigger form's ``params[params_key]`` (``run_settings``), logged first. The form
+object (default ``data_quality``) is a dict like
 ``{"severity": {"option_domain": "error", "cdm_workerpersonaldetail": "off"}, "freshness_hours": 48}``
-(see ``QualitySettings.from_params`` and ``hr_dataverse.quality.severity``). A DAG offers it as
-``Param({}, type="object")``.
+(see ``QualitySettings.from_params`` and ``hr_dataverse.quality.severity``), null when unset
+(``trigger_params.data_quality_param``).
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ class HrDataQualityOperator(BaseOperator):
     :param severity: severity overrides set on the task (the trigger form's are merged on top).
     :param params_key: the DAG param holding trigger-form overrides.
     :param catalog_path: entity catalog YAML (default ``$HR_DATAVERSE_CATALOG`` or the packaged one).
+    :param check_loads: the DAG loads the tables in the same run (``hr_dataverse_sync``): when a required
+        table's load failed or did not happen, the report says "Loads failed" and names the stale tables.
     """
 
     template_fields: Sequence[str] = ("warehouse_conn_id", "dataverse_conn_id", "quality_dir", "tables", "severity")
@@ -61,6 +65,7 @@ class HrDataQualityOperator(BaseOperator):
         severity: Mapping[str, str] | str | None = None,
         params_key: str = "data_quality",
         catalog_path: str | None = None,
+        check_loads: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -71,6 +76,7 @@ class HrDataQualityOperator(BaseOperator):
         self.severity = severity
         self.params_key = params_key
         self.catalog_path = catalog_path
+        self.check_loads = check_loads
 
     def execute(self, context: Context) -> dict[str, Any]:
         from hr_dataverse.quality.paths import dag_run_report_id
@@ -79,9 +85,11 @@ class HrDataQualityOperator(BaseOperator):
 
         catalog, settings, url = self._configure(context)
         report_id = dag_run_report_id(self.dag_id, str(context.get("run_id") or "manual"))
+        selected = table_names(self.tables) or None
         try:
+            loads = self._loads(url, catalog, selected, str(context.get("run_id"))) if self.check_loads else None
             run, paths = run_and_report(url, catalog=catalog, settings=settings, run_id=report_id,
-                                        tables=table_names(self.tables) or None)
+                                        tables=selected, loads=loads)
         except WarehouseConfigError as exc:
             raise AirflowFailException(f"data-quality configuration: {exc}") from None
         except (QualityRunError, WarehouseError) as exc:  # e.g. the warehouse is down: worth a retry
@@ -98,9 +106,23 @@ class HrDataQualityOperator(BaseOperator):
                 f"({totals['warnings']} warning(s)); report: {paths.html}")
         return summary
 
+    @staticmethod
+    def _loads(url: str | None, catalog: Any, selected: list[str] | None, run_id: str) -> Any:
+        """How this DAG run's loads went for the required tables checked (``quality/loads.py``)."""
+        from hr_dataverse.quality.loads import load_outcome
+        from hr_dataverse.warehouse import Warehouse
+
+        wanted = [t.name for t in catalog if t.required and (selected is None or t.name in selected)]
+        warehouse = Warehouse(url)
+        try:
+            return load_outcome(warehouse, run_id, wanted)
+        finally:
+            warehouse.dispose()
+
     def _configure(self, context: Context) -> tuple[Any, QualitySettings, str | None]:
         """Catalog, settings (task values, then the trigger form's) and warehouse URL; bad input fails
         the task with the problem named, never a stack trace."""
+        from dataverse_provider.run_settings import log_settings, quality_layers
         from dataverse_provider.warehouse import warehouse_url
         from hr_dataverse.catalog import load_catalog
         from hr_dataverse.quality.option_sets import load_option_domains
@@ -112,9 +134,14 @@ class HrDataQualityOperator(BaseOperator):
             catalog = load_catalog(self.catalog_path or None)
             root = quality_root(self.quality_dir)
             domains = self._fetch_domains(catalog, root) if self.dataverse_conn_id else load_option_domains(root)
-            settings = QualitySettings(quality_dir=root, severity=parse_severity(self.severity),
-                                       option_domains=domains, mapping=self._mapping_settings(context))
-            settings = settings.with_params((context.get("params") or {}).get(self.params_key))
+            task_severity = parse_severity(self.severity)
+            layers = quality_layers((context.get("params") or {}).get(self.params_key), task_severity)
+            log_settings(layers, self.log)
+            mapping = self._mapping_settings(context)
+            catalog = catalog.with_mapping(mapping.enabled)  # mapping-only tables optional while it is off
+            settings = QualitySettings(quality_dir=root, severity=task_severity,
+                                       option_domains=domains, mapping=mapping)
+            settings = settings.with_params(layers.overrides())
             url = warehouse_url(self.warehouse_conn_id)
         except (ValueError, WarehouseError) as exc:  # CatalogError, QualityConfigError, WarehouseConfigError
             raise AirflowFailException(f"data-quality configuration: {exc}") from None
@@ -124,10 +151,10 @@ class HrDataQualityOperator(BaseOperator):
     def _mapping_settings(context: Context) -> Any:
         """The settings the mapping ran with (deployment Variable + this run's form), so the
         mapping-completeness check applies the same rules."""
-        from dataverse_provider.mapping_tasks import deployment_defaults, mapping_request
+        from dataverse_provider.run_settings import effective_mapping
         from dataverse_provider.trigger_params import URS_MAPPING
 
-        return mapping_request((context.get("params") or {}).get(URS_MAPPING), deployment_defaults())[0]
+        return effective_mapping((context.get("params") or {}).get(URS_MAPPING))[0]
 
     def _fetch_domains(self, catalog: Any, root: Any) -> dict[str, dict[str, list[int]]] | None:
         """Option sets from Dataverse metadata (saved for later runs); when Dataverse cannot be read,
@@ -152,6 +179,8 @@ class HrDataQualityOperator(BaseOperator):
         return domains
 
     def _log(self, run: QualityRun, report: str) -> None:
+        if run.stale_tables:
+            self.log.error("%s", (run.loads or {}).get("message"))
         totals = run.totals()
         self.log.info("data quality %s: %d checks, %d passed, %d errors, %d warnings; report: %s", run.status,
                       totals["evaluated"], totals["passed"], totals["errors"], totals["warnings"], report)

@@ -45,7 +45,7 @@ class DataverseEntityAccessCheckOperator(DataverseCheckOperator):
         from hr_dataverse.checks import CheckReport, run_access_check
 
         try:
-            tables = self.selected_tables()
+            tables = self.selected_tables(context)
         except CatalogError as exc:  # a broken catalog is a set-up mistake like any other
             report = CheckReport(self.report_name())
             report.blocker("catalog", self.catalog_path or "entity catalog", "The entity catalog is invalid: "
@@ -54,11 +54,17 @@ class DataverseEntityAccessCheckOperator(DataverseCheckOperator):
             return report
         return run_access_check(hook.get_conn(), tables, count_rows=self.count_rows)
 
-    def selected_tables(self) -> list[Any]:
-        """Catalog specs for the requested names (all when none are given), in catalog order."""
+    def selected_tables(self, context: Context | None = None) -> list[Any]:
+        """Catalog specs for the requested names (all when none are given), in catalog order. Tables
+        only the URS mapping needs are required only while it is enabled for this run (the run's
+        ``urs_mapping`` form value over the deployment's Variable)."""
+        from dataverse_provider.run_settings import mapping_enabled
         from hr_dataverse.catalog import load_catalog
 
+        form = ((context or {}).get("params") or {}).get("urs_mapping")
         catalog = load_catalog(self.catalog_path or None)
+        if any(t.required_for_mapping for t in catalog.tables):
+            catalog = catalog.with_mapping(mapping_enabled(form))
         wanted = table_names(self.tables)
         if not wanted:
             return list(catalog.tables)
