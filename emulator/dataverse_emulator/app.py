@@ -153,8 +153,10 @@ class Emulator:
                     self.protection.exit(principal, (time.monotonic() - started) * 1000)
             remaining = self.protection.remaining(principal)
             if remaining is not None:
+                # The documented debug headers [PA-LIM]: requests left, and combined execution time left
+                # in seconds written the way Dataverse writes it ("1,200.00").
                 resp.headers.set("x-ms-ratelimit-burst-remaining-xrm-requests", str(remaining[0]))
-                resp.headers.set("x-ms-ratelimit-time-remaining-xrm-requests", f"{remaining[1]:.2f}")
+                resp.headers.set("x-ms-ratelimit-time-remaining-xrm-requests", f"{remaining[1] / 1000:,.2f}")
         resp.headers.set("x-ms-dop-hint", str(self.config.dop_hint))
         resp.headers.set("x-ms-service-request-id", req.request_id)
         resp.headers.set("REQ_ID", req.request_id)
