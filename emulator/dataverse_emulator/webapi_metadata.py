@@ -13,6 +13,7 @@ from .config import stable_uuid
 from .http import Request, Response
 from .odata.errors import ODataError, unknown_property
 from .odata.filter import DictResolver, parse_filter
+from .odata.options import check_supported
 from .schema import (
     BIGINT,
     BOOLEAN,
@@ -60,6 +61,53 @@ METADATA_TYPES = {
     LOOKUP: "LookupAttributeMetadata", PICKLIST: "PicklistAttributeMetadata", STATE: "StateAttributeMetadata",
     STATUS: "StatusAttributeMetadata", UNIQUEIDENTIFIER: "UniqueIdentifierAttributeMetadata",
 }
+# Every documented derived AttributeMetadata type the emulator answers a cast for, with the AttributeTypes it
+# covers (types the emulated tables do not use answer with an empty collection). [PA-META]
+CAST_TYPES: dict[str, frozenset[str]] = {
+    "StringAttributeMetadata": frozenset({STRING}), "MemoAttributeMetadata": frozenset({MEMO}),
+    "IntegerAttributeMetadata": frozenset({INTEGER}), "BigIntAttributeMetadata": frozenset({BIGINT}),
+    "DecimalAttributeMetadata": frozenset({DECIMAL}), "DoubleAttributeMetadata": frozenset({DOUBLE}),
+    "MoneyAttributeMetadata": frozenset({MONEY}), "BooleanAttributeMetadata": frozenset({BOOLEAN}),
+    "DateTimeAttributeMetadata": frozenset({DATETIME}), "LookupAttributeMetadata": frozenset({LOOKUP}),
+    "PicklistAttributeMetadata": frozenset({PICKLIST}), "StateAttributeMetadata": frozenset({STATE}),
+    "StatusAttributeMetadata": frozenset({STATUS}), "UniqueIdentifierAttributeMetadata": frozenset({UNIQUEIDENTIFIER}),
+    "MultiSelectPicklistAttributeMetadata": frozenset(), "EntityNameAttributeMetadata": frozenset(),
+    "ImageAttributeMetadata": frozenset(), "FileAttributeMetadata": frozenset(),
+    "ManagedPropertyAttributeMetadata": frozenset(),
+    "EnumAttributeMetadata": frozenset({PICKLIST, STATE, STATUS}),
+}
+_NUMERIC = {"MinValue": DECIMAL, "MaxValue": DECIMAL}
+# Properties each derived type adds to AttributeMetadata (selectable, filterable with their types).
+DERIVED_COLUMNS: dict[str, dict[str, str]] = {
+    "StringAttributeMetadata": {"MaxLength": INTEGER, "Format": "Enum", "FormatName/Value": STRING,
+                                "DatabaseLength": INTEGER},
+    "MemoAttributeMetadata": {"MaxLength": INTEGER, "Format": "Enum"},
+    "IntegerAttributeMetadata": {**_NUMERIC, "Format": "Enum"},
+    "BigIntAttributeMetadata": dict(_NUMERIC),
+    "DecimalAttributeMetadata": {**_NUMERIC, "Precision": INTEGER},
+    "DoubleAttributeMetadata": {**_NUMERIC, "Precision": INTEGER},
+    "MoneyAttributeMetadata": {**_NUMERIC, "Precision": INTEGER, "PrecisionSource": INTEGER},
+    "BooleanAttributeMetadata": {"DefaultValue": BOOLEAN},
+    "DateTimeAttributeMetadata": {"Format": "Enum", "DateTimeBehavior/Value": STRING,
+                                  "CanChangeDateTimeBehavior/Value": BOOLEAN, "MinSupportedValue": STRING,
+                                  "MaxSupportedValue": STRING},
+    "LookupAttributeMetadata": {"Format": "Enum"},
+    "PicklistAttributeMetadata": {"DefaultFormValue": INTEGER},
+    "StateAttributeMetadata": {"DefaultFormValue": INTEGER},
+    "StatusAttributeMetadata": {"DefaultFormValue": INTEGER},
+    "MultiSelectPicklistAttributeMetadata": {"DefaultFormValue": INTEGER},
+    "EnumAttributeMetadata": {"DefaultFormValue": INTEGER},
+    "UniqueIdentifierAttributeMetadata": {}, "EntityNameAttributeMetadata": {}, "ImageAttributeMetadata": {},
+    "FileAttributeMetadata": {"MaxSizeInKB": INTEGER}, "ManagedPropertyAttributeMetadata": {},
+}
+# Complex or collection properties that can be selected but not filtered on directly.
+DERIVED_EXTRA = {
+    "StringAttributeMetadata": ("FormatName",), "DateTimeAttributeMetadata": ("DateTimeBehavior", "CanChangeDateTimeBehavior"),
+    "LookupAttributeMetadata": ("Targets",),
+}
+OPTION_NAVIGATION = {"OptionSet", "GlobalOptionSet"}
+DATE_MIN, DATE_MAX = "1753-01-01T00:00:00Z", "9999-12-30T23:59:59Z"
+
 ENTITY_COLUMNS = {  # filterable EntityMetadata properties -> type for the filter engine
     "MetadataId": UNIQUEIDENTIFIER, "LogicalName": STRING, "SchemaName": STRING, "EntitySetName": STRING,
     "LogicalCollectionName": STRING, "PrimaryIdAttribute": STRING, "PrimaryNameAttribute": STRING,
@@ -80,6 +128,10 @@ ATTRIBUTE_PROPERTIES = (
     *[c for c in ATTRIBUTE_COLUMNS if "/" not in c], "AttributeTypeName", "RequiredLevel", "DisplayName",
     "Targets", "Format", "Precision", "MinValue", "MaxValue",
 )
+
+
+# Derived-type properties the base Attributes collection also lets through (the lenient part above).
+LENIENT_BASE_PROPERTIES = ("MaxLength", "Targets", "Format", "Precision", "MinValue", "MaxValue")
 
 
 def _label(text: str) -> dict[str, Any]:
@@ -214,12 +266,30 @@ def attribute_metadata(api: WebApi, table: TableDef, attr: AttributeDef) -> dict
         meta["Format"] = "Text" if kind == STRING else "TextArea"
     if kind == LOOKUP:
         meta["Targets"] = list(attr.targets)
+    if kind == STRING:
+        meta["FormatName"] = {"Value": "Text"}
+        meta["DatabaseLength"] = (attr.max_length or 0) * 2
     if kind == DATETIME:
+        # UNCONFIRMED: HR date-only columns (birth dates, valid-from dates) are taken as behaviour
+        # DateOnly; every other date-time column as UserLocal (Dataverse's default).
         meta["Format"] = "DateOnly" if attr.date_only else "DateAndTime"
-    if kind in (INTEGER, DECIMAL, DOUBLE, MONEY):
+        meta["DateTimeBehavior"] = {"Value": "DateOnly" if attr.date_only else "UserLocal"}
+        meta["CanChangeDateTimeBehavior"] = _managed(not attr.read_only, "canchangedatetimebehavior")
+        meta["MinSupportedValue"], meta["MaxSupportedValue"] = DATE_MIN, DATE_MAX
+    if kind in (INTEGER, BIGINT, DECIMAL, DOUBLE, MONEY):
         meta["MinValue"], meta["MaxValue"] = attr.min_value, attr.max_value
         if attr.precision is not None:
             meta["Precision"] = attr.precision
+    if kind == INTEGER:
+        meta["Format"] = "None"
+    if kind == MONEY:
+        meta["PrecisionSource"] = 2
+    if kind == LOOKUP:
+        meta["Format"] = "None"
+    if kind == BOOLEAN:
+        meta["DefaultValue"] = False
+    if kind in (PICKLIST, STATE, STATUS):
+        meta["DefaultFormValue"] = -1 if kind == PICKLIST else next(iter(attr.options or {0: ""}))
     return meta
 
 
@@ -236,8 +306,23 @@ def option_set(api: WebApi, table: TableDef, attr: AttributeDef) -> dict[str, An
         base["TrueOption"] = {"Value": 1, "Label": _label(options.get(1, "Yes"))}
         base["FalseOption"] = {"Value": 0, "Label": _label(options.get(0, "No"))}
         return base
-    base["Options"] = [{"Value": value, "Label": _label(label)} for value, label in options.items()]
+    base["Options"] = [_option(attr, value, label) for value, label in options.items()]
     return base
+
+
+def _option(attr: AttributeDef, value: int, label: str) -> dict[str, Any]:
+    """OptionMetadata; StatusOptionMetadata adds its State, StateOptionMetadata its DefaultStatus. The
+    emulated tables pair status 1 with state 0 and status 2 with state 1 (Dataverse's defaults)."""
+    option: dict[str, Any] = {"Value": value, "Label": _label(label), "Description": _label(""), "Color": None,
+                              "IsManaged": attr.attribute_type != PICKLIST}
+    if attr.attribute_type == STATUS:
+        option["@odata.type"] = f"#{ACTION_NAMESPACE}StatusOptionMetadata"
+        option["State"] = 0 if value == 1 else 1
+    if attr.attribute_type == STATE:
+        option["@odata.type"] = f"#{ACTION_NAMESPACE}StateOptionMetadata"
+        option["DefaultStatus"] = value + 1
+        option["InvariantName"] = label
+    return option
 
 
 def entity_definitions(api: WebApi, req: Request, target: Target) -> Response:
@@ -268,10 +353,11 @@ def entity_definitions(api: WebApi, req: Request, target: Target) -> Response:
 
 
 def _refuse_unsupported(query: dict[str, str]) -> None:
-    for option in ("$top", "$skip", "$orderby", "$count", "$search", "$format"):
+    for option in ("$top", "$skip", "$orderby", "$count", "$search", "$format", "$apply", "$compute", "$levels"):
         if option in query:
             # UNCONFIRMED wording; metadata queries support only $select/$filter/$expand. [PA-META]
             raise ODataError(f"The query parameter '{option}' is not supported for metadata queries.")
+    check_supported(query, known=("$select", "$filter", "$expand"))
 
 
 def _flat(row: dict[str, Any]) -> dict[str, Any]:
@@ -353,17 +439,32 @@ def _project_entity(api: WebApi, table: TableDef, select: list[str] | None, expa
 
 
 def _attribute_rows(api: WebApi, table: TableDef, attrs: list[AttributeDef], options: dict[str, str],
-                    expand: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
-    select = _select(options.get("$select"), ATTRIBUTE_PROPERTIES, "AttributeMetadata")
+                    expand: dict[str, dict[str, str]], cast: str | None = None) -> list[dict[str, Any]]:
+    """Attribute metadata rows. ``cast`` (a derived type name) adds that type's properties to what can be
+    selected and filtered; without one, the lenient base set applies (``ATTRIBUTE_PROPERTIES``)."""
+    columns = dict(ATTRIBUTE_COLUMNS)
+    allowed: tuple[str, ...] = ATTRIBUTE_PROPERTIES
+    entity = "AttributeMetadata"
+    if cast is not None:
+        derived = DERIVED_COLUMNS[cast]
+        columns.update(derived)
+        base = tuple(p for p in ATTRIBUTE_PROPERTIES if p not in LENIENT_BASE_PROPERTIES)
+        allowed = (*base, *(c for c in derived if "/" not in c), *DERIVED_EXTRA.get(cast, ()))
+        entity = cast
+    select = _select(options.get("$select"), allowed, entity)
     rows = [(attr, attribute_metadata(api, table, attr)) for attr in attrs]
     if "$filter" in options:
-        expr = parse_filter(options["$filter"], DictResolver(ATTRIBUTE_COLUMNS, "AttributeMetadata"), options)
+        expr = parse_filter(options["$filter"], DictResolver(columns, entity), options)
         rows = [(a, r) for a, r in rows if expr.evaluate(_flat(r))]
     out = []
     for attr, row in rows:
         projected = _project(row, select)
-        for name in expand:  # OptionSet / GlobalOptionSet (local option sets only)
-            projected[name] = option_set(api, table, attr) if name == "OptionSet" else None
+        for name, nested in expand.items():  # OptionSet / GlobalOptionSet (local option sets only)
+            value = option_set(api, table, attr) if name == "OptionSet" else None
+            if value is not None and "$select" in nested:
+                keep = _select(nested["$select"], tuple(value), "OptionSetMetadata") or []
+                value = {k: v for k, v in value.items() if k in keep or k == "MetadataId"}
+            projected[name] = value
         out.append(projected)
     return out
 
@@ -377,23 +478,25 @@ def _attributes(api: WebApi, req: Request, table: TableDef, sub: str, query: dic
         raise not_found_segment(name if name != "Attributes" else cast[-1])
     attrs = list(table.attributes.values())
     kind_name = "AttributeMetadata"
+    cast_name: str | None = None
     if cast:
-        kinds = {f"{ACTION_NAMESPACE}{v}": k for k, v in METADATA_TYPES.items()}
-        if cast[0] not in kinds:
+        if not cast[0].startswith(ACTION_NAMESPACE) or cast[0][len(ACTION_NAMESPACE):] not in CAST_TYPES:
             raise not_found_segment(cast[0])
-        kind_name = METADATA_TYPES[kinds[cast[0]]]
-        attrs = [a for a in attrs if a.attribute_type == kinds[cast[0]]]
-    allowed_expand = {"OptionSet", "GlobalOptionSet"} if cast and kinds[cast[0]] in OPTION_TYPES else set()
-    expand = _expand(query.get("$expand"), allowed_expand, kind_name)
-    options = {k: v for k, v in query.items() if k in ("$select", "$filter")}
+        cast_name = kind_name = cast[0][len(ACTION_NAMESPACE):]
+        attrs = [a for a in attrs if a.attribute_type in CAST_TYPES[cast_name]]
+    options_cast = cast_name is not None and bool(CAST_TYPES[cast_name] & OPTION_TYPES)
+    expand = _expand(query.get("$expand"), OPTION_NAVIGATION if options_cast else set(), kind_name)
+    options = {k: v for k, v in query.items() if k in ("$select", "$filter") or k.startswith("@")}
     context_path = f"EntityDefinitions('{table.logical_name}')/Attributes" + (f"/{cast[0]}" if cast else "")
+    select = query.get("$select")
     if key:
         logical = key.rstrip(")").partition("=")[2].strip().strip("'")
         match = [a for a in attrs if a.logical_name == logical]
         if not match:
             raise ODataError(f"Could not find attribute with LogicalName = '{logical}'.", status=404,
                              code=ENTITY_NOT_FOUND)
-        row = _attribute_rows(api, table, match, options, expand)[0]
+        row = _attribute_rows(api, table, match, options, expand, cast_name)[0]
         return Response.json(200, {"@odata.context": api.context(req, f"{context_path}/$entity"), **row})
-    value = _attribute_rows(api, table, attrs, options, expand)
-    return Response.json(200, {"@odata.context": api.context(req, context_path), "value": value})
+    value = _attribute_rows(api, table, attrs, options, expand, cast_name)
+    fragment = f"{context_path}({select})" if select else context_path
+    return Response.json(200, {"@odata.context": api.context(req, fragment), "value": value})
