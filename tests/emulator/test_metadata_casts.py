@@ -7,10 +7,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from test_webapi_batch import batch_body, op, parse_batch_response, post_batch
 
 from dataverse_emulator.webapi_metadata import CAST_TYPES
-
-from test_webapi_batch import batch_body, op, parse_batch_response, post_batch
 
 NS = "Microsoft.Dynamics.CRM."
 JSON = "application/json; odata.metadata=minimal"
