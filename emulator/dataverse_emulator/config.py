@@ -61,6 +61,8 @@ class EmulatorConfig:
     # UNCONFIRMED: $top above this is refused (the documented page ceiling is 5000; the real answer to
     # a larger $top could not be verified). 0 turns the refusal off.
     max_top: int = 5000
+    # Aggregates ($apply, fetchXml aggregate="true") evaluate at most this many rows (documented: 50,000).
+    aggregate_record_limit: int = 50_000
     # RetrieveTotalRecordCount answers from a snapshot (documented: "within the last 24 hours"). The
     # snapshot is taken when the emulator starts and retaken once it is older than this many seconds of
     # emulator clock. 0 = live counts. UNCONFIRMED exact refresh cadence; 24 h is the documented bound.

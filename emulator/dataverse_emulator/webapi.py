@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .http import Request, Response, dataverse_error
 from .odata.errors import ODataError
+from .odata.filter import FilterSettings
 from .schema import TableDef
 from .webapi_paths import ACTION_NAMESPACE, API_VERSIONS, Target, not_found_segment, parse_target
 
@@ -39,6 +40,7 @@ class WebApi:
         # Delta token -> {(entity set, $select names)} it was handed out for (webapi_changes).
         self.delta_tokens: dict[str, set[tuple[str, frozenset[str]]]] = {}
         self.delta_tokens_lock = threading.Lock()
+        self.filter_settings = FilterSettings(now=app.clock.now)
         self._record_counts: dict[str, int] = {}
         self._record_counts_taken = app.clock.now()
         self.refresh_record_count_snapshot()

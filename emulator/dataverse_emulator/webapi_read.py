@@ -79,7 +79,7 @@ def parse_read_options(api: WebApi, req: Request, table: TableDef) -> ReadOption
     if "$select" in query:
         opts.select = parse_select(query["$select"], resolver) or None
     if "$filter" in query:
-        opts.filter = parse_filter(query["$filter"], resolver, query)
+        opts.filter = parse_filter(query["$filter"], resolver, query, api.filter_settings)
     if "$orderby" in query:
         opts.orderby = parse_orderby(query["$orderby"], resolver, query)
     if "$top" in query:
@@ -227,6 +227,16 @@ def collection(api: WebApi, req: Request, principal: Principal, target: Target) 
     denied = api.check_read(principal, table)
     if denied is not None:
         return denied
+    if "$apply" in req.query:
+        from .webapi_apply import apply_collection
+
+        check_supported(req.query)
+        return apply_collection(api, req, principal, target)
+    if "fetchXml" in req.query:
+        from .webapi_fetchxml import fetchxml_collection
+
+        check_supported(req.query, known=())
+        return fetchxml_collection(api, req, principal, target)
     opts = parse_read_options(api, req, table)
     denied = _check_expand_privileges(api, principal, opts.expand)
     if denied is not None:
@@ -399,6 +409,6 @@ def count(api: WebApi, req: Request, principal: Principal, target: Target) -> Re
     check_supported(query, known=("$filter", "$deltatoken"))
     predicate = None
     if "$filter" in query:
-        predicate = parse_filter(query["$filter"], TableResolver(table, api.schema), query).evaluate
+        predicate = parse_filter(query["$filter"], TableResolver(table, api.schema), query, api.filter_settings).evaluate
     total = min(_count(api, table, predicate), api.config.count_cap)
     return Response.text(200, str(total), content_type="text/plain")
