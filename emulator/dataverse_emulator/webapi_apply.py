@@ -29,7 +29,7 @@ def apply_collection(api: WebApi, req: Request, principal: Principal, target: Ta
     for option in REFUSED_WITH_APPLY:
         if option in query:
             raise ODataError(f"The query parameter '{option}' cannot be combined with $apply in the emulator.")
-    resolver = TableResolver(table, api.schema)
+    resolver = TableResolver(table, api.schema, api.store.find)
     plan = parse_apply(query["$apply"], resolver, query, api.filter_settings)
     pre = parse_filter(query["$filter"], resolver, query, api.filter_settings) if "$filter" in query else None
     hidden = api.security.hidden_columns(principal, table.logical_name)

@@ -12,7 +12,7 @@ from xml.sax.saxutils import quoteattr
 from .config import stable_uuid
 from .http import Request, Response
 from .odata.errors import ODataError, unknown_property
-from .odata.filter import DictResolver, parse_filter
+from .odata.filter import DictResolver, collection_navigation_name, parse_filter
 from .odata.options import check_supported
 from .schema import (
     BIGINT,
@@ -197,6 +197,12 @@ def _entity_type(api: WebApi, table: TableDef, annotations: bool) -> str:
                 f"Property={quoteattr(table.wire_name(attr))} "
                 f"ReferencedProperty={quoteattr(api.schema[attr.targets[0]].primary_id)}/></NavigationProperty>"
             )
+    for source in api.schema.values():  # one-to-many: collection navigation properties (any/all)
+        for attr in source.lookups():
+            if attr.targets and attr.targets[0] == table.logical_name and attr.navigation_property:
+                name = collection_navigation_name(table.logical_name, source.logical_name, attr.logical_name)
+                parts.append(f"<NavigationProperty Name={quoteattr(name)} Type=\"Collection(mscrm.{source.logical_name})\" "
+                             f"Partner={quoteattr(attr.navigation_property)}/>")
     parts.append("</EntityType>")
     return "".join(parts)
 

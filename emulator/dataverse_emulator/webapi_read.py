@@ -74,7 +74,7 @@ def parse_read_options(api: WebApi, req: Request, table: TableDef) -> ReadOption
     """Query options and preferences of a read; raises ODataError for what Dataverse refuses."""
     query = req.query
     check_supported(query)
-    resolver = TableResolver(table, api.schema)
+    resolver = TableResolver(table, api.schema, api.store.find)
     opts = ReadOptions()
     if "$select" in query:
         opts.select = parse_select(query["$select"], resolver) or None
@@ -363,7 +363,7 @@ def entity(api: WebApi, req: Request, principal: Principal, target: Target) -> R
         if option in query:
             # UNCONFIRMED wording: these options do not apply to a single entity.
             raise ODataError(f"The query parameter '{option}' is not allowed on a single record.")
-    resolver = TableResolver(table, api.schema)
+    resolver = TableResolver(table, api.schema, api.store.find)
     opts = ReadOptions()
     if "$select" in query:
         opts.select = parse_select(query["$select"], resolver) or None
@@ -409,6 +409,6 @@ def count(api: WebApi, req: Request, principal: Principal, target: Target) -> Re
     check_supported(query, known=("$filter", "$deltatoken"))
     predicate = None
     if "$filter" in query:
-        predicate = parse_filter(query["$filter"], TableResolver(table, api.schema), query, api.filter_settings).evaluate
+        predicate = parse_filter(query["$filter"], TableResolver(table, api.schema, api.store.find), query, api.filter_settings).evaluate
     total = min(_count(api, table, predicate), api.config.count_cap)
     return Response.text(200, str(total), content_type="text/plain")

@@ -219,3 +219,45 @@ def test_last_x_days_and_on_or_after_use_the_emulator_clock(dv):
 def test_other_query_functions_are_refused(shared_dv, fn, status):
     resp = shared_dv.get(f"cdm_workers?$filter={NS}{fn}")
     assert resp.status_code == status and resp.json()["error"]["code"] == "0x80060888"
+
+
+# --- lambda operators -------------------------------------------------------------------------------
+
+EMPLOYMENTS = "cdm_worker_cdm_employment_cdm_workerid"  # collection navigation (UNCONFIRMED name)
+
+
+def test_any_and_all_on_collection_navigation(shared_dv):
+    employments = list(shared_dv.app.store.iter_rows("cdm_employment"))
+    workers = _workers(shared_dv)
+    by_worker: dict[str, list[dict]] = {}
+    for e in employments:
+        by_worker.setdefault(e["cdm_workerid"], []).append(e)
+    contractor = 754400001
+
+    def ids(query: str) -> set[str]:
+        return {r["cdm_workerid"] for r in _ok(shared_dv.get(f"cdm_workers?$select=cdm_fullname&$filter={query}"))["value"]}
+
+    with_contract = {w["cdm_workerid"] for w in workers
+                     if any(e.get("cdm_workertype") == contractor for e in by_worker.get(w["cdm_workerid"], []))}
+    assert 0 < len(with_contract) < len(workers)  # the data set makes the filter discriminate
+    assert ids(f"{EMPLOYMENTS}/any(e:e/cdm_workertype eq {contractor})") == with_contract
+    assert ids(f"{EMPLOYMENTS}/any()") == {w["cdm_workerid"] for w in workers if by_worker.get(w["cdm_workerid"])}
+    everyone_employee = {w["cdm_workerid"] for w in workers
+                         if all(e.get("cdm_workertype") == 754400000 for e in by_worker.get(w["cdm_workerid"], []))}
+    assert 0 < len(everyone_employee) < len(workers)
+    assert ids(f"{EMPLOYMENTS}/all(e:e/cdm_workertype eq 754400000)") == everyone_employee
+    assert ids(f"statecode eq 0 and not {EMPLOYMENTS}/any()") == {
+        w["cdm_workerid"] for w in workers if w["statecode"] == 0 and not by_worker.get(w["cdm_workerid"])}
+    csdl = shared_dv.get("$metadata").text
+    assert f'<NavigationProperty Name="{EMPLOYMENTS}" Type="Collection(mscrm.cdm_employment)" Partner="cdm_WorkerId"/>' in csdl
+
+
+@pytest.mark.parametrize("query,fragment", [
+    ("cdm_fullname/any(e:e eq 'x')", "collection-valued navigation property"),
+    ("nosuch_nav/any()", "nosuch_nav"),
+    (f"{EMPLOYMENTS}/any(e:e/nope eq 1)", "cdm_employment"),
+    (f"{EMPLOYMENTS}/all()", "Expression expected"),
+])
+def test_lambda_refusals(shared_dv, query, fragment):
+    resp = shared_dv.get(f"cdm_workers?$filter={query}")
+    assert resp.status_code == 400 and fragment in resp.json()["error"]["message"], resp.text

@@ -66,16 +66,46 @@ class Resolver(Protocol):
     def resolve(self, wire_name: str) -> Column | None: ...
 
 
+class CollectionNavigation(NamedTuple):
+    """A collection-valued navigation property: rows of ``source`` whose lookup ``lookup`` points here."""
+
+    nav_property: str
+    source: str  # referencing table logical name
+    lookup: str  # its lookup column (logical name)
+    resolver: Resolver
+
+
+def collection_navigation_name(referenced: str, referencing: str, lookup: str) -> str:
+    """UNCONFIRMED naming of the one-to-many navigation property (Dataverse names it after the
+    relationship's schema name, which is org-specific): ``<referenced>_<referencing>_<lookup>``."""
+    return f"{referenced}_{referencing}_{lookup}"
+
+
+# (table, lookup column, value) -> rows, from the store (lambda operators read related rows).
+RowFinder = Callable[[str, str, Any], list[Mapping[str, Any]]]
+
+
 class TableResolver:
     """Adapter for ``schema.TableDef``: lookups only as ``_x_value``, names case-sensitive.
 
-    ``tables`` (logical name -> TableDef) lets ``$expand`` resolve the target's columns.
+    ``tables`` (logical name -> TableDef) lets ``$expand`` resolve the target's columns; ``find``
+    (the store's indexed lookup) lets ``any``/``all`` read the rows of a collection navigation.
     """
 
-    def __init__(self, table: Any, tables: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, table: Any, tables: Mapping[str, Any] | None = None, find: RowFinder | None = None) -> None:
         self.table = table
         self.tables = tables or {}
+        self.find = find
         self.entity: str = table.logical_name
+
+    def collection_navigation(self, nav_property: str) -> CollectionNavigation | None:
+        for source in self.tables.values():
+            for attr in source.lookups():
+                if attr.targets and attr.targets[0] == self.table.logical_name and nav_property == \
+                        collection_navigation_name(self.table.logical_name, source.logical_name, attr.logical_name):
+                    return CollectionNavigation(nav_property, source.logical_name, attr.logical_name,
+                                                TableResolver(source, self.tables, self.find))
+        return None
 
     def resolve(self, wire_name: str) -> Column | None:
         attr = self.table.attribute_for_wire(wire_name)
@@ -103,6 +133,21 @@ class DictResolver:
     def resolve(self, wire_name: str) -> Column | None:
         attribute_type = self.columns.get(wire_name)
         return None if attribute_type is None else Column(wire_name, attribute_type)
+
+
+class _LambdaResolver:
+    """Inside ``any``/``all``: ``<variable>/<column>`` names a column of the related table."""
+
+    def __init__(self, variable: str, target: Resolver) -> None:
+        self.variable = variable
+        self.target = target
+        self.entity = target.entity
+
+    def resolve(self, wire_name: str) -> Column | None:
+        head, sep, rest = wire_name.partition("/")
+        if not sep or head != self.variable:
+            return None
+        return self.target.resolve(rest)
 
 
 @dataclass(frozen=True)
@@ -244,7 +289,7 @@ def _tokenize(text: str) -> list[_Tok]:
             toks.append(_Tok("end", "", n, n))
             return toks
         ch = text[i]
-        if ch in "(),":
+        if ch in "(),:":
             toks.append(_Tok(ch, ch, i, i + 1))
             i += 1
         elif ch == "'":
@@ -526,6 +571,8 @@ class _Parser:
             return self.query_function(tok)
         if tok.kind == "ident":
             self.i += 1
+            if self.tok.kind == "(" and tok.text.endswith(("/any", "/all")):
+                return self.parse_lambda(tok)
             if self.tok.kind == "(":
                 return self.parse_function(tok)
             return self.property(tok.text)
@@ -596,6 +643,53 @@ class _Parser:
             return v is not None and s is not None and test(v, s)
 
         return _Bool(call)
+
+    def parse_lambda(self, tok: _Tok) -> _Node:
+        """``nav/any(x:x/col eq 1)``, ``nav/any()`` and ``nav/all(x:…)`` on a collection navigation property."""
+        nav_name, operator_name = tok.text.rsplit("/", 1)
+        lookup = getattr(self.resolver, "collection_navigation", None)
+        nav = lookup(nav_name) if lookup is not None else None
+        finder = getattr(self.resolver, "find", None)
+        if nav is None or finder is None:
+            if self.resolver.resolve(nav_name) is not None or getattr(self.resolver, "navigation", lambda n: None)(nav_name):
+                raise ODataError(f"The '{operator_name}' operator needs a collection-valued navigation property; "
+                                 f"'{nav_name}' is not one.")
+            raise unknown_property(nav_name, self.resolver.entity)
+        self.i += 1  # '('
+        inner: Predicate | None = None
+        if self.tok.kind == ")":
+            if operator_name == "all":
+                raise self.error("Expression expected", self.tok.pos)
+        else:
+            if self.tok.kind != "ident" or "/" in self.tok.text or self.toks[self.i + 1].kind != ":":
+                raise self.error("Syntax error", self.tok.pos)
+            variable = self.tok.text
+            self.i += 2
+            outer = self.resolver
+            self.resolver = _LambdaResolver(variable, nav.resolver)
+            try:
+                node = self.parse_or()
+            finally:
+                self.resolver = outer
+            if _node_kind(node) not in ("bool", "any", "null"):
+                raise ODataError("The body of a lambda expression must be a boolean expression.")
+            inner = _as_predicate(node)
+        if self.tok.kind != ")":
+            raise self.error("')' or operator expected", self.tok.pos)
+        self.i += 1
+        pk = self.resolver.table.primary_id  # type: ignore[attr-defined]
+        source, column = nav.source, nav.lookup
+
+        def related(row: Row) -> list[Mapping[str, Any]]:
+            key = row.get(pk)
+            return finder(source, column, key) if key is not None else []
+
+        if operator_name == "any":
+            test = inner
+            return _Bool(lambda row: any(test is None or test(r) for r in related(row)))
+        assert inner is not None
+        check = inner
+        return _Bool(lambda row: all(check(r) for r in related(row)))
 
     def query_function(self, tok: _Tok) -> _Node:
         """Dataverse query functions ``Microsoft.Dynamics.CRM.<Fn>(PropertyName='x',PropertyValue(s)=…)``.
