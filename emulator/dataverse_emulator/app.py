@@ -68,6 +68,7 @@ class Emulator:
         self.store = Store(self.schema, self.clock, self.config)
         self.store.load(generate(self.config, self.schema, self.clock))
         self.faults = Faults(self.config)
+        self.token_faults = Faults(self.config, self.config.token_faults)
         self.protection = Protection(self.config.protection_profile, self.clock)
         self.request_log = RequestLog()
         self.base_url = ""
@@ -119,6 +120,15 @@ class Emulator:
             from .admin import handle_admin
 
             return handle_admin(self, req), None
+        from .entra_v1 import fault_response, is_token_endpoint
+
+        if is_token_endpoint(req.path):
+            fault = self.token_faults.pick(req.method, req.path)
+            if fault is not None and fault.kind in {"reset", "truncate"}:
+                return Response.empty(200), fault
+            injected = fault_response(self.entra, req, fault) if fault is not None else None
+            if injected is not None:
+                return injected, None
         resp = self.entra.handle(req)
         if resp is None:
             resp = Response.json(404, {"error": "not_found", "error_description": f"No route for {req.path}"})

@@ -49,6 +49,9 @@ class EmulatorConfig:
     client_secret_id: str = ""
     secret_expires_in_days: float = 365.0
     token_lifetime_seconds: int = 3599
+    # Clock skew Dataverse tolerates on access-token exp/nbf (Microsoft.IdentityModel's default ClockSkew
+    # is 5 minutes; the exact value Dataverse configures is UNCONFIRMED). 0 expires tokens exactly at exp.
+    access_token_leeway_seconds: float = 300.0
     # UNCONFIRMED: Dataverse tokens are v1 (iss https://sts.windows.net/{tid}/); configurable.
     token_issuer_template: str = "https://sts.windows.net/{tenant_id}/"
 
@@ -98,6 +101,8 @@ class EmulatorConfig:
     latency_ms: float = 0.0
     latency_per_row_ms: float = 0.0
     faults: FaultConfig = field(default_factory=FaultConfig)
+    # Faults of the Entra token endpoint (v1 and v2): 429/500/503 with Entra's error body, slow, reset.
+    token_faults: FaultConfig = field(default_factory=FaultConfig)
     # Data defects for data-quality tests (see defects.py); each touches defect_rows rows.
     defect_rows: int = 3
     defect_null_required: tuple[str, str] | None = None  # (table, column) left null
