@@ -132,29 +132,43 @@ class WebApi:
     # --- dispatch -------------------------------------------------------------------------------
 
     def handle(self, req: Request, principal: Principal) -> Response:
+        """Dispatch, then shape the answer as the request's Accept/Prefer headers ask (webapi_format)."""
+        from .webapi_format import shape
+
+        resp, table = self._dispatch(req, principal)
+        try:
+            return shape(self, req, resp, table)
+        except ODataError as exc:
+            return exc.to_response()
+
+    def _dispatch(self, req: Request, principal: Principal) -> tuple[Response, TableDef | None]:
+        resp, target = self._route(req, principal)
+        return resp, target.table if target is not None else None
+
+    def _route(self, req: Request, principal: Principal) -> tuple[Response, Target | None]:
         version = self.version_of(req)
         if version not in API_VERSIONS:
             # UNCONFIRMED: Dataverse's answer for an unknown version; reported like an unknown segment.
-            return not_found_segment(version or "data").to_response()
+            return not_found_segment(version or "data").to_response(), None
         rest = req.path[len(API_PREFIX) + len(version):]
         try:
             check_request_headers(req, self.config)
             target = parse_target(rest, self.entity_sets)
         except ODataError as exc:
-            return exc.to_response()
+            return exc.to_response(), None
         if target.kind == "batch":
             if req.method != "POST":
-                return _method_not_allowed(req, "$batch")
+                return _method_not_allowed(req, "$batch"), None
             from .batch import handle_batch
 
-            return handle_batch(self, req, principal)
+            return handle_batch(self, req, principal), None
         if req.method == "GET":
-            return self._get(req, principal, target)
+            return self._get(req, principal, target), target
         if req.method in ("POST", "PATCH", "PUT", "DELETE"):
             from .webapi_write import handle_write
 
-            return handle_write(self, req, principal, target)
-        return _method_not_allowed(req, rest.strip("/") or "/")
+            return handle_write(self, req, principal, target), target
+        return _method_not_allowed(req, rest.strip("/") or "/"), target
 
     def _get(self, req: Request, principal: Principal, target: Target) -> Response:
         from . import webapi_changes, webapi_metadata, webapi_read

@@ -41,7 +41,7 @@ def test_unknown_system_option_is_refused_not_ignored(shared_dv):
     _error(shared_dv.get("cdm_workers/$count?$select=cdm_fullname"), 400, "0x80060888")
 
 
-@pytest.mark.parametrize("parameter", ["savedQuery", "userQuery"])
+@pytest.mark.parametrize("parameter", ["savedQuery", "userQuery", "sql"])
 def test_views_are_not_implemented_and_say_so(shared_dv, parameter):
     message = _error(shared_dv.get(f"cdm_workers?{parameter}=00000000-0000-0000-0000-000000000001"), 501, "0x80060888")
     assert parameter in message

@@ -226,8 +226,9 @@ UNSUPPORTED_OPTIONS = ("$skip", "$search", "$format", "$compute", "$levels")  # 
 # System query options the emulator reads on an entity-set GET ($apply: webapi_apply.py).
 KNOWN_OPTIONS = ("$select", "$filter", "$orderby", "$top", "$count", "$expand", "$skiptoken", "$deltatoken",
                  "$apply")
-# Dataverse implements these (stored and personal views); the emulator does not, so it refuses them.
-UNIMPLEMENTED_PARAMETERS = ("savedQuery", "userQuery")
+# Dataverse implements these (stored and personal views, the SQL endpoint); the emulator does not, so it
+# refuses them rather than answer with every row.
+UNIMPLEMENTED_PARAMETERS = ("savedQuery", "userQuery", "sql")
 TRACK_CHANGES_REFUSED = ("$filter", "$orderby", "$expand", "$top", "$apply")  # [PA-CT]
 NOT_IMPLEMENTED_STATUS = 501  # the documented status map's "Not Implemented" [PA-HDR]
 
@@ -249,8 +250,8 @@ def check_supported(query: Mapping[str, str], known: Iterable[str] = KNOWN_OPTIO
             )
         if option in UNIMPLEMENTED_PARAMETERS:
             raise ODataError(
-                f"The emulator does not implement the '{option}' parameter (stored/personal views); "
-                "send the view's query as $select/$filter or fetchXml instead.",
+                f"The emulator does not implement the '{option}' parameter; "
+                "send the query as $select/$filter/$apply or fetchXml instead.",
                 status=NOT_IMPLEMENTED_STATUS,
             )
 
