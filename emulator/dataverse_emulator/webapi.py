@@ -41,13 +41,14 @@ class WebApi:
         self.delta_tokens: dict[str, set[tuple[str, frozenset[str]]]] = {}
         self.delta_tokens_lock = threading.Lock()
         self.filter_settings = FilterSettings(now=app.clock.now)
+        self._record_counts_lock = threading.Lock()
         self._record_counts: dict[str, int] = {}
         self._record_counts_taken = app.clock.now()
         self.refresh_record_count_snapshot()
 
     def refresh_record_count_snapshot(self) -> None:
         """Retake the RetrieveTotalRecordCount snapshot now (tests; the clock retakes it when it is old)."""
-        with self.delta_tokens_lock:
+        with self._record_counts_lock:
             self._record_counts = {name: self.store.count(name) for name in self.schema}
             self._record_counts_taken = self.app.clock.now()
 
@@ -133,17 +134,14 @@ class WebApi:
 
     def handle(self, req: Request, principal: Principal) -> Response:
         """Dispatch, then shape the answer as the request's Accept/Prefer headers ask (webapi_format)."""
-        from .webapi_format import shape
+        from .webapi_format import metadata_level, shape
 
-        resp, table = self._dispatch(req, principal)
         try:
-            return shape(self, req, resp, table)
+            metadata_level(req)  # an unacceptable odata.metadata is refused before anything runs
         except ODataError as exc:
             return exc.to_response()
-
-    def _dispatch(self, req: Request, principal: Principal) -> tuple[Response, TableDef | None]:
         resp, target = self._route(req, principal)
-        return resp, target.table if target is not None else None
+        return shape(self, req, resp, target.table if target is not None else None)
 
     def _route(self, req: Request, principal: Principal) -> tuple[Response, Target | None]:
         version = self.version_of(req)

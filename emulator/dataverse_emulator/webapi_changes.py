@@ -40,6 +40,7 @@ NOT_ENABLED = "0x80072491"
 # UNCONFIRMED wire error for an expired (or unreadable) delta token: ExpiredVersionStamp, documented for
 # RetrieveMetadataChanges, is the closest documented code. [PA-ERR][PA-CACHE] Clients resync on any 4xx.
 EXPIRED = "0x80044352"
+MAX_REMEMBERED_TOKENS = 100_000
 # UNCONFIRMED: code for a delta token used on another set or with another $select (the URI-error code).
 DELTA_TOKEN_MISMATCH = "0x80060888"
 EXPIRED_MESSAGE = "Version stamp associated with the client has expired. Please perform a full sync."
@@ -101,6 +102,8 @@ def _remember_token(api: WebApi, table: TableDef, req: Request, token: str) -> N
     """Which entity set and ``$select`` a delta token was handed out for (checked when it comes back)."""
     with api.delta_tokens_lock:
         api.delta_tokens.setdefault(token, set()).add((table.entity_set_name, _select_key(req)))
+        while len(api.delta_tokens) > MAX_REMEMBERED_TOKENS:  # oldest first; forgotten tokens are served
+            del api.delta_tokens[next(iter(api.delta_tokens))]
 
 
 def _token_mismatch(api: WebApi, req: Request, table: TableDef, token: str, *, check_select: bool = True
