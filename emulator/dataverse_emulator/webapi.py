@@ -178,6 +178,10 @@ class WebApi:
                 return webapi_metadata.csdl(self, req)
             if target.kind == "entity_definitions":
                 return webapi_metadata.entity_definitions(self, req, target)
+            if target.kind == "sdk_message_filters":
+                from .webapi_messages import sdk_message_filters
+
+                return sdk_message_filters(self, req)
             if target.kind == "whoami":
                 return webapi_read.whoami(self, req, principal)
             if target.kind == "retrieve_total_record_count":

@@ -115,7 +115,8 @@ ENTITY_COLUMNS = {  # filterable EntityMetadata properties -> type for the filte
     "CanChangeTrackingBeEnabled/Value": BOOLEAN, "TableType": STRING, "OwnershipType": "Enum",
     "IsActivity": BOOLEAN, "IsValidForAdvancedFind": BOOLEAN,
 }
-ENTITY_PROPERTIES = (*[c for c in ENTITY_COLUMNS if "/" not in c], "CanChangeTrackingBeEnabled", "DisplayName")
+ENTITY_PROPERTIES = (*[c for c in ENTITY_COLUMNS if "/" not in c], "CanChangeTrackingBeEnabled", "DisplayName",
+                     "PrimaryImageAttribute")
 # Lenient (UNCONFIRMED): MaxLength/Targets/Format live on derived types in Dataverse; the emulator lets
 # them be selected on the base Attributes collection too (absent keys come back null).
 ATTRIBUTE_COLUMNS = {
@@ -234,6 +235,7 @@ def entity_metadata(api: WebApi, table: TableDef) -> dict[str, Any]:
         "LogicalCollectionName": table.entity_set_name,
         "PrimaryIdAttribute": table.primary_id,
         "PrimaryNameAttribute": table.primary_name,
+        "PrimaryImageAttribute": None,  # no emulated table has an image column
         "ObjectTypeCode": table.object_type_code,
         "ChangeTrackingEnabled": table.change_tracking,
         "CanChangeTrackingBeEnabled": _managed(table.can_enable_change_tracking, "canchangetrackingbeenabled"),
@@ -338,6 +340,8 @@ def entity_definitions(api: WebApi, req: Request, target: Target) -> Response:
     if target.key is not None or target.alt_key is not None:
         table = _find_table(api, target)
         if target.sub:
+            if target.sub in RELATED_METADATA:
+                return _related_metadata(api, req, table, target.sub, query)
             return _attributes(api, req, table, target.sub, query)
         select = _select(query.get("$select"), ENTITY_PROPERTIES, "EntityMetadata")
         expand = _expand(query.get("$expand"), {"Attributes"}, "EntityMetadata")
@@ -505,4 +509,74 @@ def _attributes(api: WebApi, req: Request, table: TableDef, sub: str, query: dic
         return Response.json(200, {"@odata.context": api.context(req, f"{context_path}/$entity"), **row})
     value = _attribute_rows(api, table, attrs, options, expand, cast_name)
     fragment = f"{context_path}({select})" if select else context_path
+    return Response.json(200, {"@odata.context": api.context(req, fragment), "value": value})
+
+
+# --- keys and relationships -------------------------------------------------------------------------
+
+RELATED_METADATA = ("Keys", "OneToManyRelationships", "ManyToOneRelationships")
+KEY_COLUMNS = {"MetadataId": UNIQUEIDENTIFIER, "LogicalName": STRING, "SchemaName": STRING,
+               "EntityLogicalName": STRING, "EntityKeyIndexStatus": "Enum"}
+RELATIONSHIP_COLUMNS = {
+    "MetadataId": UNIQUEIDENTIFIER, "SchemaName": STRING, "ReferencedAttribute": STRING, "ReferencedEntity": STRING,
+    "ReferencingAttribute": STRING, "ReferencingEntity": STRING, "ReferencedEntityNavigationPropertyName": STRING,
+    "ReferencingEntityNavigationPropertyName": STRING, "RelationshipType": "Enum", "IsCustomRelationship": BOOLEAN,
+}
+
+
+def key_metadata(api: WebApi, table: TableDef) -> list[dict[str, Any]]:
+    """EntityKeyMetadata of the table's alternate keys. UNCONFIRMED: key names (``<table>_key<n>``)."""
+    out = []
+    for n, columns in enumerate(table.alternate_keys, start=1):
+        name = f"{table.logical_name}_key{n}"
+        out.append({
+            "MetadataId": stable_uuid(api.config.seed, f"key-metadata:{name}"), "LogicalName": name,
+            "SchemaName": name, "EntityLogicalName": table.logical_name, "KeyAttributes": list(columns),
+            "EntityKeyIndexStatus": "Active", "DisplayName": _label(name),
+        })
+    return out
+
+
+def relationship_metadata(api: WebApi, referencing: TableDef, attr: AttributeDef) -> dict[str, Any]:
+    """OneToManyRelationshipMetadata of one lookup (the same record serves the ManyToOne view). The schema
+    name is also the referenced side's collection navigation property (UNCONFIRMED naming, see filter.py)."""
+    referenced = attr.targets[0]
+    target = api.schema.get(referenced)
+    name = collection_navigation_name(referenced, referencing.logical_name, attr.logical_name)
+    return {
+        "@odata.type": f"#{ACTION_NAMESPACE}OneToManyRelationshipMetadata",
+        "MetadataId": stable_uuid(api.config.seed, f"relationship:{name}"), "SchemaName": name,
+        "ReferencedAttribute": target.primary_id if target is not None else f"{referenced}id",
+        "ReferencedEntity": referenced, "ReferencingAttribute": attr.logical_name,
+        "ReferencingEntity": referencing.logical_name, "ReferencedEntityNavigationPropertyName": name,
+        "ReferencingEntityNavigationPropertyName": attr.navigation_property,
+        "RelationshipType": "OneToManyRelationship",
+        "IsCustomRelationship": attr.logical_name.startswith(("cdm_", api.config.hr_virtual_prefix)),
+    }
+
+
+def _related_metadata(api: WebApi, req: Request, table: TableDef, sub: str, query: dict[str, str]) -> Response:
+    """``EntityDefinitions(…)/Keys``, ``/OneToManyRelationships`` and ``/ManyToOneRelationships`` with
+    ``$select``/``$filter``."""
+    if "$expand" in query:
+        raise ODataError(f"The query parameter '$expand' is not supported on {sub}.")
+    if sub == "Keys":
+        rows, columns, entity = key_metadata(api, table), KEY_COLUMNS, "EntityKeyMetadata"
+        allowed = (*KEY_COLUMNS, "KeyAttributes", "DisplayName")
+    else:
+        if sub == "ManyToOneRelationships":
+            pairs = [(table, a) for a in table.lookups() if a.targets and a.navigation_property]
+        else:
+            pairs = [(s, a) for s in api.schema.values() for a in s.lookups()
+                     if a.targets and a.targets[0] == table.logical_name and a.navigation_property]
+        rows = [relationship_metadata(api, s, a) for s, a in pairs]
+        columns, entity = RELATIONSHIP_COLUMNS, "OneToManyRelationshipMetadata"
+        allowed = tuple(RELATIONSHIP_COLUMNS)
+    select = _select(query.get("$select"), allowed, entity)
+    if "$filter" in query:
+        expr = parse_filter(query["$filter"], DictResolver(columns, entity), query)
+        rows = [r for r in rows if expr.evaluate(r)]
+    value = [_project(r, select) for r in rows]
+    path = f"EntityDefinitions('{table.logical_name}')/{sub}"
+    fragment = f"{path}({','.join(select)})" if select else path
     return Response.json(200, {"@odata.context": api.context(req, fragment), "value": value})

@@ -1,7 +1,7 @@
 """Resource paths of the Dataverse Web API (the part after ``/api/data/v9.2/``) parsed into a ``Target``.
 
 Kinds: ``service_document``, ``metadata``, ``batch``, ``whoami``, ``retrieve_total_record_count``,
-``entity_definitions``, ``collection``, ``entity``, ``count``, ``bound_action``.
+``entity_definitions``, ``sdk_message_filters``, ``collection``, ``entity``, ``count``, ``bound_action``.
 Paths arrive percent-decoded, so splitting respects quotes (``(k='a/b')``) and parentheses.
 """
 
@@ -142,6 +142,8 @@ def parse_target(path_after_version: str, entity_sets: Mapping[str, TableDef] | 
         return Target("retrieve_total_record_count", params=parse_args(args) if args.strip() else {})
     if name == "EntityDefinitions":
         return _entity_definitions(args, rest)
+    if name == "sdkmessagefilters" and args is None and not rest:
+        return Target("sdk_message_filters")
     table = None
     if entity_sets is not None:
         table = entity_sets.get(name)

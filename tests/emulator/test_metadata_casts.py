@@ -126,3 +126,40 @@ def test_casts_for_every_table_inside_a_batch(shared_dv):
         value = json.loads(result["body"])["value"]
         assert {row["LogicalName"] for row in value} == names
         assert all(row["DateTimeBehavior"]["Value"] in ("UserLocal", "DateOnly") for row in value)
+
+
+# --- keys, relationships, SDK message filters ----------------------------------------------------------
+
+
+def test_keys_and_relationships(shared_dv):
+    schema = shared_dv.app.schema
+    keyed = next(t for t in schema.values() if t.alternate_keys)
+    keys = _cast_free(shared_dv, f"EntityDefinitions(LogicalName='{keyed.logical_name}')/Keys?$select=SchemaName,KeyAttributes")
+    assert [tuple(k["KeyAttributes"]) for k in keys["value"]] == list(keyed.alternate_keys)
+    assert all(set(k) == {"MetadataId", "SchemaName", "KeyAttributes"} for k in keys["value"])
+    many = _cast_free(shared_dv, "EntityDefinitions(LogicalName='cdm_employment')/ManyToOneRelationships"
+                                 "?$select=ReferencingAttribute,ReferencingEntityNavigationPropertyName,ReferencedEntity")
+    assert {(r["ReferencingAttribute"], r["ReferencingEntityNavigationPropertyName"], r["ReferencedEntity"])
+            for r in many["value"]} >= {("cdm_workerid", "cdm_WorkerId", "cdm_worker")}
+    one = _cast_free(shared_dv, "EntityDefinitions(LogicalName='cdm_worker')/OneToManyRelationships"
+                                "?$filter=ReferencingEntity eq 'cdm_employment'")
+    assert [r["ReferencedEntityNavigationPropertyName"] for r in one["value"]] == ["cdm_worker_cdm_employment_cdm_workerid"]
+    assert one["value"][0]["@odata.type"] == f"#{NS}OneToManyRelationshipMetadata"
+
+
+def test_sdk_message_filters_answer_the_documented_support_check(shared_dv):
+    table = next(t for t in shared_dv.app.schema.values() if "CreateMultiple" in t.bulk_messages)
+    body = _cast_free(shared_dv, "sdkmessagefilters?$select=sdkmessagefilterid&$expand=sdkmessageid($select=name)"
+                                 "&$filter=sdkmessageid/name eq @m and primaryobjecttypecode eq @t"
+                                 f"&@m='CreateMultiple'&@t='{table.logical_name}'")
+    assert len(body["value"]) == 1 and body["value"][0]["sdkmessageid"]["name"] == "CreateMultiple"
+    none = _cast_free(shared_dv, "sdkmessagefilters?$select=sdkmessagefilterid"
+                                 "&$filter=sdkmessageid/name eq 'CreateMultiple' and primaryobjecttypecode eq 'cdm_worker'")
+    assert none["value"] == []  # an unsupported table: empty value, as documented
+    assert shared_dv.get("sdkmessagefilters?$top=1").status_code == 400
+
+
+def _cast_free(dv, path: str) -> dict:
+    resp = dv.get(path)
+    assert resp.status_code == 200, resp.text
+    return resp.json()
