@@ -67,7 +67,7 @@ lock:
 	/tmp/hr-dv-lock/bin/pip install "apache-airflow==3.3.2" "great-expectations>=1.7,<2" msal requests \
 	  "PyJWT[crypto]" SQLAlchemy psycopg2-binary orjson matplotlib \
 	  apache-airflow-providers-microsoft-azure apache-airflow-providers-postgres \
-	  pytest pytest-timeout ruff PowerPlatform-Dataverse-Client
+	  pytest pytest-timeout ruff PowerPlatform-Dataverse-Client dataverse-api
 	/tmp/hr-dv-lock/bin/pip freeze > /tmp/hr-dv-lock/freeze.txt
 	@echo "freeze written to /tmp/hr-dv-lock/freeze.txt; split it into requirements*.txt"
 

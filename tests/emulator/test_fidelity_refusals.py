@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from test_webapi_batch import batch_body, parse_batch_response, post_batch
 
 from dataverse_emulator.testing import access_token
 
@@ -149,3 +150,15 @@ def test_record_count_is_a_snapshot_retaken_when_old(dv):
     dv.app.clock.advance(24 * 3600)
     dv.reauthenticate()
     assert snapshot() == before - 1
+
+
+def test_batch_part_without_content_type_is_refused(dv):
+    part = ["Content-Type: application/http", "Content-Transfer-Encoding: binary", "",
+            "POST /api/data/v9.2/characteristics HTTP/1.1", "Accept: application/json", "",
+            '{"name":"no type","characteristictype":1}']
+    before = dv.app.store.count("characteristic")
+    resp = post_batch(dv, batch_body(part), prefer="odata.continue-on-error")
+    [result] = parse_batch_response(resp)
+    assert result["status"] == 400
+    assert "content type header is required" in result["body"]
+    assert dv.app.store.count("characteristic") == before
