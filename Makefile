@@ -20,9 +20,10 @@ PYTEST_ARGS ?=
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@# The three source roots on sys.path, so packages added later import without reinstalling.
 	@printf '%s\n' $(CURDIR)/plugins $(CURDIR)/include $(CURDIR)/emulator \
@@ -66,7 +67,7 @@ lock:
 	/tmp/hr-dv-lock/bin/pip install "apache-airflow==3.3.2" "great-expectations>=1.7,<2" msal requests \
 	  "PyJWT[crypto]" SQLAlchemy psycopg2-binary orjson matplotlib \
 	  apache-airflow-providers-microsoft-azure apache-airflow-providers-postgres \
-	  pytest pytest-timeout ruff PowerPlatform-Dataverse-Client
+	  pytest pytest-timeout ruff PowerPlatform-Dataverse-Client dataverse-api
 	/tmp/hr-dv-lock/bin/pip freeze > /tmp/hr-dv-lock/freeze.txt
 	@echo "freeze written to /tmp/hr-dv-lock/freeze.txt; split it into requirements*.txt"
 

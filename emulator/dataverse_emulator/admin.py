@@ -47,7 +47,8 @@ def handle_admin(app: Emulator, req: Request) -> Response:
             return _error(400, 'Body must be {"advance_seconds": <number>}')
         app.clock.advance(body["advance_seconds"])
         return Response.json(200, {"now": app.clock.now().isoformat()}, content_type="application/json")
-    if route == ("POST", "/_emulator/faults"):
+    if route in (("POST", "/_emulator/faults"), ("POST", "/_emulator/token-faults")):
+        faults = app.token_faults if route[1].endswith("token-faults") else app.faults
         if not isinstance(body, dict):
             return _error(400, 'Body must be a JSON object like {"status": 429, "count": 1}')
         allowed = {"status", "count", "retry_after", "path_contains", "kind", "method", "delay"}
@@ -55,12 +56,12 @@ def handle_admin(app: Emulator, req: Request) -> Response:
         if unknown:
             return _error(400, f"Unknown fault option(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
         try:
-            app.faults.queue(**body)
+            faults.queue(**body)
         except (TypeError, ValueError) as exc:
             return _error(400, str(exc))
         return Response.empty(204)
-    if route == ("DELETE", "/_emulator/faults"):
-        app.faults.clear()
+    if route in (("DELETE", "/_emulator/faults"), ("DELETE", "/_emulator/token-faults")):
+        (app.token_faults if route[1].endswith("token-faults") else app.faults).clear()
         return Response.empty(204)
     if route == ("GET", "/_emulator/requests"):
         entries = app.request_log.entries()

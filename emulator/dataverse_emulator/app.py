@@ -71,6 +71,7 @@ class Emulator:
         self.store = Store(self.schema, self.clock, self.config)
         self.store.load(rows)
         self.faults = Faults(self.config)
+        self.token_faults = Faults(self.config, self.config.token_faults)
         self.protection = Protection(self.config.protection_profile, self.clock)
         self.request_log = RequestLog()
         self.base_url = ""
@@ -122,6 +123,15 @@ class Emulator:
             from .admin import handle_admin
 
             return handle_admin(self, req), None
+        from .entra_v1 import fault_response, is_token_endpoint
+
+        if is_token_endpoint(req.path):
+            fault = self.token_faults.pick(req.method, req.path)
+            if fault is not None and fault.kind in {"reset", "truncate"}:
+                return Response.empty(200), fault
+            injected = fault_response(self.entra, req, fault) if fault is not None else None
+            if injected is not None:
+                return injected, None
         resp = self.entra.handle(req)
         if resp is None:
             resp = Response.json(404, {"error": "not_found", "error_description": f"No route for {req.path}"})
@@ -156,8 +166,10 @@ class Emulator:
                     self.protection.exit(principal, (time.monotonic() - started) * 1000)
             remaining = self.protection.remaining(principal)
             if remaining is not None:
+                # The documented debug headers [PA-LIM]: requests left, and combined execution time left
+                # in seconds written the way Dataverse writes it ("1,200.00").
                 resp.headers.set("x-ms-ratelimit-burst-remaining-xrm-requests", str(remaining[0]))
-                resp.headers.set("x-ms-ratelimit-time-remaining-xrm-requests", f"{remaining[1]:.2f}")
+                resp.headers.set("x-ms-ratelimit-time-remaining-xrm-requests", f"{remaining[1] / 1000:,.2f}")
         resp.headers.set("x-ms-dop-hint", str(self.config.dop_hint))
         resp.headers.set("x-ms-service-request-id", req.request_id)
         resp.headers.set("REQ_ID", req.request_id)

@@ -43,6 +43,17 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--without-worker-lookup", action="store_true", help="bookableresource without the Worker lookup")
     p.add_argument("--withhold-privilege", action="append", default=[], metavar="NAME",
                    help="a privilege the app user's role lacks, e.g. prvCreatecharacteristic (repeatable)")
+    for name in ("429", "500", "503", "slow"):
+        p.add_argument(f"--token-fault-{name}", type=float, default=0.0, metavar="RATE",
+                       help=f"probability of an injected '{name}' fault per token-endpoint request")
+    p.add_argument("--record-count-snapshot-age", type=float, default=EmulatorConfig.record_count_snapshot_max_age_seconds,
+                   metavar="SECONDS", help="RetrieveTotalRecordCount snapshot is retaken when older (0 = live)")
+    p.add_argument("--token-leeway", type=float, default=EmulatorConfig.access_token_leeway_seconds,
+                   metavar="SECONDS", help="clock skew tolerated on access-token expiry")
+    p.add_argument("--expired-token-body", choices=["error", "empty"], default=EmulatorConfig.expired_token_body,
+                   help="401 body for an expired token (UNCONFIRMED; default: the documented error JSON)")
+    p.add_argument("--delta-token-mismatch", choices=["refuse", "accept"], default=EmulatorConfig.delta_token_mismatch,
+                   help="a $deltatoken reused on another entity set or $select (UNCONFIRMED)")
     p.add_argument("--state-dir", default=".emulator", help="where the local CA and certificate live")
     p.add_argument("--info-file", help="also write the ready JSON line to this file")
 
@@ -54,6 +65,11 @@ def _config_from(args: argparse.Namespace) -> EmulatorConfig:
     )
     for rate in (faults.rate_429, faults.rate_500, faults.rate_503, faults.rate_reset,
                  faults.rate_truncate, faults.rate_slow):
+        if not 0.0 <= rate <= 1.0:
+            raise SystemExit(f"fault rates are probabilities between 0 and 1, got {rate}")
+    token_faults = FaultConfig(rate_429=args.token_fault_429, rate_500=args.token_fault_500,
+                               rate_503=args.token_fault_503, rate_slow=args.token_fault_slow)
+    for rate in (token_faults.rate_429, token_faults.rate_500, token_faults.rate_503, token_faults.rate_slow):
         if not 0.0 <= rate <= 1.0:
             raise SystemExit(f"fault rates are probabilities between 0 and 1, got {rate}")
     if args.scale < 1:
@@ -71,7 +87,10 @@ def _config_from(args: argparse.Namespace) -> EmulatorConfig:
         urs_installed=not args.without_urs, hr_virtual_tables=not args.without_hr_virtual_tables,
         bookableresource_worker_lookup=not args.without_worker_lookup,
         withheld_privileges=tuple(args.withhold_privilege),
-        state_dir=Path(args.state_dir), cloud=args.cloud,
+        state_dir=Path(args.state_dir), cloud=args.cloud, token_faults=token_faults,
+        record_count_snapshot_max_age_seconds=args.record_count_snapshot_age,
+        access_token_leeway_seconds=args.token_leeway, expired_token_body=args.expired_token_body,
+        delta_token_mismatch=args.delta_token_mismatch,
     )
 
 

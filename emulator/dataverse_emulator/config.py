@@ -74,6 +74,9 @@ class EmulatorConfig:
     # cloud_instance_name / graph hosts. Dataverse tokens are v1 (iss https://<sts host>/{tid}/).
     cloud: str = "public"
     token_issuer_template: str | None = None  # None: the cloud's v1 issuer; else e.g. "https://sts.example/{tenant_id}/"
+    # Clock skew Dataverse tolerates on access-token exp/nbf (Microsoft.IdentityModel's default ClockSkew
+    # is 5 minutes; the exact value Dataverse configures is UNCONFIRMED). 0 expires tokens exactly at exp.
+    access_token_leeway_seconds: float = 300.0
 
     # Dataverse behaviour
     dop_hint: int = 5  # x-ms-dop-hint on responses (UNCONFIRMED typical value; a setting)
@@ -81,6 +84,26 @@ class EmulatorConfig:
     count_cap: int = 5000
     change_tracking_retention_days: float = 7.0
     max_batch_parts: int = 1000
+    # UNCONFIRMED: $top above this is refused (the documented page ceiling is 5000; the real answer to
+    # a larger $top could not be verified). 0 turns the refusal off.
+    max_top: int = 5000
+    # Aggregates ($apply, fetchXml aggregate="true") evaluate at most this many rows (documented: 50,000).
+    aggregate_record_limit: int = 50_000
+    # RetrieveTotalRecordCount answers from a snapshot (documented: "within the last 24 hours"). The
+    # snapshot is taken when the emulator starts and retaken once it is older than this many seconds of
+    # emulator clock. 0 = live counts. UNCONFIRMED exact refresh cadence; 24 h is the documented bound.
+    record_count_snapshot_max_age_seconds: float = 24 * 3600.0
+    # UNCONFIRMED: body of the 401 for an expired token. "error" = the documented error JSON
+    # ({"error":{"code":"0x80041d52","message":"The OAuth token has expired"}}); "empty" = no body.
+    expired_token_body: str = "error"
+    # UNCONFIRMED: Dataverse's answer to a $deltatoken reused with another $select or on another entity
+    # set. "refuse" = 400 naming the mismatch; "accept" = serve it (older emulator behaviour).
+    delta_token_mismatch: str = "refuse"
+    # UNCONFIRMED: statuses for a POST/PATCH/PUT body without a Content-Type (ODataLib's "missing or
+    # empty content type header", 400) and with one that is not application/json (415, what ASP.NET
+    # answers for an unsupported media type).
+    missing_content_type_status: int = 400
+    wrong_content_type_status: int = 415
     # Realistic mess in the default data set
     tables_without_change_tracking: tuple[str, ...] = ("cdm_workeraddress",)
     unreadable_tables: tuple[str, ...] = ("cdm_workerpersonaldetail",)
@@ -106,6 +129,8 @@ class EmulatorConfig:
     latency_ms: float = 0.0
     latency_per_row_ms: float = 0.0
     faults: FaultConfig = field(default_factory=FaultConfig)
+    # Faults of the Entra token endpoint (v1 and v2): 429/500/503 with Entra's error body, slow, reset.
+    token_faults: FaultConfig = field(default_factory=FaultConfig)
     # Data defects for data-quality tests (see defects.py); each touches defect_rows rows.
     defect_rows: int = 3
     defect_null_required: tuple[str, str] | None = None  # (table, column) left null
@@ -118,6 +143,9 @@ class EmulatorConfig:
         if self.cloud not in CLOUDS:
             raise ValueError(f"cloud must be one of {', '.join(CLOUDS)}, got {self.cloud!r}")
         self.token_issuer_template = self.token_issuer_template or f"https://{CLOUDS[self.cloud].sts_host}/{{tenant_id}}/"
+        for name, allowed in (("expired_token_body", ("error", "empty")), ("delta_token_mismatch", ("refuse", "accept"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         self.tenant_id = self.tenant_id or stable_uuid(self.seed, "tenant")
         self.client_id = self.client_id or stable_uuid(self.seed, "client")
         self.client_secret_id = self.client_secret_id or stable_uuid(self.seed, "secret-id")

@@ -127,7 +127,7 @@ class Entra:
 
     @classmethod
     def with_defaults(cls, config: EmulatorConfig, clock: Clock, environment_url: str) -> Entra:
-        entra = cls(config, clock)
+        entra = cls(config, clock, access_token_leeway_seconds=config.access_token_leeway_seconds)
         entra.add_tenant(config.tenant_id, config.tenant_domain)
         entra.add_app(config.tenant_id, config.client_id, display_name="HR Dataverse Integration")
         entra.add_secret(
@@ -242,6 +242,10 @@ class Entra:
         segs = path_segments(req.path)
         if segs == ["common", "discovery", "instance"] and req.method == "GET":
             return self._instance_discovery(req)
+        if len(segs) == 3:  # the v1.0 endpoints (token with resource=, metadata, keys)
+            from .entra_v1 import handle_v1
+
+            return handle_v1(self, req)
         if len(segs) != 4:
             return None
         tenant_segment, rest = segs[0], segs[1:]

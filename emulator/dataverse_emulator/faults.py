@@ -10,7 +10,7 @@ import random
 import threading
 from dataclasses import dataclass
 
-from .config import EmulatorConfig
+from .config import EmulatorConfig, FaultConfig
 from .http import Response, dataverse_error
 
 # Bodies as Dataverse sends them (429: service protection; 500: generic platform error).
@@ -46,8 +46,9 @@ class _Scripted:
 
 
 class Faults:
-    def __init__(self, config: EmulatorConfig) -> None:
+    def __init__(self, config: EmulatorConfig, rates: FaultConfig | None = None) -> None:
         self.config = config
+        self.rates = rates or config.faults  # config.token_faults for the token endpoint
         self._rng = random.Random(config.seed ^ 0xFA17)
         self._lock = threading.Lock()
         self._scripted: list[_Scripted] = []
@@ -66,7 +67,7 @@ class Faults:
         if kind not in {"status", "reset", "truncate", "slow"}:
             raise ValueError(f"unknown fault kind {kind!r}")
         if status == 429 and retry_after is None:
-            retry_after = self.config.faults.retry_after_seconds
+            retry_after = self.rates.retry_after_seconds
         with self._lock:
             self._scripted.append(
                 _Scripted(Fault(kind, status, retry_after, delay), count, path_contains, method)
@@ -89,7 +90,7 @@ class Faults:
             return self._random()
 
     def _random(self) -> Fault | None:
-        f = self.config.faults
+        f = self.rates
         r = self._rng.random()
         retry_after = f.retry_after_seconds
         for rate, fault in (

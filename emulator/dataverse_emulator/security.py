@@ -38,8 +38,9 @@ ACTIONS = {
 NOT_A_MEMBER = "0x80072560"
 PRIVILEGE_DENIED = "0x80040220"
 # UNCONFIRMED: body of a 401 for an expired token. Dataverse's error table lists ExpiredOAuthToken
-# 0x80041d52 "The OAuth token has expired"; the emulator sends it for expired tokens only and an
-# empty body for every other 401 (the reference notes real 401 bodies are often empty).
+# 0x80041d52 "The OAuth token has expired"; the emulator sends it for expired tokens only (setting
+# ``expired_token_body``: "error" = that body, the default; "empty" = none) and an empty body for
+# every other 401 (the reference notes real 401 bodies are often empty).
 EXPIRED_TOKEN = "0x80041d52"
 
 
@@ -243,7 +244,7 @@ class Security:
             f"Bearer authorization_uri={req.scheme_host}/{self.config.tenant_id}/oauth2/authorize, "
             f"resource_id={self._environment(req)}/"
         )
-        if reason == "expired":
+        if reason == "expired" and self.config.expired_token_body == "error":
             return dataverse_error(
                 401, EXPIRED_TOKEN, "The OAuth token has expired", {"WWW-Authenticate": challenge}
             )

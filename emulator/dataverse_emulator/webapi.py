@@ -7,15 +7,18 @@ part loads on its own).
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 
 from .http import Request, Response, dataverse_error
 from .odata.errors import ODataError
+from .odata.filter import FilterSettings
 from .schema import TableDef
 from .webapi_paths import ACTION_NAMESPACE, API_VERSIONS, Target, not_found_segment, parse_target
 
 if TYPE_CHECKING:
     from .app import Emulator
+    from .config import EmulatorConfig
     from .security import Principal
 
 API_PREFIX = "/api/data/"
@@ -34,6 +37,30 @@ class WebApi:
         self.store = app.store
         self.security = app.security
         self.entity_sets: dict[str, TableDef] = {t.entity_set_name: t for t in self.schema.values()}
+        # Delta token -> {(entity set, $select names)} it was handed out for (webapi_changes).
+        self.delta_tokens: dict[str, set[tuple[str, frozenset[str]]]] = {}
+        self.delta_tokens_lock = threading.Lock()
+        self.filter_settings = FilterSettings(now=app.clock.now)
+        self._record_counts_lock = threading.Lock()
+        self._record_counts: dict[str, int] = {}
+        self._record_counts_taken = app.clock.now()
+        self.refresh_record_count_snapshot()
+
+    def refresh_record_count_snapshot(self) -> None:
+        """Retake the RetrieveTotalRecordCount snapshot now (tests; the clock retakes it when it is old)."""
+        with self._record_counts_lock:
+            self._record_counts = {name: self.store.count(name) for name in self.schema}
+            self._record_counts_taken = self.app.clock.now()
+
+    def record_count(self, logical_name: str) -> int:
+        """Row count as RetrieveTotalRecordCount reports it: from a snapshot that is retaken once it is
+        older than ``record_count_snapshot_max_age_seconds`` of emulator clock (0 = live count)."""
+        max_age = self.config.record_count_snapshot_max_age_seconds
+        if max_age <= 0:
+            return self.store.count(logical_name)
+        if (self.app.clock.now() - self._record_counts_taken).total_seconds() >= max_age:
+            self.refresh_record_count_snapshot()
+        return self._record_counts.get(logical_name, 0)
 
     # --- helpers shared by the read and write handlers ------------------------------------------
 
@@ -106,30 +133,42 @@ class WebApi:
     # --- dispatch -------------------------------------------------------------------------------
 
     def handle(self, req: Request, principal: Principal) -> Response:
+        """Dispatch, then shape the answer as the request's Accept/Prefer headers ask (webapi_format)."""
+        from .webapi_format import metadata_level, shape
+
+        try:
+            metadata_level(req)  # an unacceptable odata.metadata is refused before anything runs
+        except ODataError as exc:
+            return exc.to_response()
+        resp, target = self._route(req, principal)
+        return shape(self, req, resp, target.table if target is not None else None)
+
+    def _route(self, req: Request, principal: Principal) -> tuple[Response, Target | None]:
         version = self.version_of(req)
         if version not in API_VERSIONS:
             # UNCONFIRMED: Dataverse's answer for an unknown version; reported like an unknown segment.
-            return not_found_segment(version or "data").to_response()
+            return not_found_segment(version or "data").to_response(), None
         rest = req.path[len(API_PREFIX) + len(version):]
         try:
+            check_request_headers(req, self.config)
             target = parse_target(rest, self.entity_sets)
         except ODataError as exc:
-            return exc.to_response()
+            return exc.to_response(), None
         if target.kind == "batch":
             if req.method != "POST":
-                return _method_not_allowed(req, "$batch")
+                return _method_not_allowed(req, "$batch"), None
             from .batch import handle_batch
 
-            return handle_batch(self, req, principal)
+            return handle_batch(self, req, principal), None
         if target.kind == "user_function" and req.method != "GET":  # a function, not an action
-            return _method_not_allowed(req, f"{ACTION_NAMESPACE}{target.action}")
+            return _method_not_allowed(req, f"{ACTION_NAMESPACE}{target.action}"), None
         if req.method == "GET":
-            return self._get(req, principal, target)
+            return self._get(req, principal, target), target
         if req.method in ("POST", "PATCH", "PUT", "DELETE"):
             from .webapi_write import handle_write
 
-            return handle_write(self, req, principal, target)
-        return _method_not_allowed(req, rest.strip("/") or "/")
+            return handle_write(self, req, principal, target), target
+        return _method_not_allowed(req, rest.strip("/") or "/"), target
 
     def _get(self, req: Request, principal: Principal, target: Target) -> Response:
         from . import webapi_changes, webapi_metadata, webapi_read
@@ -141,6 +180,10 @@ class WebApi:
                 return webapi_metadata.csdl(self, req)
             if target.kind == "entity_definitions":
                 return webapi_metadata.entity_definitions(self, req, target)
+            if target.kind == "sdk_message_filters":
+                from .webapi_messages import sdk_message_filters
+
+                return sdk_message_filters(self, req)
             if target.kind == "whoami":
                 return webapi_read.whoami(self, req, principal)
             if target.kind == "user_function":
@@ -161,6 +204,40 @@ class WebApi:
             return exc.to_response()
         # What remains (a bound action) only takes POST.
         return _method_not_allowed(req, f"{ACTION_NAMESPACE}{target.action}")
+
+
+def check_request_headers(req: Request, config: EmulatorConfig) -> None:
+    """``OData-Version``/``OData-MaxVersion`` must allow 4.0 and a body must be JSON. [PA-HDR]
+    Statuses and wording are ODataLib's / ASP.NET's (UNCONFIRMED for Dataverse; statuses are settings)."""
+    for header in ("OData-Version", "OData-MaxVersion"):
+        value = (req.headers.get(header) or "").strip()
+        if value and not _version_allows_4(value, exact=header == "OData-Version"):
+            raise ODataError(
+                f"The value '{value}' of the {header} HTTP header is invalid. Only '4.0' is supported "
+                f"as value for the {header} header."
+            )
+    if req.method not in ("POST", "PATCH", "PUT") or not req.body or req.path.endswith("/$batch"):
+        return
+    content_type = (req.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    if not content_type:
+        raise ODataError(
+            "A missing or empty content type header was found when trying to read a message. "
+            "The content type header is required.",
+            status=config.missing_content_type_status,
+        )
+    if content_type != "application/json":
+        raise ODataError(
+            f"The request entity's media type '{content_type}' is not supported for this resource.",
+            status=config.wrong_content_type_status,
+        )
+
+
+def _version_allows_4(value: str, *, exact: bool) -> bool:
+    try:
+        number = float(value)
+    except ValueError:
+        return False
+    return number == 4.0 if exact else number >= 4.0
 
 
 def _method_not_allowed(req: Request, segment: str) -> Response:

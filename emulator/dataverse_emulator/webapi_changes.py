@@ -40,6 +40,9 @@ NOT_ENABLED = "0x80072491"
 # UNCONFIRMED wire error for an expired (or unreadable) delta token: ExpiredVersionStamp, documented for
 # RetrieveMetadataChanges, is the closest documented code. [PA-ERR][PA-CACHE] Clients resync on any 4xx.
 EXPIRED = "0x80044352"
+MAX_REMEMBERED_TOKENS = 100_000
+# UNCONFIRMED: code for a delta token used on another set or with another $select (the URI-error code).
+DELTA_TOKEN_MISMATCH = "0x80060888"
 EXPIRED_MESSAGE = "Version stamp associated with the client has expired. Please perform a full sync."
 
 
@@ -77,6 +80,9 @@ def handle(api: WebApi, req: Request, principal: Principal, target: Target) -> R
             return _expired()
         if api.store.is_expired(issued):
             return _expired()
+        mismatch = _token_mismatch(api, req, table, query["$deltatoken"], check_select=target.kind != "count")
+        if mismatch is not None:
+            return mismatch
         if target.kind == "count":
             rows, deletes = api.store.changes_since(table.logical_name, version)
             return Response.text(200, str(len(rows) + len(deletes)), content_type="text/plain")
@@ -86,6 +92,37 @@ def handle(api: WebApi, req: Request, principal: Principal, target: Target) -> R
 
 def _expired() -> Response:
     return dataverse_error(400, EXPIRED, EXPIRED_MESSAGE)
+
+
+def _select_key(req: Request) -> frozenset[str]:
+    return frozenset(n.strip() for n in (req.query.get("$select") or "").split(",") if n.strip())
+
+
+def _remember_token(api: WebApi, table: TableDef, req: Request, token: str) -> None:
+    """Which entity set and ``$select`` a delta token was handed out for (checked when it comes back)."""
+    with api.delta_tokens_lock:
+        api.delta_tokens.setdefault(token, set()).add((table.entity_set_name, _select_key(req)))
+        while len(api.delta_tokens) > MAX_REMEMBERED_TOKENS:  # oldest first; forgotten tokens are served
+            del api.delta_tokens[next(iter(api.delta_tokens))]
+
+
+def _token_mismatch(api: WebApi, req: Request, table: TableDef, token: str, *, check_select: bool = True
+                    ) -> Response | None:
+    """UNCONFIRMED (setting ``delta_token_mismatch``): a token reused on another entity set or with another
+    ``$select`` is refused. Tokens this emulator did not hand out (a restart, another host) are served."""
+    if api.config.delta_token_mismatch != "refuse":
+        return None
+    with api.delta_tokens_lock:
+        issued = set(api.delta_tokens.get(token, ()))
+    wanted = (table.entity_set_name, _select_key(req))
+    if not issued or wanted in issued or (not check_select and any(s == wanted[0] for s, _ in issued)):
+        return None
+    sets = sorted({s for s, _ in issued})
+    if table.entity_set_name not in sets:
+        what = f"the entity set '{', '.join(sets)}', not '{table.entity_set_name}'"
+    else:
+        what = "another $select; a delta link must be used as returned, with its own $select"
+    return dataverse_error(400, DELTA_TOKEN_MISMATCH, f"The $deltatoken value was issued for {what}.")
 
 
 def _options(api: WebApi, req: Request, table: TableDef) -> ReadOptions:
@@ -108,6 +145,8 @@ def _initial(api: WebApi, req: Request, principal: Principal, table: TableDef) -
     more = len(rows) > opts.page_size
     rows = rows[: opts.page_size]
     body: dict[str, Any] = {"@odata.context": api.context(req, context_fragment(table, opts.select, []))}
+    if opts.count:  # UNCONFIRMED: honoured like a plain read (every page, capped), not refused
+        body["@odata.count"] = min(api.store.count(table.logical_name), api.config.count_cap)
     body["value"] = serialize_rows(api, principal, table, rows, opts)
     if more:
         page = cursor[0].pagenumber + 1 if cursor else 2
@@ -116,6 +155,7 @@ def _initial(api: WebApi, req: Request, principal: Principal, table: TableDef) -
         body["@odata.nextLink"] = build_next_link(req.scheme_host, req.path, req.query_list, skiptoken)
     else:
         body["@odata.deltaLink"] = build_delta_link(req.scheme_host, req.path, req.query.get("$select"), token)
+        _remember_token(api, table, req, token)
     return Response.json(200, body, preference_applied({}, opts.applied), rows=len(rows))
 
 
@@ -145,6 +185,8 @@ def _delta(api: WebApi, req: Request, principal: Principal, table: TableDef, ver
     value += [{"@odata.context": deleted_context, "id": i, "reason": "deleted"}
               for kind, i, _, _ in page if kind == "deletes"]
     body: dict[str, Any] = {"@odata.context": api.context(req, context_fragment(table, opts.select, []) + "/$delta")}
+    if opts.count:  # the number of changes in the window, as GET <set>/$count?$deltatoken= gives [PA-CT]
+        body["@odata.count"] = min(len(changes), api.config.count_cap)
     body["value"] = value
     if more:
         kind, last_id, last_version, _ = page[-1]
@@ -156,5 +198,6 @@ def _delta(api: WebApi, req: Request, principal: Principal, table: TableDef, ver
     else:
         token = api.store.make_delta_token(until)
         body["@odata.deltaLink"] = build_delta_link(req.scheme_host, req.path, req.query.get("$select"), token)
+        _remember_token(api, table, req, token)
     return Response.json(200, body, preference_applied({}, opts.applied), rows=len(value))
 

@@ -12,7 +12,8 @@ from xml.sax.saxutils import quoteattr
 from .config import stable_uuid
 from .http import Request, Response
 from .odata.errors import ODataError, unknown_property
-from .odata.filter import DictResolver, parse_filter
+from .odata.filter import DictResolver, collection_navigation_name, parse_filter
+from .odata.options import check_supported
 from .schema import (
     BIGINT,
     BOOLEAN,
@@ -60,6 +61,53 @@ METADATA_TYPES = {
     LOOKUP: "LookupAttributeMetadata", PICKLIST: "PicklistAttributeMetadata", STATE: "StateAttributeMetadata",
     STATUS: "StatusAttributeMetadata", UNIQUEIDENTIFIER: "UniqueIdentifierAttributeMetadata",
 }
+# Every documented derived AttributeMetadata type the emulator answers a cast for, with the AttributeTypes it
+# covers (types the emulated tables do not use answer with an empty collection). [PA-META]
+CAST_TYPES: dict[str, frozenset[str]] = {
+    "StringAttributeMetadata": frozenset({STRING}), "MemoAttributeMetadata": frozenset({MEMO}),
+    "IntegerAttributeMetadata": frozenset({INTEGER}), "BigIntAttributeMetadata": frozenset({BIGINT}),
+    "DecimalAttributeMetadata": frozenset({DECIMAL}), "DoubleAttributeMetadata": frozenset({DOUBLE}),
+    "MoneyAttributeMetadata": frozenset({MONEY}), "BooleanAttributeMetadata": frozenset({BOOLEAN}),
+    "DateTimeAttributeMetadata": frozenset({DATETIME}), "LookupAttributeMetadata": frozenset({LOOKUP}),
+    "PicklistAttributeMetadata": frozenset({PICKLIST}), "StateAttributeMetadata": frozenset({STATE}),
+    "StatusAttributeMetadata": frozenset({STATUS}), "UniqueIdentifierAttributeMetadata": frozenset({UNIQUEIDENTIFIER}),
+    "MultiSelectPicklistAttributeMetadata": frozenset(), "EntityNameAttributeMetadata": frozenset(),
+    "ImageAttributeMetadata": frozenset(), "FileAttributeMetadata": frozenset(),
+    "ManagedPropertyAttributeMetadata": frozenset(),
+    "EnumAttributeMetadata": frozenset({PICKLIST, STATE, STATUS}),
+}
+_NUMERIC = {"MinValue": DECIMAL, "MaxValue": DECIMAL}
+# Properties each derived type adds to AttributeMetadata (selectable, filterable with their types).
+DERIVED_COLUMNS: dict[str, dict[str, str]] = {
+    "StringAttributeMetadata": {"MaxLength": INTEGER, "Format": "Enum", "FormatName/Value": STRING,
+                                "DatabaseLength": INTEGER},
+    "MemoAttributeMetadata": {"MaxLength": INTEGER, "Format": "Enum"},
+    "IntegerAttributeMetadata": {**_NUMERIC, "Format": "Enum"},
+    "BigIntAttributeMetadata": dict(_NUMERIC),
+    "DecimalAttributeMetadata": {**_NUMERIC, "Precision": INTEGER},
+    "DoubleAttributeMetadata": {**_NUMERIC, "Precision": INTEGER},
+    "MoneyAttributeMetadata": {**_NUMERIC, "Precision": INTEGER, "PrecisionSource": INTEGER},
+    "BooleanAttributeMetadata": {"DefaultValue": BOOLEAN},
+    "DateTimeAttributeMetadata": {"Format": "Enum", "DateTimeBehavior/Value": STRING,
+                                  "CanChangeDateTimeBehavior/Value": BOOLEAN, "MinSupportedValue": STRING,
+                                  "MaxSupportedValue": STRING},
+    "LookupAttributeMetadata": {"Format": "Enum"},
+    "PicklistAttributeMetadata": {"DefaultFormValue": INTEGER},
+    "StateAttributeMetadata": {"DefaultFormValue": INTEGER},
+    "StatusAttributeMetadata": {"DefaultFormValue": INTEGER},
+    "MultiSelectPicklistAttributeMetadata": {"DefaultFormValue": INTEGER},
+    "EnumAttributeMetadata": {"DefaultFormValue": INTEGER},
+    "UniqueIdentifierAttributeMetadata": {}, "EntityNameAttributeMetadata": {}, "ImageAttributeMetadata": {},
+    "FileAttributeMetadata": {"MaxSizeInKB": INTEGER}, "ManagedPropertyAttributeMetadata": {},
+}
+# Complex or collection properties that can be selected but not filtered on directly.
+DERIVED_EXTRA = {
+    "StringAttributeMetadata": ("FormatName",), "DateTimeAttributeMetadata": ("DateTimeBehavior", "CanChangeDateTimeBehavior"),
+    "LookupAttributeMetadata": ("Targets",),
+}
+OPTION_NAVIGATION = {"OptionSet", "GlobalOptionSet"}
+DATE_MIN, DATE_MAX = "1753-01-01T00:00:00Z", "9999-12-30T23:59:59Z"
+
 ENTITY_COLUMNS = {  # filterable EntityMetadata properties -> type for the filter engine
     "MetadataId": UNIQUEIDENTIFIER, "LogicalName": STRING, "SchemaName": STRING, "EntitySetName": STRING,
     "LogicalCollectionName": STRING, "PrimaryIdAttribute": STRING, "PrimaryNameAttribute": STRING,
@@ -68,7 +116,7 @@ ENTITY_COLUMNS = {  # filterable EntityMetadata properties -> type for the filte
     "IsActivity": BOOLEAN, "IsValidForAdvancedFind": BOOLEAN,
 }
 ENTITY_PROPERTIES = (*[c for c in ENTITY_COLUMNS if "/" not in c], "CanChangeTrackingBeEnabled", "DisplayName",
-                     "Privileges")
+                     "Privileges", "PrimaryImageAttribute")
 # SecurityPrivilegeMetadata.PrivilegeType per table ownership; user-owned tables add Assign and Share.
 PRIVILEGE_TYPES = ("Create", "Read", "Write", "Delete", "Append", "AppendTo")
 # Lenient (UNCONFIRMED): MaxLength/Targets/Format live on derived types in Dataverse; the emulator lets
@@ -83,6 +131,10 @@ ATTRIBUTE_PROPERTIES = (
     *[c for c in ATTRIBUTE_COLUMNS if "/" not in c], "AttributeTypeName", "RequiredLevel", "DisplayName",
     "Targets", "Format", "Precision", "MinValue", "MaxValue",
 )
+
+
+# Derived-type properties the base Attributes collection also lets through (the lenient part above).
+LENIENT_BASE_PROPERTIES = ("MaxLength", "Targets", "Format", "Precision", "MinValue", "MaxValue")
 
 
 def _label(text: str) -> dict[str, Any]:
@@ -148,6 +200,12 @@ def _entity_type(api: WebApi, table: TableDef, annotations: bool) -> str:
                 f"Property={quoteattr(table.wire_name(attr))} "
                 f"ReferencedProperty={quoteattr(api.schema[attr.targets[0]].primary_id)}/></NavigationProperty>"
             )
+    for source in api.schema.values():  # one-to-many: collection navigation properties (any/all)
+        for attr in source.lookups():
+            if attr.targets and attr.targets[0] == table.logical_name and attr.navigation_property:
+                name = collection_navigation_name(table.logical_name, source.logical_name, attr.logical_name)
+                parts.append(f"<NavigationProperty Name={quoteattr(name)} Type=\"Collection(mscrm.{source.logical_name})\" "
+                             f"Partner={quoteattr(attr.navigation_property)}/>")
     parts.append("</EntityType>")
     return "".join(parts)
 
@@ -179,6 +237,7 @@ def entity_metadata(api: WebApi, table: TableDef) -> dict[str, Any]:
         "LogicalCollectionName": table.entity_set_name,
         "PrimaryIdAttribute": table.primary_id,
         "PrimaryNameAttribute": table.primary_name,
+        "PrimaryImageAttribute": None,  # no emulated table has an image column
         "ObjectTypeCode": table.object_type_code,
         "ChangeTrackingEnabled": table.change_tracking,
         "CanChangeTrackingBeEnabled": _managed(table.can_enable_change_tracking, "canchangetrackingbeenabled"),
@@ -232,12 +291,30 @@ def attribute_metadata(api: WebApi, table: TableDef, attr: AttributeDef) -> dict
         meta["Format"] = "Text" if kind == STRING else "TextArea"
     if kind == LOOKUP:
         meta["Targets"] = list(attr.targets)
+    if kind == STRING:
+        meta["FormatName"] = {"Value": "Text"}
+        meta["DatabaseLength"] = (attr.max_length or 0) * 2
     if kind == DATETIME:
+        # UNCONFIRMED: HR date-only columns (birth dates, valid-from dates) are taken as behaviour
+        # DateOnly; every other date-time column as UserLocal (Dataverse's default).
         meta["Format"] = "DateOnly" if attr.date_only else "DateAndTime"
-    if kind in (INTEGER, DECIMAL, DOUBLE, MONEY):
+        meta["DateTimeBehavior"] = {"Value": "DateOnly" if attr.date_only else "UserLocal"}
+        meta["CanChangeDateTimeBehavior"] = _managed(not attr.read_only, "canchangedatetimebehavior")
+        meta["MinSupportedValue"], meta["MaxSupportedValue"] = DATE_MIN, DATE_MAX
+    if kind in (INTEGER, BIGINT, DECIMAL, DOUBLE, MONEY):
         meta["MinValue"], meta["MaxValue"] = attr.min_value, attr.max_value
         if attr.precision is not None:
             meta["Precision"] = attr.precision
+    if kind == INTEGER:
+        meta["Format"] = "None"
+    if kind == MONEY:
+        meta["PrecisionSource"] = 2
+    if kind == LOOKUP:
+        meta["Format"] = "None"
+    if kind == BOOLEAN:
+        meta["DefaultValue"] = False
+    if kind in (PICKLIST, STATE, STATUS):
+        meta["DefaultFormValue"] = -1 if kind == PICKLIST else next(iter(attr.options or {0: ""}))
     return meta
 
 
@@ -254,8 +331,23 @@ def option_set(api: WebApi, table: TableDef, attr: AttributeDef) -> dict[str, An
         base["TrueOption"] = {"Value": 1, "Label": _label(options.get(1, "Yes"))}
         base["FalseOption"] = {"Value": 0, "Label": _label(options.get(0, "No"))}
         return base
-    base["Options"] = [{"Value": value, "Label": _label(label)} for value, label in options.items()]
+    base["Options"] = [_option(attr, value, label) for value, label in options.items()]
     return base
+
+
+def _option(attr: AttributeDef, value: int, label: str) -> dict[str, Any]:
+    """OptionMetadata; StatusOptionMetadata adds its State, StateOptionMetadata its DefaultStatus. The
+    emulated tables pair status 1 with state 0 and status 2 with state 1 (Dataverse's defaults)."""
+    option: dict[str, Any] = {"Value": value, "Label": _label(label), "Description": _label(""), "Color": None,
+                              "IsManaged": attr.attribute_type != PICKLIST}
+    if attr.attribute_type == STATUS:
+        option["@odata.type"] = f"#{ACTION_NAMESPACE}StatusOptionMetadata"
+        option["State"] = 0 if value == 1 else 1
+    if attr.attribute_type == STATE:
+        option["@odata.type"] = f"#{ACTION_NAMESPACE}StateOptionMetadata"
+        option["DefaultStatus"] = value + 1
+        option["InvariantName"] = label
+    return option
 
 
 def entity_definitions(api: WebApi, req: Request, target: Target) -> Response:
@@ -265,6 +357,8 @@ def entity_definitions(api: WebApi, req: Request, target: Target) -> Response:
     if target.key is not None or target.alt_key is not None:
         table = _find_table(api, target)
         if target.sub:
+            if target.sub in RELATED_METADATA:
+                return _related_metadata(api, req, table, target.sub, query)
             return _attributes(api, req, table, target.sub, query)
         select = _select(query.get("$select"), ENTITY_PROPERTIES, "EntityMetadata")
         expand = _expand(query.get("$expand"), {"Attributes"}, "EntityMetadata")
@@ -286,10 +380,11 @@ def entity_definitions(api: WebApi, req: Request, target: Target) -> Response:
 
 
 def _refuse_unsupported(query: dict[str, str]) -> None:
-    for option in ("$top", "$skip", "$orderby", "$count", "$search", "$format"):
+    for option in ("$top", "$skip", "$orderby", "$count", "$search", "$format", "$apply", "$compute", "$levels"):
         if option in query:
             # UNCONFIRMED wording; metadata queries support only $select/$filter/$expand. [PA-META]
             raise ODataError(f"The query parameter '{option}' is not supported for metadata queries.")
+    check_supported(query, known=("$select", "$filter", "$expand"))
 
 
 def _flat(row: dict[str, Any]) -> dict[str, Any]:
@@ -371,17 +466,32 @@ def _project_entity(api: WebApi, table: TableDef, select: list[str] | None, expa
 
 
 def _attribute_rows(api: WebApi, table: TableDef, attrs: list[AttributeDef], options: dict[str, str],
-                    expand: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
-    select = _select(options.get("$select"), ATTRIBUTE_PROPERTIES, "AttributeMetadata")
+                    expand: dict[str, dict[str, str]], cast: str | None = None) -> list[dict[str, Any]]:
+    """Attribute metadata rows. ``cast`` (a derived type name) adds that type's properties to what can be
+    selected and filtered; without one, the lenient base set applies (``ATTRIBUTE_PROPERTIES``)."""
+    columns = dict(ATTRIBUTE_COLUMNS)
+    allowed: tuple[str, ...] = ATTRIBUTE_PROPERTIES
+    entity = "AttributeMetadata"
+    if cast is not None:
+        derived = DERIVED_COLUMNS[cast]
+        columns.update(derived)
+        base = tuple(p for p in ATTRIBUTE_PROPERTIES if p not in LENIENT_BASE_PROPERTIES)
+        allowed = (*base, *(c for c in derived if "/" not in c), *DERIVED_EXTRA.get(cast, ()))
+        entity = cast
+    select = _select(options.get("$select"), allowed, entity)
     rows = [(attr, attribute_metadata(api, table, attr)) for attr in attrs]
     if "$filter" in options:
-        expr = parse_filter(options["$filter"], DictResolver(ATTRIBUTE_COLUMNS, "AttributeMetadata"), options)
+        expr = parse_filter(options["$filter"], DictResolver(columns, entity), options)
         rows = [(a, r) for a, r in rows if expr.evaluate(_flat(r))]
     out = []
     for attr, row in rows:
         projected = _project(row, select)
-        for name in expand:  # OptionSet / GlobalOptionSet (local option sets only)
-            projected[name] = option_set(api, table, attr) if name == "OptionSet" else None
+        for name, nested in expand.items():  # OptionSet / GlobalOptionSet (local option sets only)
+            value = option_set(api, table, attr) if name == "OptionSet" else None
+            if value is not None and "$select" in nested:
+                keep = _select(nested["$select"], tuple(value), "OptionSetMetadata") or []
+                value = {k: v for k, v in value.items() if k in keep or k == "MetadataId"}
+            projected[name] = value
         out.append(projected)
     return out
 
@@ -395,23 +505,95 @@ def _attributes(api: WebApi, req: Request, table: TableDef, sub: str, query: dic
         raise not_found_segment(name if name != "Attributes" else cast[-1])
     attrs = list(table.attributes.values())
     kind_name = "AttributeMetadata"
+    cast_name: str | None = None
     if cast:
-        kinds = {f"{ACTION_NAMESPACE}{v}": k for k, v in METADATA_TYPES.items()}
-        if cast[0] not in kinds:
+        if not cast[0].startswith(ACTION_NAMESPACE) or cast[0][len(ACTION_NAMESPACE):] not in CAST_TYPES:
             raise not_found_segment(cast[0])
-        kind_name = METADATA_TYPES[kinds[cast[0]]]
-        attrs = [a for a in attrs if a.attribute_type == kinds[cast[0]]]
-    allowed_expand = {"OptionSet", "GlobalOptionSet"} if cast and kinds[cast[0]] in OPTION_TYPES else set()
-    expand = _expand(query.get("$expand"), allowed_expand, kind_name)
-    options = {k: v for k, v in query.items() if k in ("$select", "$filter")}
+        cast_name = kind_name = cast[0][len(ACTION_NAMESPACE):]
+        attrs = [a for a in attrs if a.attribute_type in CAST_TYPES[cast_name]]
+    options_cast = cast_name is not None and bool(CAST_TYPES[cast_name] & OPTION_TYPES)
+    expand = _expand(query.get("$expand"), OPTION_NAVIGATION if options_cast else set(), kind_name)
+    options = {k: v for k, v in query.items() if k in ("$select", "$filter") or k.startswith("@")}
     context_path = f"EntityDefinitions('{table.logical_name}')/Attributes" + (f"/{cast[0]}" if cast else "")
+    select = query.get("$select")
     if key:
         logical = key.rstrip(")").partition("=")[2].strip().strip("'")
         match = [a for a in attrs if a.logical_name == logical]
         if not match:
             raise ODataError(f"Could not find attribute with LogicalName = '{logical}'.", status=404,
                              code=ENTITY_NOT_FOUND)
-        row = _attribute_rows(api, table, match, options, expand)[0]
+        row = _attribute_rows(api, table, match, options, expand, cast_name)[0]
         return Response.json(200, {"@odata.context": api.context(req, f"{context_path}/$entity"), **row})
-    value = _attribute_rows(api, table, attrs, options, expand)
-    return Response.json(200, {"@odata.context": api.context(req, context_path), "value": value})
+    value = _attribute_rows(api, table, attrs, options, expand, cast_name)
+    fragment = f"{context_path}({select})" if select else context_path
+    return Response.json(200, {"@odata.context": api.context(req, fragment), "value": value})
+
+
+# --- keys and relationships -------------------------------------------------------------------------
+
+RELATED_METADATA = ("Keys", "OneToManyRelationships", "ManyToOneRelationships")
+KEY_COLUMNS = {"MetadataId": UNIQUEIDENTIFIER, "LogicalName": STRING, "SchemaName": STRING,
+               "EntityLogicalName": STRING, "EntityKeyIndexStatus": "Enum"}
+RELATIONSHIP_COLUMNS = {
+    "MetadataId": UNIQUEIDENTIFIER, "SchemaName": STRING, "ReferencedAttribute": STRING, "ReferencedEntity": STRING,
+    "ReferencingAttribute": STRING, "ReferencingEntity": STRING, "ReferencedEntityNavigationPropertyName": STRING,
+    "ReferencingEntityNavigationPropertyName": STRING, "RelationshipType": "Enum", "IsCustomRelationship": BOOLEAN,
+}
+
+
+def key_metadata(api: WebApi, table: TableDef) -> list[dict[str, Any]]:
+    """EntityKeyMetadata of the table's alternate keys. UNCONFIRMED: key names (``<table>_key<n>``)."""
+    out = []
+    for n, columns in enumerate(table.alternate_keys, start=1):
+        name = f"{table.logical_name}_key{n}"
+        out.append({
+            "MetadataId": stable_uuid(api.config.seed, f"key-metadata:{name}"), "LogicalName": name,
+            "SchemaName": name, "EntityLogicalName": table.logical_name, "KeyAttributes": list(columns),
+            "EntityKeyIndexStatus": "Active", "DisplayName": _label(name),
+        })
+    return out
+
+
+def relationship_metadata(api: WebApi, referencing: TableDef, attr: AttributeDef) -> dict[str, Any]:
+    """OneToManyRelationshipMetadata of one lookup (the same record serves the ManyToOne view). The schema
+    name is also the referenced side's collection navigation property (UNCONFIRMED naming, see filter.py)."""
+    referenced = attr.targets[0]
+    target = api.schema.get(referenced)
+    name = collection_navigation_name(referenced, referencing.logical_name, attr.logical_name)
+    return {
+        "@odata.type": f"#{ACTION_NAMESPACE}OneToManyRelationshipMetadata",
+        "MetadataId": stable_uuid(api.config.seed, f"relationship:{name}"), "SchemaName": name,
+        "ReferencedAttribute": target.primary_id if target is not None else f"{referenced}id",
+        "ReferencedEntity": referenced, "ReferencingAttribute": attr.logical_name,
+        "ReferencingEntity": referencing.logical_name, "ReferencedEntityNavigationPropertyName": name,
+        "ReferencingEntityNavigationPropertyName": attr.navigation_property,
+        "RelationshipType": "OneToManyRelationship",
+        "IsCustomRelationship": attr.logical_name.startswith(("cdm_", api.config.hr_virtual_prefix)),
+    }
+
+
+def _related_metadata(api: WebApi, req: Request, table: TableDef, sub: str, query: dict[str, str]) -> Response:
+    """``EntityDefinitions(…)/Keys``, ``/OneToManyRelationships`` and ``/ManyToOneRelationships`` with
+    ``$select``/``$filter``."""
+    if "$expand" in query:
+        raise ODataError(f"The query parameter '$expand' is not supported on {sub}.")
+    if sub == "Keys":
+        rows, columns, entity = key_metadata(api, table), KEY_COLUMNS, "EntityKeyMetadata"
+        allowed = (*KEY_COLUMNS, "KeyAttributes", "DisplayName")
+    else:
+        if sub == "ManyToOneRelationships":
+            pairs = [(table, a) for a in table.lookups() if a.targets and a.navigation_property]
+        else:
+            pairs = [(s, a) for s in api.schema.values() for a in s.lookups()
+                     if a.targets and a.targets[0] == table.logical_name and a.navigation_property]
+        rows = [relationship_metadata(api, s, a) for s, a in pairs]
+        columns, entity = RELATIONSHIP_COLUMNS, "OneToManyRelationshipMetadata"
+        allowed = tuple(RELATIONSHIP_COLUMNS)
+    select = _select(query.get("$select"), allowed, entity)
+    if "$filter" in query:
+        expr = parse_filter(query["$filter"], DictResolver(columns, entity), query)
+        rows = [r for r in rows if expr.evaluate(r)]
+    value = [_project(r, select) for r in rows]
+    path = f"EntityDefinitions('{table.logical_name}')/{sub}"
+    fragment = f"{path}({','.join(select)})" if select else path
+    return Response.json(200, {"@odata.context": api.context(req, fragment), "value": value})

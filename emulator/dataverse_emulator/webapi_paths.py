@@ -1,7 +1,8 @@
 """Resource paths of the Dataverse Web API (the part after ``/api/data/v9.2/``) parsed into a ``Target``.
 
 Kinds: ``service_document``, ``metadata``, ``batch``, ``whoami``, ``retrieve_total_record_count``,
-``entity_definitions``, ``collection``, ``entity``, ``count``, ``bound_action``, ``user_function``.
+``entity_definitions``, ``sdk_message_filters``, ``collection``, ``entity``, ``count``, ``bound_action``,
+``user_function``.
 Paths arrive percent-decoded, so splitting respects quotes (``(k='a/b')``) and parentheses.
 """
 
@@ -145,6 +146,8 @@ def parse_target(path_after_version: str, entity_sets: Mapping[str, TableDef] | 
         return _entity_definitions(args, rest)
     if name == "systemusers" and args is not None and rest:
         return _user_function(args, rest)
+    if name == "sdkmessagefilters" and args is None and not rest:
+        return Target("sdk_message_filters")
     table = None
     if entity_sets is not None:
         table = entity_sets.get(name)

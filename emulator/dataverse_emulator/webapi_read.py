@@ -25,6 +25,7 @@ from .odata.options import (
     ExpandSpec,
     OrderBy,
     check_supported,
+    check_top_limit,
     parse_count,
     parse_expand,
     parse_orderby,
@@ -73,16 +74,17 @@ def parse_read_options(api: WebApi, req: Request, table: TableDef) -> ReadOption
     """Query options and preferences of a read; raises ODataError for what Dataverse refuses."""
     query = req.query
     check_supported(query)
-    resolver = TableResolver(table, api.schema)
+    resolver = TableResolver(table, api.schema, api.store.find)
     opts = ReadOptions()
     if "$select" in query:
         opts.select = parse_select(query["$select"], resolver) or None
     if "$filter" in query:
-        opts.filter = parse_filter(query["$filter"], resolver, query)
+        opts.filter = parse_filter(query["$filter"], resolver, query, api.filter_settings)
     if "$orderby" in query:
         opts.orderby = parse_orderby(query["$orderby"], resolver, query)
     if "$top" in query:
         opts.top = parse_top(query["$top"])
+        check_top_limit(opts.top, api.config.max_top)
     if "$count" in query:
         opts.count = parse_count(query["$count"])
     if "$expand" in query:
@@ -180,7 +182,7 @@ def whoami(api: WebApi, req: Request, principal: Principal) -> Response:
 
 def retrieve_total_record_count(api: WebApi, req: Request, principal: Principal, target: Target) -> Response:
     """``RetrieveTotalRecordCount(EntityNames=['a','b'])`` or ``(EntityNames=@p1)&@p1=[…]``. [PA-COUNT]
-    The real counts are a snapshot up to 24 h old; the emulator counts now."""
+    The counts come from a snapshot (up to 24 h old on Dataverse; ``WebApi.record_count``)."""
     raw = target.params.get("EntityNames")
     if raw is None:
         raise ODataError("The parameter 'EntityNames' of function 'RetrieveTotalRecordCount' is missing.")
@@ -204,7 +206,7 @@ def retrieve_total_record_count(api: WebApi, req: Request, principal: Principal,
         denied = api.check_read(principal, table)
         if denied is not None:
             return denied
-        counts.append(api.store.count(table.logical_name))
+        counts.append(api.record_count(table.logical_name))
     return Response.json(200, {
         "@odata.context": api.context(req, "Microsoft.Dynamics.CRM.RetrieveTotalRecordCountResponse"),
         "EntityRecordCountCollection": {"Count": len(names), "IsReadOnly": False, "Keys": names, "Values": counts},
@@ -225,6 +227,16 @@ def collection(api: WebApi, req: Request, principal: Principal, target: Target) 
     denied = api.check_read(principal, table)
     if denied is not None:
         return denied
+    if "$apply" in req.query:
+        from .webapi_apply import apply_collection
+
+        check_supported(req.query)
+        return apply_collection(api, req, principal, target)
+    if "fetchXml" in req.query:
+        from .webapi_fetchxml import fetchxml_collection
+
+        check_supported(req.query, known=())
+        return fetchxml_collection(api, req, principal, target)
     opts = parse_read_options(api, req, table)
     denied = _check_expand_privileges(api, principal, opts.expand)
     if denied is not None:
@@ -347,11 +359,11 @@ def entity(api: WebApi, req: Request, principal: Principal, target: Target) -> R
         return denied
     query = req.query
     check_supported(query)
-    for option in ("$filter", "$orderby", "$top", "$count", "$skiptoken"):
+    for option in ("$filter", "$orderby", "$top", "$count", "$skiptoken", "$deltatoken", "$apply", "fetchXml"):
         if option in query:
             # UNCONFIRMED wording: these options do not apply to a single entity.
             raise ODataError(f"The query parameter '{option}' is not allowed on a single record.")
-    resolver = TableResolver(table, api.schema)
+    resolver = TableResolver(table, api.schema, api.store.find)
     opts = ReadOptions()
     if "$select" in query:
         opts.select = parse_select(query["$select"], resolver) or None
@@ -394,9 +406,9 @@ def count(api: WebApi, req: Request, principal: Principal, target: Target) -> Re
     if denied is not None:
         return denied
     query = req.query
-    check_supported(query)
+    check_supported(query, known=("$filter", "$deltatoken"))
     predicate = None
     if "$filter" in query:
-        predicate = parse_filter(query["$filter"], TableResolver(table, api.schema), query).evaluate
+        predicate = parse_filter(query["$filter"], TableResolver(table, api.schema, api.store.find), query, api.filter_settings).evaluate
     total = min(_count(api, table, predicate), api.config.count_cap)
     return Response.text(200, str(total), content_type="text/plain")

@@ -50,7 +50,7 @@ def parse_annotations(preference: str | None) -> Annotations:
     if preference is None:
         return None
     terms = {t.strip() for t in preference.split(",") if t.strip()}
-    return "*" if "*" in terms else terms
+    return "*" if terms == {"*"} else terms  # "*,-term" keeps its exclusions
 
 
 def wants(annotations: Annotations, term: str) -> bool:
@@ -61,7 +61,7 @@ def wants(annotations: Annotations, term: str) -> bool:
         return True
     if f"-{term}" in annotations:
         return False
-    return term in annotations or any(p.endswith(".*") and term.startswith(p[:-1]) for p in annotations)
+    return "*" in annotations or term in annotations or any(p.endswith(".*") and term.startswith(p[:-1]) for p in annotations)
 
 
 def etag(row: Mapping[str, Any]) -> str:

@@ -93,3 +93,20 @@ def test_untracked_flag_sets_which_tables_lack_change_tracking() -> None:
     assert _config_from(parse(["serve", "--untracked", ""])).tables_without_change_tracking == ()
     both = parse(["serve", "--untracked", "cdm_worker, cdm_job"])
     assert _config_from(both).tables_without_change_tracking == ("cdm_worker", "cdm_job")
+
+
+def test_fidelity_settings_flags() -> None:
+    from dataverse_emulator.cli import _config_from, build_parser
+
+    parse = build_parser().parse_args
+    default = _config_from(parse(["serve"]))
+    assert (default.record_count_snapshot_max_age_seconds, default.access_token_leeway_seconds,
+            default.expired_token_body, default.delta_token_mismatch) == (86400.0, 300.0, "error", "refuse")
+    custom = _config_from(parse(["serve", "--record-count-snapshot-age", "0", "--token-leeway", "0",
+                                 "--expired-token-body", "empty", "--delta-token-mismatch", "accept",
+                                 "--token-fault-503", "0.5"]))
+    assert (custom.record_count_snapshot_max_age_seconds, custom.access_token_leeway_seconds,
+            custom.expired_token_body, custom.delta_token_mismatch) == (0.0, 0.0, "empty", "accept")
+    assert custom.token_faults.rate_503 == 0.5 and custom.faults.rate_503 == 0.0
+    with pytest.raises(SystemExit):
+        _config_from(parse(["serve", "--token-fault-429", "2"]))

@@ -123,3 +123,47 @@ def test_errors_reach_the_sdk_with_dataverse_codes(client):
     with pytest.raises(HttpError) as denied:
         client.records.create("cdm_company", {"cdm_name": "Nope", "cdm_companycode": "NOPE"})
     assert denied.value.status_code == 403 and denied.value.details["service_error_code"] == "0x80040220"
+
+
+# --- metadata and aggregation (issue 17) ------------------------------------------------------------
+
+
+def test_table_metadata_through_the_sdk(emu, client):
+    table = emu.app.schema["cdm_worker"]
+    info = client.tables.get("cdm_worker")
+    assert info is not None
+    assert (info["entity_set_name"], info["primary_id_attribute"]) == (table.entity_set_name, table.primary_id)
+    columns = client.tables.list_columns("cdm_worker", select=["LogicalName", "AttributeType"],
+                                         filter="AttributeType eq 'DateTime'")
+    assert {c["LogicalName"] for c in columns} == {a.logical_name for a in table.attributes.values()
+                                                  if a.attribute_type == "DateTime"}
+    birth = client.tables.get_column("cdm_worker", "cdm_birthdate")
+    assert birth is not None and birth["AttributeType"] == "DateTime"
+    assert client.tables.get_column("cdm_worker", "cdm_nope") is None
+
+
+def test_fetchxml_paging_and_aggregate_through_the_sdk(emu, client):
+    rows = list(emu.app.store.iter_rows("cdm_worker"))
+    xml = ('<fetch count="7"><entity name="cdm_worker"><attribute name="cdm_workernumber"/>'
+           '<order attribute="cdm_workerid"/></entity></fetch>')
+    emu.app.request_log.clear()
+    pages = list(client.query.fetchxml(xml).execute_pages())
+    assert [len(p) for p in pages[:-1]] == [7] * (len(pages) - 1) and len(pages) == -(-len(rows) // 7)
+    seen = [r["cdm_workernumber"] for p in pages for r in p]
+    assert sorted(seen) == sorted(r["cdm_workernumber"] for r in rows) and len(set(seen)) == len(rows)
+    assert len([e for e in emu.app.request_log if e.path.endswith("/cdm_workers")]) == len(pages)
+
+    aggregate = ('<fetch aggregate="true"><entity name="cdm_worker">'
+                 '<attribute name="statecode" alias="state" groupby="true"/>'
+                 '<attribute name="cdm_workerid" alias="workers" aggregate="count"/></entity></fetch>')
+    result = client.query.fetchxml(aggregate).execute()
+    counts: dict[int, int] = {}
+    for r in rows:
+        counts[r["statecode"]] = counts.get(r["statecode"], 0) + 1
+    assert {r["state"]: r["workers"] for r in result} == counts
+
+
+def test_sql_endpoint_is_refused_not_ignored(client):
+    with pytest.raises(HttpError) as refused:
+        client.query.sql("SELECT TOP 1 cdm_fullname FROM cdm_worker")
+    assert refused.value.status_code == 501

@@ -465,9 +465,10 @@ def test_verify_rejections(entra: Entra, config: EmulatorConfig, clock: Clock) -
         service_principal_id=str(uuid.uuid4()), appidacr="1",
     )
     assert reason(forged) == "unknown_tenant"
-    clock.advance(-60)
+    skew = config.access_token_leeway_seconds  # real validators tolerate this much clock skew
+    clock.advance(-skew - 60)
     assert reason(token) == "not_yet_valid"
-    clock.advance(60 + config.token_lifetime_seconds)
+    clock.advance(skew + 60 + config.token_lifetime_seconds + skew + 1)
     assert reason(token) == "expired"
 
 

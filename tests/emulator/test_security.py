@@ -120,7 +120,9 @@ def test_missing_or_malformed_token(security: Security, config: EmulatorConfig, 
 
 def test_expired_token(security: Security, entra: Entra, config: EmulatorConfig, clock: Clock) -> None:
     token = _default_token(entra, config)
-    clock.advance(config.token_lifetime_seconds + 1)
+    clock.advance(config.token_lifetime_seconds + config.access_token_leeway_seconds - 1)
+    assert isinstance(security.authenticate(_api(f"Bearer {token}")), Principal)  # inside the clock-skew leeway
+    clock.advance(2)
     resp = _assert_401(security.authenticate(_api(f"Bearer {token}")), config)
     assert _error(resp, 401, "0x80041d52") == "The OAuth token has expired"
 

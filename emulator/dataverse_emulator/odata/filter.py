@@ -23,7 +23,7 @@ import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
 from ..guid_order import sql_guid_key
@@ -66,16 +66,46 @@ class Resolver(Protocol):
     def resolve(self, wire_name: str) -> Column | None: ...
 
 
+class CollectionNavigation(NamedTuple):
+    """A collection-valued navigation property: rows of ``source`` whose lookup ``lookup`` points here."""
+
+    nav_property: str
+    source: str  # referencing table logical name
+    lookup: str  # its lookup column (logical name)
+    resolver: Resolver
+
+
+def collection_navigation_name(referenced: str, referencing: str, lookup: str) -> str:
+    """UNCONFIRMED naming of the one-to-many navigation property (Dataverse names it after the
+    relationship's schema name, which is org-specific): ``<referenced>_<referencing>_<lookup>``."""
+    return f"{referenced}_{referencing}_{lookup}"
+
+
+# (table, lookup column, value) -> rows, from the store (lambda operators read related rows).
+RowFinder = Callable[[str, str, Any], list[Mapping[str, Any]]]
+
+
 class TableResolver:
     """Adapter for ``schema.TableDef``: lookups only as ``_x_value``, names case-sensitive.
 
-    ``tables`` (logical name -> TableDef) lets ``$expand`` resolve the target's columns.
+    ``tables`` (logical name -> TableDef) lets ``$expand`` resolve the target's columns; ``find``
+    (the store's indexed lookup) lets ``any``/``all`` read the rows of a collection navigation.
     """
 
-    def __init__(self, table: Any, tables: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, table: Any, tables: Mapping[str, Any] | None = None, find: RowFinder | None = None) -> None:
         self.table = table
         self.tables = tables or {}
+        self.find = find
         self.entity: str = table.logical_name
+
+    def collection_navigation(self, nav_property: str) -> CollectionNavigation | None:
+        for source in self.tables.values():
+            for attr in source.lookups():
+                if attr.targets and attr.targets[0] == self.table.logical_name and nav_property == \
+                        collection_navigation_name(self.table.logical_name, source.logical_name, attr.logical_name):
+                    return CollectionNavigation(nav_property, source.logical_name, attr.logical_name,
+                                                TableResolver(source, self.tables, self.find))
+        return None
 
     def resolve(self, wire_name: str) -> Column | None:
         attr = self.table.attribute_for_wire(wire_name)
@@ -105,6 +135,21 @@ class DictResolver:
         return None if attribute_type is None else Column(wire_name, attribute_type)
 
 
+class _LambdaResolver:
+    """Inside ``any``/``all``: ``<variable>/<column>`` names a column of the related table."""
+
+    def __init__(self, variable: str, target: Resolver) -> None:
+        self.variable = variable
+        self.target = target
+        self.entity = target.entity
+
+    def resolve(self, wire_name: str) -> Column | None:
+        head, sep, rest = wire_name.partition("/")
+        if not sep or head != self.variable:
+            return None
+        return self.target.resolve(rest)
+
+
 @dataclass(frozen=True)
 class FilterSettings:
     """Filter behaviours that could not be verified against a real environment.
@@ -117,6 +162,8 @@ class FilterSettings:
 
     accept_quoted_guid: bool = True
     ne_matches_null: bool = True
+    # "Now" for date query functions (LastXDays); the emulator passes its movable clock.
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
 # --- lexer ---------------------------------------------------------------------------------------
@@ -209,6 +256,28 @@ def _datetime_literal(m: re.Match[str], text: str, pos: int) -> _Lit:
     return _Lit("dt", value, "Edm.DateTimeOffset")
 
 
+CRM_NAMESPACE = "Microsoft.Dynamics.CRM."
+
+
+def _matching_paren(text: str, start: int) -> int:
+    """Index of the ``)`` closing the ``(`` at ``start`` (quotes and brackets respected)."""
+    depth, quote = 0, ""
+    for i in range(start, len(text)):
+        ch = text[i]
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+            if depth == 0:
+                return i
+    raise ODataError(f"')' expected at position {len(text)} in '{text}'.")
+
+
 def _tokenize(text: str) -> list[_Tok]:
     toks: list[_Tok] = []
     n = len(text)
@@ -220,7 +289,7 @@ def _tokenize(text: str) -> list[_Tok]:
             toks.append(_Tok("end", "", n, n))
             return toks
         ch = text[i]
-        if ch in "(),":
+        if ch in "(),:":
             toks.append(_Tok(ch, ch, i, i + 1))
             i += 1
         elif ch == "'":
@@ -253,6 +322,11 @@ def _tokenize(text: str) -> list[_Tok]:
                 i = end
         elif (m := _IDENT.match(text, i)) is not None:
             name, end = m.group(0), m.end()
+            if name.startswith(CRM_NAMESPACE) and end < n and text[end] == "(":
+                close = _matching_paren(text, end)
+                toks.append(_Tok("crmfn", name, i, close + 1, text[end + 1 : close]))
+                i = close + 1
+                continue
             if end < n and text[end] == "'":  # type-prefixed literal: enum or a v3 form like guid'..'
                 value, qend = _scan_quoted(text, end, prefixed=True)
                 if "." not in name:
@@ -492,8 +566,13 @@ class _Parser:
         if tok.kind == "alias":
             self.i += 1
             return self.alias_value(tok.text)
+        if tok.kind == "crmfn":
+            self.i += 1
+            return self.query_function(tok)
         if tok.kind == "ident":
             self.i += 1
+            if self.tok.kind == "(" and tok.text.endswith(("/any", "/all")):
+                return self.parse_lambda(tok)
             if self.tok.kind == "(":
                 return self.parse_function(tok)
             return self.property(tok.text)
@@ -564,6 +643,114 @@ class _Parser:
             return v is not None and s is not None and test(v, s)
 
         return _Bool(call)
+
+    def parse_lambda(self, tok: _Tok) -> _Node:
+        """``nav/any(x:x/col eq 1)``, ``nav/any()`` and ``nav/all(x:…)`` on a collection navigation property."""
+        nav_name, operator_name = tok.text.rsplit("/", 1)
+        lookup = getattr(self.resolver, "collection_navigation", None)
+        nav = lookup(nav_name) if lookup is not None else None
+        finder = getattr(self.resolver, "find", None)
+        if nav is None or finder is None:
+            if self.resolver.resolve(nav_name) is not None or getattr(self.resolver, "navigation", lambda n: None)(nav_name):
+                raise ODataError(f"The '{operator_name}' operator needs a collection-valued navigation property; "
+                                 f"'{nav_name}' is not one.")
+            raise unknown_property(nav_name, self.resolver.entity)
+        self.i += 1  # '('
+        inner: Predicate | None = None
+        if self.tok.kind == ")":
+            if operator_name == "all":
+                raise self.error("Expression expected", self.tok.pos)
+        else:
+            if self.tok.kind != "ident" or "/" in self.tok.text or self.toks[self.i + 1].kind != ":":
+                raise self.error("Syntax error", self.tok.pos)
+            variable = self.tok.text
+            self.i += 2
+            outer = self.resolver
+            self.resolver = _LambdaResolver(variable, nav.resolver)
+            try:
+                node = self.parse_or()
+            finally:
+                self.resolver = outer
+            if _node_kind(node) not in ("bool", "any", "null"):
+                raise ODataError("The body of a lambda expression must be a boolean expression.")
+            inner = _as_predicate(node)
+        if self.tok.kind != ")":
+            raise self.error("')' or operator expected", self.tok.pos)
+        self.i += 1
+        pk = self.resolver.table.primary_id  # type: ignore[attr-defined]
+        source, column = nav.source, nav.lookup
+
+        def related(row: Row) -> list[Mapping[str, Any]]:
+            key = row.get(pk)
+            return finder(source, column, key) if key is not None else []
+
+        if operator_name == "any":
+            test = inner
+            return _Bool(lambda row: any(test is None or test(r) for r in related(row)))
+        assert inner is not None
+        check = inner
+        return _Bool(lambda row: all(check(r) for r in related(row)))
+
+    def query_function(self, tok: _Tok) -> _Node:
+        """Dataverse query functions ``Microsoft.Dynamics.CRM.<Fn>(PropertyName='x',PropertyValue(s)=…)``.
+        [PA-FILTER] Implemented: In, NotIn, Between, NotBetween, LastXDays, OnOrAfter, OnOrBefore; the other
+        documented functions are refused (501), unknown names get ODataLib's unknown-function error."""
+        name = tok.text[len(CRM_NAMESPACE):]
+        if name not in QUERY_FUNCTIONS:
+            if name in UNIMPLEMENTED_QUERY_FUNCTIONS:
+                raise ODataError(f"The emulator does not implement the query function '{tok.text}'.", status=501)
+            raise ODataError(
+                f"An unknown function with name '{tok.text}' was found. This may also be a function import "
+                "or a key lookup on a navigation property, which is not allowed."
+            )
+        args: dict[str, str] = {}
+        for part in _split_args(tok.value):
+            key, eq, value = part.partition("=")
+            if not eq:
+                raise self.error("Syntax error", tok.pos)
+            args[key.strip()] = value.strip()
+        value_name = QUERY_FUNCTIONS[name]
+        if set(args) != {"PropertyName", value_name}:
+            raise ODataError(f"The function '{tok.text}' takes the parameters PropertyName and {value_name}.")
+        prop_text = self._resolve_alias(args["PropertyName"])
+        if not (len(prop_text) >= 2 and prop_text[0] == prop_text[-1] and prop_text[0] in "'\""):
+            raise ODataError(f"The PropertyName of '{tok.text}' must be a quoted property name.")
+        prop = self.property(prop_text[1:-1])
+        raw_values = _list_items(self._resolve_alias(args[value_name]))
+        get = _value_fn(prop, prop.kind if prop.kind in _NORMALISERS else "any")
+        if name in ("LastXDays",):
+            if len(raw_values) != 1 or not raw_values[0].lstrip("-").isdigit() or prop.kind not in ("dt", "date"):
+                raise ODataError(f"'{tok.text}' needs a date-time property and a whole number of days.")
+            now = self.settings.now()
+            start = datetime.combine(now.date(), datetime.min.time(), UTC) - timedelta(days=int(raw_values[0]))
+            to_dt = _to_datetime
+            return _Bool(lambda row: (v := to_dt(row.get(prop.column.key))) is not None and start <= v <= now)
+        values = [_typed_value(prop, v, tok.text) for v in raw_values]
+        if name in ("OnOrAfter", "OnOrBefore"):
+            if prop.kind not in ("dt", "date") or len(values) != 1:
+                raise ODataError(f"'{tok.text}' needs a date-time property and one date.")
+            day = _to_date(values[0])
+            to_date = _to_date
+            after = name == "OnOrAfter"
+            return _Bool(lambda row: (d := to_date(row.get(prop.column.key))) is not None
+                         and (d >= day if after else d <= day))
+        if name in ("Between", "NotBetween"):
+            if len(values) != 2:
+                raise ODataError(f"'{tok.text}' needs exactly two PropertyValues.")
+            lo, hi = values
+            inside = name == "Between"
+            return _Bool(lambda row: (v := get(row)) is not None and _safe(_between, v, (lo, hi)) == inside)
+        wanted = set(values)
+        member = name == "In"
+        return _Bool(lambda row: (v := get(row)) is not None and (v in wanted) == member)
+
+    def _resolve_alias(self, raw: str) -> str:
+        if raw.startswith("@"):
+            value = self.aliases.get(raw)
+            if value is None:
+                raise ODataError(f"The parameter alias '{raw}' has no value.")
+            return value.strip()
+        return raw
 
     def compile_comparison(self, op: str, left: _Node, right: _Node) -> Predicate:
         left, right = self.coerce_quoted_guid(left, right), self.coerce_quoted_guid(right, left)
@@ -707,6 +894,84 @@ def _logical(kind: str, left: _Node, right: _Node) -> Predicate:
     if kind == "And":
         return lambda row: a(row) and b(row)
     return lambda row: a(row) or b(row)
+
+
+# --- query functions -------------------------------------------------------------------------------
+
+# Implemented functions -> the name of their value parameter.
+QUERY_FUNCTIONS = {
+    "In": "PropertyValues", "NotIn": "PropertyValues", "Between": "PropertyValues",
+    "NotBetween": "PropertyValues", "LastXDays": "PropertyValue", "OnOrAfter": "PropertyValue",
+    "OnOrBefore": "PropertyValue",
+}
+# Documented Dataverse query functions the emulator refuses rather than ignores. [PA-FILTER]
+UNIMPLEMENTED_QUERY_FUNCTIONS = {
+    "Above", "AboveOrEqual", "ContainValues", "DoesNotContainValues", "EqualBusinessId", "EqualUserId",
+    "EqualUserLanguage", "EqualUserOrUserHierarchy", "EqualUserOrUserHierarchyAndTeams", "EqualUserOrUserTeams",
+    "EqualUserTeams", "InFiscalPeriod", "InFiscalPeriodAndYear", "InFiscalYear", "InOrAfterFiscalPeriodAndYear",
+    "InOrBeforeFiscalPeriodAndYear", "Last7Days", "LastFiscalPeriod", "LastFiscalYear", "LastMonth", "LastWeek",
+    "LastXFiscalPeriods", "LastXFiscalYears", "LastXHours", "LastXMonths", "LastXWeeks", "LastXYears", "LastYear",
+    "Next7Days", "NextFiscalPeriod", "NextFiscalYear", "NextMonth", "NextWeek", "NextXDays", "NextXFiscalPeriods",
+    "NextXFiscalYears", "NextXHours", "NextXMonths", "NextXWeeks", "NextXYears", "NextYear", "NotBusinessId",
+    "NotEqualUserId", "NotUnder", "OlderThanXDays", "OlderThanXHours", "OlderThanXMinutes", "OlderThanXMonths",
+    "OlderThanXWeeks", "OlderThanXYears", "On", "ThisFiscalPeriod", "ThisFiscalYear", "ThisMonth", "ThisWeek",
+    "ThisYear", "Today", "Tomorrow", "Under", "UnderOrEqual", "Yesterday",
+}
+
+
+def _split_args(text: str) -> list[str]:
+    parts, buf, depth, quote = [], [], 0, ""
+    for ch in text:
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        if ch == "," and not quote and depth == 0:
+            parts.append("".join(buf))
+            buf = []
+        else:
+            buf.append(ch)
+    parts.append("".join(buf))
+    return [p for p in parts if p.strip()]
+
+
+def _list_items(raw: str) -> list[str]:
+    """``['a','b']`` / ``["a","b"]`` / ``[1,2]`` / a single literal -> the items' text, quotes removed."""
+    raw = raw.strip()
+    items = _split_args(raw[1:-1]) if raw.startswith("[") and raw.endswith("]") else [raw]
+    out = []
+    for item in (i.strip() for i in items):
+        if len(item) >= 2 and item[0] == item[-1] and item[0] in "'\"":
+            item = item[1:-1].replace(item[0] * 2, item[0])
+        out.append(item)
+    return out
+
+
+def _typed_value(prop: _Prop, text: str, fn: str) -> Any:
+    try:
+        if prop.kind == "num":
+            return float(text)
+        if prop.kind == "bool":
+            return text.lower() in ("true", "1")
+        if prop.kind == "dt":
+            return _to_datetime(text.replace("Z", "+00:00"))
+        if prop.kind == "date":
+            return _to_date(text)
+        if prop.kind in ("str", "guid"):
+            return text.strip("{}").lower() if prop.kind == "guid" else text.lower()
+    except ValueError:
+        raise ODataError(f"The value '{text}' passed to '{fn}' is not valid for property "
+                         f"'{prop.column.key}' ({prop.edm}).") from None
+    return text
+
+
+def _between(v: Any, bounds: tuple[Any, Any]) -> bool:
+    return bounds[0] <= v <= bounds[1]
 
 
 # --- public API ----------------------------------------------------------------------------------

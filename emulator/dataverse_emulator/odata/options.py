@@ -222,16 +222,46 @@ def _split_nested_options(text: str) -> list[str]:
 
 # --- option checks -------------------------------------------------------------------------------
 
-UNSUPPORTED_OPTIONS = ("$skip", "$search", "$format")  # [PA-QOV]
-TRACK_CHANGES_REFUSED = ("$filter", "$orderby", "$expand", "$top")  # [PA-CT]
+UNSUPPORTED_OPTIONS = ("$skip", "$search", "$format", "$compute", "$levels")  # [PA-QOV]
+# System query options the emulator reads on an entity-set GET ($apply: webapi_apply.py).
+KNOWN_OPTIONS = ("$select", "$filter", "$orderby", "$top", "$count", "$expand", "$skiptoken", "$deltatoken",
+                 "$apply")
+# Dataverse implements these (stored and personal views, the SQL endpoint); the emulator does not, so it
+# refuses them rather than answer with every row.
+UNIMPLEMENTED_PARAMETERS = ("savedQuery", "userQuery", "sql")
+TRACK_CHANGES_REFUSED = ("$filter", "$orderby", "$expand", "$top", "$apply")  # [PA-CT]
+NOT_IMPLEMENTED_STATUS = 501  # the documented status map's "Not Implemented" [PA-HDR]
 
 
-def check_supported(query: Mapping[str, str]) -> None:
-    """Dataverse does not implement ``$skip``, ``$search`` or ``$format``. [PA-QOV]
-    The message wording is UNCONFIRMED (the documentation only says they are not supported)."""
-    for option in UNSUPPORTED_OPTIONS:
-        if option in query:
+def check_supported(query: Mapping[str, str], known: Iterable[str] = KNOWN_OPTIONS) -> None:
+    """Refuse what Dataverse refuses and what the emulator does not implement, never ignore it.
+
+    ``$skip``, ``$search``, ``$format`` are documented as unsupported [PA-QOV]; ``$compute`` and
+    ``$levels`` (OData 4.01 / hierarchy options) are refused the same way. The message wording is
+    UNCONFIRMED (the documentation only says they are not supported). Any other ``$`` option is
+    refused with ODataLib's text for an unrecognized system query option (UNCONFIRMED for Dataverse).
+    """
+    for option in query:
+        if option in UNSUPPORTED_OPTIONS:
             raise ODataError(f"The query parameter {option} is not supported")
+        if option.startswith("$") and option not in known:
+            raise ODataError(
+                f"The query parameter '{option}' begins with a system-reserved '$' character but is not recognized."
+            )
+        if option in UNIMPLEMENTED_PARAMETERS:
+            raise ODataError(
+                f"The emulator does not implement the '{option}' parameter; "
+                "send the query as $select/$filter/$apply or fetchXml instead.",
+                status=NOT_IMPLEMENTED_STATUS,
+            )
+
+
+def check_top_limit(top: int, limit: int) -> None:
+    """UNCONFIRMED: ``$top`` above the 5000-row page ceiling is refused (``limit`` 0 = no refusal)."""
+    if limit and top > limit:
+        raise ODataError(
+            f"The $top query option value {top} exceeds the maximum of {limit} records that can be returned."
+        )
 
 
 def check_track_changes(query: Mapping[str, str]) -> None:

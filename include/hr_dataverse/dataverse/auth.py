@@ -15,7 +15,7 @@ import requests
 from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS
 from msal.exceptions import MsalServiceError
 
-from .errors import AuthError, network_error
+from .errors import AuthError, network_error, parse_retry_after
 from .session import pinned_session
 from .settings import DataverseSettings
 
@@ -23,6 +23,10 @@ log = logging.getLogger(__name__)
 
 _AADSTS = re.compile(r"AADSTS(\d+)")
 TENANT_NOT_FOUND = 90002
+# OAuth errors of a token endpoint that is throttling or briefly unavailable (RFC 6749 §5.2, Entra).
+TRANSIENT_ERRORS = frozenset({"temporarily_unavailable", "server_error"})
+MSAL_DEFAULT_THROTTLE = 5.0  # seconds MSAL replays a 429/5xx token response that had no Retry-After
+_HTTP_ERROR = re.compile(r"HTTP Error: (\d{3})")
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,8 @@ class TokenProvider:
         self._lock = threading.Lock()
         self._secrets = [s for s in (settings.client_secret,) if s]
         self._http = pinned_session(settings)
+        self._replayed_until = 0.0  # monotonic time until which MSAL replays a failed token response
+        self._http.hooks["response"].append(self._note_failure)
 
     def close(self) -> None:
         self._http.close()
@@ -62,9 +68,18 @@ class TokenProvider:
             try:
                 result = app.acquire_token_for_client(scopes=[self.settings.scope])
             except requests.RequestException as exc:
-                raise network_error(exc, self.settings.authority) from None
+                err = network_error(exc, self.settings.authority)
+                if err.reason in ("connection", "timeout"):
+                    raise AuthError(f"token endpoint unreachable: {err.message}", error="network",
+                                    transient=True) from None
+                raise err from None
             except MsalServiceError as exc:
-                raise AuthError(f"token endpoint failed: {self._scrub(str(exc))}") from None
+                status_match = _HTTP_ERROR.search(str(exc))  # MSAL's text for a 5xx: "HTTP Error: 503"
+                status = int(status_match.group(1)) if status_match else None
+                transient = status is not None and (status == 429 or status >= 500)
+                raise AuthError(f"token endpoint failed: {self._scrub(str(exc))}", status=status,
+                                error="server_error" if transient else None, transient=transient,
+                                retry_after=self._replay_seconds() if transient else None) from None
         if "access_token" not in result:
             raise self._auth_error(result)
         token = result["access_token"]
@@ -117,7 +132,20 @@ class TokenProvider:
             aadsts=aadsts,
             error=result.get("error"),
             request_id=result.get("trace_id") or result.get("correlation_id"),
+            transient=result.get("error") in TRANSIENT_ERRORS,
+            retry_after=self._replay_seconds() if result.get("error") in TRANSIENT_ERRORS else None,
         )
+
+    def _note_failure(self, resp: requests.Response, *args: Any, **kwargs: Any) -> None:
+        """Response hook: when a throttled/unavailable token response may be replayed until. MSAL answers
+        identical requests from its cache for Retry-After seconds (5 without the header), so a retry
+        sooner would only see the same failure again."""
+        if resp.status_code == 429 or resp.status_code >= 500:
+            seconds = parse_retry_after(resp.headers.get("Retry-After"))
+            self._replayed_until = time.monotonic() + (MSAL_DEFAULT_THROTTLE if seconds is None else seconds)
+
+    def _replay_seconds(self) -> float:
+        return max(0.0, self._replayed_until - time.monotonic())
 
     def _scrub(self, text: str) -> str:
         for secret in self._secrets:

@@ -85,6 +85,8 @@ class AuthError(DataverseError):
         error: str | None = None,
         status: int | None = None,
         request_id: str | None = None,
+        transient: bool = False,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(
             message,
@@ -94,6 +96,10 @@ class AuthError(DataverseError):
         )
         self.aadsts = aadsts
         self.error = error  # OAuth error string, e.g. "invalid_client"
+        # Throttled (429) or unavailable (5xx, connection lost): worth retrying after ``retry_after``
+        # seconds (the token endpoint's Retry-After, when it sent one).
+        self.transient = transient
+        self.retry_after = retry_after
 
 
 class NetworkError(DataverseError):

@@ -28,6 +28,7 @@ import urllib3
 
 from .auth import TokenProvider
 from .errors import (
+    AuthError,
     DataverseError,
     ForeignHostError,
     Throttled,
@@ -172,7 +173,14 @@ class DataverseClient:
         refreshed = False
         while True:
             attempt += 1
-            token = self.tokens.get_token()
+            try:
+                token = self.tokens.get_token()
+            except AuthError as err:  # a throttled or unavailable token endpoint is retried like Dataverse
+                if not err.transient:
+                    raise
+                wait = max(err.retry_after or 0.0, self._backoff(attempt))
+                self._retry_or_raise(err, attempt, started, wait)
+                continue
             remaining = self.settings.deadline - (self._clock() - started)
             self._count(requests=1)
             try:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit
 
 from ..dataverse import ChangePage
 from ..dataverse.changes import read_changes
@@ -62,18 +62,3 @@ def link_select(link: str) -> list[str]:
     """The column names in a delta link's ``$select`` (empty when it has none)."""
     value = parse_qs(urlsplit(link).query).get("$select", [""])[0]
     return [name for name in value.split(",") if name]
-
-
-def with_select(link: str, select: Sequence[str]) -> str:
-    """``link`` with its ``$select`` replaced; every other query part is kept byte for byte.
-
-    Used for the baseline of a partitioned load, read with ``$select=<pk>`` only. A delta token is a
-    version stamp (``<version>!<time>``) independent of the columns: the Web API delta read is the
-    SDK's ``RetrieveEntityChangesRequest``, whose ``Columns`` and ``DataVersion`` are separate
-    (reference §5.5). That Dataverse accepts a changed ``$select`` next to a token is UNCONFIRMED
-    (the emulator does); if it refused, the next delta would fail as invalid and resync in full.
-    """
-    parts = urlsplit(link)
-    kept = [p for p in parts.query.split("&") if p and p.split("=", 1)[0] not in ("$select", "%24select")]
-    query = "&".join([f"$select={quote(select_clause(select), safe=',')}", *kept])
-    return urlunsplit(parts._replace(query=query))

@@ -35,7 +35,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -51,7 +51,7 @@ from .errors import SyncError
 from .parallel import read_ahead, read_partitions
 from .partitions import KeyRange, RangeCutter, guid_boundaries, key_ranges
 from .prepare import PreparedTable, prepare_table
-from .reader import link_select, plain_pages, tracked_pages, with_select
+from .reader import link_select, plain_pages, tracked_pages
 from .result import FAILED, SKIPPED, SUCCESS, WARNING, TableSyncResult
 
 if TYPE_CHECKING:
@@ -265,8 +265,8 @@ class _TableRun:
         """The change-tracking baseline and the data, read side by side.
 
         Change tracking refuses ``$filter``, so the baseline (the delta link) is its own tracked
-        read of the primary key. It walks the keys in Dataverse's order, one page at a time, and
-        each page's first key closes a key range of about one page (``RangeCutter``), which the
+        read, with every catalog column because a delta link keeps the ``$select`` it was taken
+        with. It walks the keys in Dataverse's order, one page at a time, and each page's first key closes a key range of about one page (``RangeCutter``), which the
         other workers read with every catalog column while the baseline goes on: the load takes
         about as long as the baseline's own page chain, not the chain plus the data.
 
@@ -281,7 +281,8 @@ class _TableRun:
         prepared = self.prepared
         assert prepared is not None and self.budget is not None
         self.load_mode = "full"
-        baseline = _Baseline(self.client, prepared.entity_set, self.spec.primary_key, self.page_size, self.budget)
+        baseline = _Baseline(self.client, prepared.entity_set, self.spec.primary_key, prepared.select,
+                             self.page_size, self.budget)
         # Not overlapping: walk the whole baseline first (one key per page kept), then the ranges.
         return self.parallel_load("full", reason, baseline if self.baseline_overlap else list(baseline), baseline)
 
@@ -334,9 +335,7 @@ class _TableRun:
             if baseline is not None:
                 self.pages += baseline.pages
                 link = baseline.link
-                if link:
-                    link = with_select(link, prepared.select)  # deltas must deliver every catalog column
-                else:
+                if not link:
                     self.warn(f"table '{self.spec.name}': {NO_BASELINE}")
             return self.commit(load, mode, reason, link, reconcile=True, partitions=taken[0])
 
@@ -444,14 +443,17 @@ class _Baseline:
     beside the workers reading the ranges. ``link`` is the delta link once it is exhausted.
     """
 
-    def __init__(self, client: DataverseClient, entity_set: str, primary_key: str, page_size: int,
-                 budget: ConcurrencyBudget) -> None:
+    def __init__(self, client: DataverseClient, entity_set: str, primary_key: str, select: Sequence[str],
+                 page_size: int, budget: ConcurrencyBudget) -> None:
         self.link: str | None = None
         self.pages = 0
         self._pk = primary_key
         self._budget = budget
         self._cutter = RangeCutter()
-        self._source = tracked_pages(client, entity_set, select=[primary_key], page_size=page_size,
+        # The delta link is bound to the $select of the read that produced it (Dataverse documents the
+        # link as the original URL plus the token; the emulator refuses it with another $select), so the
+        # baseline reads every catalog column although the ranges read the rows too.
+        self._source = tracked_pages(client, entity_set, select=select, page_size=page_size,
                                      annotations=False)
         self._done = False
 
