@@ -66,6 +66,10 @@ class EmulatorConfig:
     bookableresource_worker_navigation: str = "cdm_WorkerId"
     # UNCONFIRMED: prefix of the HR virtual tables (mshr_ documented; mserp_ on newer infra).
     hr_virtual_prefix: str = "mshr_"
+    # Compensation, benefits and leave tables (schema_coverage.py); False: a tenant without them.
+    coverage_tables: bool = True
+    # Tables that exist but hold no rows (their dual-write map is off).
+    empty_tables: tuple[str, ...] = ()
     # UNCONFIRMED: whether bookableresourcecharacteristic accepts UpsertMultiple (CreateMultiple is listed).
     bookableresourcecharacteristic_upsert_multiple: bool = True
 
