@@ -74,7 +74,12 @@ def load_table(table: str, *, mode: str, slots: int, run_id: str, outlet_events:
         client = hook.get_conn()
         # Never more requests in flight than the pool slots held, nor than the connection allows.
         budget = ConcurrencyBudget(min(slots, client.settings.max_concurrency))
-        result = sync_table(client, warehouse, spec, mode=mode, run_id=run_id, concurrency=budget).to_dict()
+        if spec.fno_entity:  # finance and operations OData: a full reload every run
+            from dataverse_provider.fno_tasks import sync_fno
+
+            result = sync_fno(hook, warehouse, spec, run_id).to_dict()
+        else:
+            result = sync_table(client, warehouse, spec, mode=mode, run_id=run_id, concurrency=budget).to_dict()
     except Exception as exc:
         error = task_error(table, exc)
         if error is None:
