@@ -135,3 +135,24 @@ def test_short_read_guard():
     assert "could not be counted" in short_read(10, None)
     with pytest.raises(ValueError):
         short_read(1, 1, tolerance=1.5)
+
+
+def test_reload_memory_does_not_grow_with_the_entity(emulator_factory, fno_client, sqlite_warehouses):
+    """Pages are staged as they arrive: ten times the rows, the peak barely moves."""
+    import tracemalloc
+
+    spec, peaks = enrollment_spec(), []
+    for scale in (60, 600):
+        emu = emulator_factory(scale=scale, fno_page_size=25)
+        client, wh = fno_client(emu), sqlite_warehouses.open(f"m{scale}")
+        sync_fno_entity(client, wh, spec, run_id="warm-up")  # imports, statement caches
+        emu.app.fno.rows()  # built before tracing
+        tracemalloc.start()
+        try:
+            result = sync_fno_entity(client, wh, spec, run_id="measured")
+            peaks.append((tracemalloc.get_traced_memory()[1], result.rows_total, result.pages))
+        finally:
+            tracemalloc.stop()
+    (small, small_rows, small_pages), (large, large_rows, large_pages) = peaks
+    assert large_rows > 8 * small_rows and large_pages > 8 * small_pages
+    assert large < 2 * small, peaks

@@ -69,18 +69,9 @@ def sync_fno_entity(client: FnoClient, warehouse: Warehouse, spec: TableSpec, *,
     expected = client.count(spec.fno_entity)
     pages = read = 0
     with warehouse.begin_load(spec.name, run_id, MODE) as load:
-
-        def rows() -> Iterator[dict[str, Any]]:
-            nonlocal pages, read
-            for page in client.pages(spec.fno_entity, [p.name for p in properties]):
-                pages += 1
-                for row in page.rows:
-                    read += 1
-                    out = {p.column: row.get(p.name) for p in properties}
-                    out[FNO_KEY_COLUMN] = natural_key(row, keys)
-                    yield out
-
-        load.stage_rows(rows())
+        for page in client.pages(spec.fno_entity, [p.name for p in properties]):
+            pages += 1
+            read += load.stage_rows(_rows(page.rows, properties, keys))  # one page in memory at a time
         why = short_read(read, expected, tolerance)
         if why is not None:
             warnings.append(f"table '{spec.name}': no rows were marked deleted: {why}")
@@ -98,3 +89,10 @@ def sync_fno_entity(client: FnoClient, warehouse: Warehouse, spec: TableSpec, *,
         requests=client.requests - requests_before, throttled=client.throttled - throttled_before,
         seconds=round(time.monotonic() - started, 3), warnings=warnings, source_count=expected,
         source_count_method="$count", rows_total=done.rows_total, status=WARNING if warnings else SUCCESS)
+
+
+def _rows(rows: list[dict[str, Any]], properties: list[FnoProperty], keys: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+    for row in rows:
+        out = {p.column: row.get(p.name) for p in properties}
+        out[FNO_KEY_COLUMN] = natural_key(row, keys)
+        yield out
