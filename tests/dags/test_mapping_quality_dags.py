@@ -245,7 +245,7 @@ def env(airflow_db: None, emulator_state_dir: Path, conn_json: Any,
     """An emulator (small data set), the connection, a fresh SQLite warehouse and report folder."""
     tmp = tmp_path_factory.mktemp("mapping-quality-dags")
     with running_emulator(emulator_state_dir) as emu, pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AIRFLOW_CONN_DATAVERSE_DEFAULT", conn_json(emu.info))
+        mp.setenv("AIRFLOW_CONN_DATAVERSE_DEFAULT", conn_json(emu.info, fno_url=emu.info["fno_url"]))
         mp.setenv("HR_WAREHOUSE_URL", f"sqlite:///{tmp / 'hr.db'}")
         mp.setenv("HR_REPORTS_DIR", str(tmp / "reports"))
         mp.setenv("HR_QUALITY_DIR", str(tmp / "quality"))
