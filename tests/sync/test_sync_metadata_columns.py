@@ -106,3 +106,27 @@ def test_a_tenant_without_the_table_fails_only_that_optional_table(emulator_fact
         assert "cdm_leaverequest" in str(exc)
     else:
         raise AssertionError("a missing table must raise NotFound (the task turns it into a warning when optional)")
+
+
+def test_drift_keeps_working_for_a_name_only_entry(emulator, client, sqlite_warehouses):
+    """A column added in Dataverse lands without a catalog change; one removed is kept, null, with a warning."""
+    from dataverse_emulator.schema import _s
+
+    app, wh = emulator.app, sqlite_warehouses.open()
+    spec = entry(name="cdm_leavetype")
+    sync_table(client, wh, spec, run_id="run-1")
+    table = app.schema["cdm_leavetype"]
+    table.attributes["cdm_externalcode"] = _s("cdm_externalcode")
+    del table.attributes["cdm_description"]
+    table.__post_init__()  # rebuild the wire-name index
+    for row in list(app.store.iter_rows("cdm_leavetype")):
+        app.store.update("cdm_leavetype", row["cdm_leavetypeid"], {"cdm_externalcode": f"X-{row['cdm_type']}"})
+
+    result = sync_table(client, wh, spec, run_id="run-2")
+
+    assert result.mode_used == "full" and result.status == "warning"
+    assert any("'cdm_description' is no longer delivered" in w for w in result.warnings)
+    target = wh.table("cdm_leavetype")
+    with wh.engine.connect() as conn:
+        rows = conn.execute(sa.select(target.c.cdm_externalcode, target.c.cdm_description)).all()
+    assert rows and all(code and code.startswith("X-") and description is None for code, description in rows)
