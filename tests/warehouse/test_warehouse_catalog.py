@@ -36,8 +36,8 @@ def test_default_catalog_is_the_hr_core_set_in_load_order() -> None:
     assert core == hr_tables("mshr_")  # the emulator's parents-first order
     optional = [t.name for t in catalog.tables if not t.required]
     # Compensation, benefits and leave: optional, columns from metadata, each table after its parents.
-    coverage = [t.name for t in catalog.tables if not t.columns]
-    assert optional == ["cdm_workerpersonaldetail", *coverage]
+    coverage = [t.name for t in catalog.tables if not t.columns and not t.fno_entity]
+    assert optional == ["cdm_workerpersonaldetail", *coverage, "fno_benefitsplanemployees"]
     assert coverage == [n for n in COVERAGE_TABLES if n in coverage] and len(coverage) == 20
     assert {catalog.get(n).category for n in coverage} == {"compensation", "benefits", "leave_and_absence"}
     worker = catalog.get("cdm_worker")
