@@ -196,8 +196,10 @@ class CoverageGenerator:
         hourly = frequency == "HOURLY"
         rate = round(18 + r.random() * 40, 2) if hourly else float(int(38000 + r.random() * 110000))
         lines = [(start_offset, setup["events"][0])]
-        if start_offset < -400 and r.random() < 0.2:  # a raise: the first line expired the day before
-            lines.append((start_offset + 365 + int(r.random() * 300), setup["events"][2]))
+        end_offset = (date.fromisoformat(end[:10]) - g.today).days if end is not None else 0
+        raise_offset = start_offset + 365 + int(r.random() * 300)
+        if start_offset < -400 and r.random() < 0.2 and raise_offset < end_offset:
+            lines.append((raise_offset, setup["events"][2]))  # a raise: the first line expired the day before
         for k, (effective, event) in enumerate(lines):
             row = {"cdm_workerfixedcompensationid": self.guid(),
                    "cdm_workerfixedcompensationnumber": f"FC-{number}-{k + 1}", "cdm_workerid": worker_id,

@@ -62,3 +62,5 @@ def test_one_orphan_per_new_relationship_is_caught(backend, emulator_state_dir, 
     checks = {c.id: c for c in run.checks}
     assert checks["cdm_leaverequest.not_null.cdm_status"].success
     assert checks["cdm_workerfixedcompensation.option_domain.cdm_processtype"].success
+    assert checks["cdm_workerfixedcompensation.dates.cdm_expirationdate"].success  # validity periods in order
+    assert checks["cdm_leaveenrollment.dates.cdm_enddate"].success

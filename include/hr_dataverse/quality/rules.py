@@ -94,6 +94,10 @@ DATE_PAIRS: dict[str, tuple[tuple[str, str], ...]] = {
     "cdm_positionworkerassignmentmap": (("cdm_validfrom", "cdm_validto"),),
     "cdm_workeraddress": (("cdm_effectivedate", "cdm_expirationdate"),),
     "mshr_hcmworkercertificateentity": (("mshr_startdate", "mshr_enddate"),),
+    "cdm_workerfixedcompensation": (("cdm_effectivedate", "cdm_expirationdate"),),
+    "cdm_compensationfixedplan": (("cdm_effectivedate", "cdm_expirationdate"),),
+    "cdm_leaveenrollment": (("cdm_startdate", "cdm_enddate"),),
+    "cdm_benefitcalculationratedetail": (("cdm_effective", "cdm_expiration"),),
 }
 BIRTH_DATES: dict[str, str] = {"cdm_worker": "cdm_birthdate", "cdm_workerpersonaldetail": "cdm_birthdate"}
 
