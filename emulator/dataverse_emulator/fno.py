@@ -184,6 +184,8 @@ class FnoService:
         if nxt < end and not (cut and page_number >= cut):
             params = {k: v for k, v in query.items() if k != "$skip"}
             params["$skip"] = str(nxt)
+            if top is not None:
+                params["$top"] = str(end - nxt)  # what is left of the client's $top
             body["@odata.nextLink"] = f"{self.root}/data/{self.collection}?{urlencode(params, safe='$,')}"
         resp = Response.json(200, body)
         resp.rows = len(page)

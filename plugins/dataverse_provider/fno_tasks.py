@@ -40,14 +40,18 @@ def sync_fno(hook: DataverseHook, warehouse: Warehouse, spec: TableSpec, run_id:
     from airflow.sdk.log import mask_secret
 
     from hr_dataverse.checks import is_transient
+    from hr_dataverse.dataverse import AuthError
     from hr_dataverse.fno import FnoClient, FnoError, sync_fno_entity
     from hr_dataverse.sync import SyncError
 
-    identity = hook.get_conn().settings
+    identity, settings = hook.get_conn().settings, fno_settings(hook)
     try:
-        with FnoClient(identity, fno_settings(hook), on_new_token=mask_secret) as client:
+        with FnoClient(identity, settings, on_new_token=mask_secret) as client:
             return sync_fno_entity(client, warehouse, spec, run_id=run_id)
     except FnoError as exc:
         if is_transient(exc):
             raise
         raise SyncError(spec.name, exc.message) from None
+    except AuthError as exc:  # the token audience is fno_url: a wrong URL fails at Entra (AADSTS500011)
+        raise SyncError(spec.name, f"Entra ID issued no token for {settings.root}: {exc.message}. Check the "
+                                   f"connection extra {FNO_URL_EXTRA} (the F&O environment root)") from None

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from dataverse_emulator.testing import authenticated_session, client_settings
 from hr_dataverse.catalog import load_catalog, parse_catalog
+from hr_dataverse.dataverse import AuthError, ForeignHostError
 from hr_dataverse.fno import FnoClient, FnoError, FnoSettings, short_read, sync_fno_entity
 from hr_dataverse.fno.entity import natural_key, parse_entity
 from hr_dataverse.warehouse.table_rules import load_table_rules
@@ -108,6 +109,15 @@ def test_f_and_o_errors_name_what_to_fix(emulator, fno_client):
         client.get(client.url("BenefitsPlanEmployeesV2", {"$filter": "PlanId eq 'X'"}))
     with pytest.raises(FnoError, match="Could not find a property named 'Nope'"):
         list(client.pages("BenefitsPlanEmployeesV2", ["Nope"]))
+    with pytest.raises(ForeignHostError):  # a nextLink elsewhere never receives the token
+        client.get("https://elsewhere.example/data/BenefitsPlanEmployeesV2?$skip=10")
+    wrong = FnoClient(client_settings(emulator.info, **FAST), FnoSettings(emulator.info["dataverse_url"] + "/erp"))
+    with pytest.raises(AuthError) as no_token, wrong:
+        wrong.metadata()
+    assert no_token.value.aadsts == 500011  # the F&O URL is the token audience: a wrong one has no token
+    paged = [len(p.rows) for p in client.pages("BenefitsPlanEmployeesV2")]
+    top = client.get(client.url("BenefitsPlanEmployeesV2", {"$top": "3"})).json()
+    assert len(top["value"]) == 3 and "@odata.nextLink" not in top and paged
     emulator.app.fno.registered_apps.clear()  # the app is not in System administration > Entra applications
     with pytest.raises(FnoError, match="Microsoft Entra applications") as refused:
         client.metadata()
