@@ -9,6 +9,10 @@ where to fix it.
    application user exists, warns before the client secret expires, reports `x-ms-dop-hint`.
 2. **check_entity_access**: for each table of the entity catalog: exists, readable by the
    application user, change tracking on, row count.
+3. **report_new_hr_tables**: "new HR tables available": the `cdm_`, `mshr_` and `mserp_` tables
+   the environment has and the catalog does not sync, and catalog tables that exist but are empty
+   (for `cdm_` tables usually a dual-write map that is off), each with the one catalog line or step
+   that fixes it. Warnings only.
 
 A blocker (wrong secret, expired secret, wrong tenant, no application user, missing read
 privilege or table on a *required* table, …) fails the task at once, listing every blocker with
@@ -28,6 +32,7 @@ from airflow.sdk import DAG, Param
 
 from dataverse_provider.dag_defaults import retrying
 from dataverse_provider.operators.entity_access import DataverseEntityAccessCheckOperator
+from dataverse_provider.operators.hr_coverage import DataverseHrCoverageOperator
 from dataverse_provider.operators.token_validation import DataverseTokenValidationOperator
 
 with DAG(
@@ -67,4 +72,8 @@ with DAG(
         dataverse_conn_id="{{ params.conn_id }}",
         tables="{{ params.tables }}",
     )
-    validate_token >> check_entity_access
+    report_new_hr_tables = DataverseHrCoverageOperator(
+        task_id="report_new_hr_tables",
+        dataverse_conn_id="{{ params.conn_id }}",
+    )
+    validate_token >> [check_entity_access, report_new_hr_tables]

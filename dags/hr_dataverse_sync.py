@@ -9,7 +9,8 @@ first run, then kept fresh with change tracking (deltas, deletions as soft delet
 2. **validate_token** and **check_entity_access**: the pre-flight checks of `hr_connection_check`;
    a set-up mistake stops the run before any data moves, with its cause and fix.
 3. **regular_tables** / **large_tables**: the selected catalog tables (all when none are
-   selected), split by how they are read.
+   selected), split by how they are read. The form's **Categories** (Compensation, Benefits, Leave
+   and absence, …) add every table of those HR areas to the Tables picked.
 4. **load_table** / **load_large_table**: one mapped task per table, in the `dataverse_api` pool
    (one slot per table read page by page; large tables, catalog `partition_by_key`, hold
    `HR_DATAVERSE_PARTITION_SLOTS` slots and read key ranges in parallel). Mode *auto* follows each
@@ -59,6 +60,7 @@ from airflow.sdk import DAG, Param, TriggerRule, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from dataverse_provider.assets import SYNC_ALIAS, table_asset
+from dataverse_provider.categories import CATEGORIES, MACROS, category_param
 from dataverse_provider.dag_defaults import retrying
 from dataverse_provider.operators.data_quality import HrDataQualityOperator
 from dataverse_provider.operators.entity_access import DataverseEntityAccessCheckOperator
@@ -96,6 +98,7 @@ with DAG(
     tags=["dataverse", "hr", "sync"],
     doc_md=__doc__,
     render_template_as_native_obj=True,  # params reach the operators as lists, not text
+    user_defined_macros=MACROS,  # selected_tables(tables, categories)
     default_args=retrying(execution_timeout=timedelta(hours=1)),  # see dataverse_provider.dag_defaults
     params={
         "tables": Param(
@@ -105,6 +108,7 @@ with DAG(
             title="Tables",
             description="Catalog tables to sync (Dataverse logical names). Empty: every table of the entity catalog.",
         ),
+        CATEGORIES: category_param(),
         "mode": Param(
             "auto", type="string", enum=list(MODES), values_display=MODES, title="Mode",
             description="auto: changes since the last run, full load where needed. full: reload everything "
@@ -136,9 +140,12 @@ with DAG(
     @task
     def resolve_tables(large: bool) -> list[str]:
         """The selected catalog tables that are (not) read as parallel key ranges."""
+        from dataverse_provider.categories import selected_tables
         from dataverse_provider.sync_tasks import resolve_tables as resolve
 
-        return resolve(get_current_context()["params"]["tables"])["large" if large else "regular"]
+        params = get_current_context()["params"]
+        chosen = selected_tables(params["tables"], params.get(CATEGORIES))
+        return resolve(chosen)["large" if large else "regular"]
 
     def load(table: str, slots: int) -> dict[str, Any]:
         from dataverse_provider.sync_tasks import delete_guard
@@ -192,7 +199,8 @@ with DAG(
 
     # The checks send one request at a time: one slot of the shared Dataverse budget each.
     token = DataverseTokenValidationOperator(task_id="validate_token", pool=DATAVERSE_POOL)
-    access = DataverseEntityAccessCheckOperator(task_id="check_entity_access", tables="{{ params.tables }}",
+    selection = "{{ selected_tables(params.tables, params.categories) }}"
+    access = DataverseEntityAccessCheckOperator(task_id="check_entity_access", tables=selection,
                                                 count_rows=False,  # the loads count each table anyway
                                                 pool=DATAVERSE_POOL)
     regular_tables = resolve_tables.override(task_id="regular_tables")(large=False)
@@ -203,7 +211,7 @@ with DAG(
     integration_enabled() >> token >> access >> [regular_tables, large_tables]
     # Last, whatever happened before it (see the docstring); its few metadata reads take one slot.
     quality = HrDataQualityOperator(task_id="data_quality", dataverse_conn_id="dataverse_default",
-                                    tables="{{ params.tables }}", params_key=DATA_QUALITY, check_loads=True,
+                                    tables=selection, params_key=DATA_QUALITY, check_loads=True,
                                     trigger_rule=TriggerRule.ALL_DONE, pool=DATAVERSE_POOL)
     mapping = map_characteristics()
     summary >> mapping >> quality

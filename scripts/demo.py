@@ -7,7 +7,9 @@
 4. makes HR changes in the emulator with its ``mutate`` command: a job-title change on test
    employee 000001, a hire, a termination and a deletion;
 5. runs the DAG again in delta mode;
-6. prints per-table counts and the changes as read back from the warehouse.
+6. prints per-table counts (and live rows per catalog category: worker, organization, skills,
+   compensation, benefits — worker benefit enrollments from the emulator's F&O OData endpoint —
+   and leave and absence) and the changes as read back from the warehouse.
 
 Exits 0 when every change arrived through a delta, 1 when one did not or a step failed (its log
 is under ``--workdir``). The emulator is stopped on every exit path. No Airflow import here: the
@@ -104,6 +106,8 @@ def run_demo(args: argparse.Namespace) -> list[Check]:
         try:
             print(f"[3/6] {DAG_ID}, mode full: done in {seconds:.0f} s")
             print_counts(warehouse, last_run(warehouse))
+            per_category = category_rows(warehouse)
+            print("    rows per category: " + ", ".join(f"{c} {n}" for c, n in per_category.items()))
             before = snapshot(warehouse)
             changes = apply_changes(info, before, workdir)
             seconds = step("run-delta", [*AIRFLOW, "dags", "test", DAG_ID, "--conf", '{"mode": "delta"}'], env,
@@ -113,6 +117,9 @@ def run_demo(args: argparse.Namespace) -> list[Check]:
             print_counts(warehouse, delta_run)
             print("[6/6] Changes read back from the warehouse:")
             checks = verify(warehouse, before, changes, delta_run)
+            empty = [c for c, n in per_category.items() if not n]
+            checks.append(Check(not empty, f"every category of the catalog landed rows ({len(per_category)} "
+                                           "categories)" if not empty else f"categories without rows: {empty}"))
         finally:
             warehouse.dispose()
     for check in checks:
@@ -167,7 +174,8 @@ def airflow_env(info: dict[str, Any], url: str, workdir: Path) -> dict[str, str]
         "login": info["client_id"],
         "password": info["client_secret"],
         "extra": {"tenant_id": info["tenant_id"], "authority_host": info["authority_host"],
-                  "ca_bundle": info["ca_bundle"], "max_concurrency": MAX_CONCURRENCY},
+                  "ca_bundle": info["ca_bundle"], "max_concurrency": MAX_CONCURRENCY,
+                  "fno_url": info["fno_url"]},  # worker benefit enrollments from F&O OData
     })
     # Env-var connections and Variables win over the metadata DB: the demo never writes into a
     # warehouse configured there, and runs even if the integration was turned off.
@@ -233,6 +241,17 @@ def print_counts(warehouse: Warehouse, run_id: str) -> None:
             continue
         print(f"    {state.table_name:<34} {load.mode:<15} {state.rows_total:>9} {state.rows_deleted:>8} "
               f"{load.rows_upserted:>9} {load.rows_deleted:>9}")
+
+
+def category_rows(warehouse: Warehouse) -> dict[str, int]:
+    """Live rows per catalog category after the full load (optional tables that did not load count 0)."""
+    from hr_dataverse.catalog import load_catalog
+
+    states = {s.table_name: s.rows_total or 0 for s in warehouse.states()}
+    out: dict[str, int] = {}
+    for spec in load_catalog():
+        out[spec.category.value] = out.get(spec.category.value, 0) + states.get(spec.name, 0)
+    return out
 
 
 @dataclass

@@ -78,6 +78,7 @@ class Emulator:
         self.entra: Any = None
         self.security: Any = None
         self.webapi: Any = None
+        self.fno: Any = None  # finance and operations OData (fno.py)
 
     @property
     def environment_url(self) -> str:
@@ -95,12 +96,17 @@ class Emulator:
             self.entra, self.config, self.clock, self.base_url, list(self.schema), list(URS_TABLES)
         )
         self.webapi = WebApi(self)
+        from .fno import FnoService
+
+        self.entra.add_resource(self.config.tenant_id, self.base_url + self.config.fno_path)  # its own audience
+        self.fno = FnoService(self)
 
     def info(self) -> dict[str, Any]:
         """The ready line: everything a client needs to connect."""
         host = self.base_url.split("://", 1)[1]
         return {
             "dataverse_url": self.base_url,
+            "fno_url": self.base_url + self.config.fno_path,
             "api_url": f"{self.base_url}/api/data/{self.config.api_version}/",
             "authority": f"{self.base_url}/{self.config.tenant_id}",
             "authority_host": host,
@@ -119,6 +125,8 @@ class Emulator:
         """Route one request. Returns the response and a transport-level fault (reset/truncate)."""
         if req.path.startswith("/api/data/"):
             return self._dataverse(req)
+        if req.path.startswith(self.config.fno_path + "/"):
+            return self.fno.handle(req), None
         if req.path.startswith("/_emulator/"):
             from .admin import handle_admin
 

@@ -112,6 +112,19 @@ class EmulatorConfig:
     bookableresource_worker_navigation: str = "cdm_WorkerId"
     # UNCONFIRMED: prefix of the HR virtual tables (mshr_ documented; mserp_ on newer infra).
     hr_virtual_prefix: str = "mshr_"
+    # Finance and operations OData (fno.py), served under this path of the emulator's host.
+    fno_path: str = "/fno"
+    # UNCONFIRMED (third-party name, hr-coverage.md R18): the benefit enrollment collection.
+    fno_benefit_collection: str = "BenefitsPlanEmployeesV2"
+    fno_default_company: str = "USMF"  # what a read without cross-company=true returns
+    fno_page_size: int = 10_000  # F&O's server-driven page limit
+    fno_throttle_every: int = 0  # every n-th F&O data request answers 429 (0: never)
+    fno_retry_after_seconds: int = 1
+    fno_truncate_after_pages: int | None = None  # end the nextLink chain early (a short read)
+    # Compensation, benefits and leave tables (schema_coverage.py); False: a tenant without them.
+    coverage_tables: bool = True
+    # Tables that exist but hold no rows (their dual-write map is off).
+    empty_tables: tuple[str, ...] = ()
     # UNCONFIRMED: whether bookableresourcecharacteristic accepts UpsertMultiple (CreateMultiple is listed).
     bookableresourcecharacteristic_upsert_multiple: bool = True
     # Tenant variants (tenant.py): what a real environment may lack. Defaults: everything installed.

@@ -2,7 +2,8 @@
 
 ``generate`` is deterministic for a given ``config.seed`` and ``config.scale`` (= number of workers)
 and referentially intact: every lookup that targets an emulated table resolves. About 12 rows per
-worker across tables, so scale=80_000 gives roughly a million rows.
+worker across the 16 original tables (scale=80_000 gives roughly a million rows) plus 5-6 in the
+compensation, benefits and leave tables (``datagen_coverage``).
 
 Rows are lean: a column whose value is null is simply absent from the row dict (readers use
 ``row.get``); system columns (statecode, statuscode, versionnumber) are filled in by ``Store.load``.
@@ -22,6 +23,7 @@ from datetime import UTC, timedelta
 
 from .clock import Clock
 from .config import EmulatorConfig
+from .datagen_coverage import generate_coverage
 from .defects import apply_data_defects
 from .schema import (
     LEVEL_TYPE_ACTUAL,
@@ -447,5 +449,8 @@ def generate(config: EmulatorConfig, schema: dict[str, TableDef], clock: Clock) 
     gen.reference_data()
     gen.workers()
     gen.manual_urs()
+    generate_coverage(gen)  # compensation, benefits, leave (own RNG: the rows above stay the same)
+    for table in config.empty_tables:  # exists, but its dual-write map is off
+        gen.out[table] = []
     apply_data_defects(gen.out, config, schema)
     return gen.out

@@ -195,12 +195,18 @@ def delete_worker(store: Store, worker_number: str) -> Result:
         worker = _worker(store, worker_number)
         wid = worker["cdm_workerid"]
         changes = []
-        for table, column in [("cdm_employment", "cdm_workerid"), ("cdm_positionworkerassignmentmap", "cdm_workerid"),
-                              ("cdm_workeraddress", "cdm_workerid"), ("cdm_workerpersonaldetail", "cdm_workerid"),
-                              (f"{p}hcmworkerskillentity", f"{p}fk_worker_id"),
-                              (f"{p}hcmworkercertificateentity", f"{p}fk_worker_id")]:
+        dependents = [("cdm_employment", "cdm_workerid"), ("cdm_positionworkerassignmentmap", "cdm_workerid"),
+                      ("cdm_workeraddress", "cdm_workerid"), ("cdm_workerpersonaldetail", "cdm_workerid"),
+                      (f"{p}hcmworkerskillentity", f"{p}fk_worker_id"),
+                      (f"{p}hcmworkercertificateentity", f"{p}fk_worker_id")]
+        if "cdm_leaverequest" in store.schema:  # compensation and leave (schema_coverage); request lines first
+            dependents += [("cdm_leaverequestdetail", "cdm_leaverequestid", r["cdm_leaverequestid"])
+                           for r in _find(store, "cdm_leaverequest", cdm_workerid=wid)]
+            dependents += [(t, "cdm_workerid") for t in ("cdm_workerfixedcompensation", "cdm_leaveenrollment",
+                                                         "cdm_leaverequest", "cdm_leavebanktransaction")]
+        for table, column, *value in dependents:
             pk = store.schema[table].primary_id
-            for row in _find(store, table, **{column: wid}):
+            for row in _find(store, table, **{column: value[0] if value else wid}):
                 store.delete(table, row[pk])
                 changes.append((table, row[pk], "delete"))
         resource_column = next((a.logical_name for a in store.schema["bookableresource"].lookups()

@@ -480,8 +480,12 @@ def _urs(config: EmulatorConfig) -> list[TableDef]:
 
 
 def build_schema(config: EmulatorConfig) -> dict[str, TableDef]:
-    """All emulated tables keyed by logical name, HR tables (parents first) then URS tables."""
-    tables = _hcm_common(config) + _hr_virtual(config) + _urs(config)
+    """All emulated tables keyed by logical name: HR tables (parents first), URS tables, then the
+    compensation, benefits and leave tables (``schema_coverage``)."""
+    from .schema_coverage import coverage_tables
+
+    coverage = coverage_tables(config) if config.coverage_tables else []
+    tables = _hcm_common(config) + _hr_virtual(config) + _urs(config) + coverage
     schema = {t.logical_name: t for t in tables}
     for table in tables:  # guard against typos in lookup targets among emulated tables
         for attr in table.lookups():

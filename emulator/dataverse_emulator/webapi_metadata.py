@@ -129,7 +129,7 @@ ATTRIBUTE_COLUMNS = {
 }
 ATTRIBUTE_PROPERTIES = (
     *[c for c in ATTRIBUTE_COLUMNS if "/" not in c], "AttributeTypeName", "RequiredLevel", "DisplayName",
-    "Targets", "Format", "Precision", "MinValue", "MaxValue",
+    "Targets", "Format", "Precision", "MinValue", "MaxValue", "AttributeOf", "IsLogical",
 )
 
 
@@ -285,6 +285,8 @@ def attribute_metadata(api: WebApi, table: TableDef, attr: AttributeDef) -> dict
         "IsCustomAttribute": attr.logical_name.startswith(("cdm_", api.config.hr_virtual_prefix)),
         "RequiredLevel": _managed(required, "canmodifyrequirementlevelsettings"),
         "DisplayName": _label(attr.logical_name),
+        "AttributeOf": None,  # the emulator models no companion (name/yomi) attributes
+        "IsLogical": False,
     }
     if kind in (STRING, MEMO):
         meta["MaxLength"] = attr.max_length

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,28 @@ DEFAULT_CATALOG = Path(__file__).with_name("catalog.yaml")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")  # Dataverse logical names are lower case
 _WIRE = re.compile(r"^_?[a-z][a-z0-9_]*$")
 _LOOKUP_WIRE = re.compile(r"^_([a-z][a-z0-9_]*)_value$")
+_FNO_ENTITY = re.compile(r"^[A-Z][A-Za-z0-9_]*$")  # F&O public collection names are PascalCase
+_FNO_PROPERTY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _FIELDS = {"name", "entity_set", "primary_key", "columns", "required_columns", "lookups", "option_sets",
-           "required", "partition_by_key"}
+           "required", "partition_by_key", "category", "exclude_columns", "fno_entity", "fno_keys"}
 MAPPING_REQUIRED = "mapping"  # ``required: mapping``: required only while the URS mapping is enabled
+FNO_KEY_COLUMN = "fno_key"  # warehouse primary key of an F&O entity: its natural key values joined
 _MAX_NAME = 50  # leaves room for a table prefix inside PostgreSQL's 63-character identifiers
 
 Report = Callable[[str], None]
+
+
+class Category(StrEnum):
+    """HR area of a table, as the set-up guide groups them (what the trigger form offers)."""
+
+    WORKER = "worker"
+    ORGANIZATION = "organization"
+    SKILLS = "skills"
+    COMPENSATION = "compensation"
+    BENEFITS = "benefits"
+    LEAVE = "leave_and_absence"
+    PAYROLL = "payroll"
+    OTHER = "other"
 
 
 class CatalogError(ValueError):
@@ -40,7 +57,14 @@ class CatalogError(ValueError):
 
 @dataclass(frozen=True)
 class TableSpec:
-    """One catalog entry. Column names are wire names (lookups as ``_<lookup>_value``)."""
+    """One catalog entry. Column names are wire names (lookups as ``_<lookup>_value``).
+
+    An entry without ``columns`` takes every readable column from the table's metadata at sync time
+    (``hr_dataverse.catalog_metadata.resolve_spec`` fills columns, required columns, lookups, option
+    sets and ``references``); ``exclude_columns`` leaves columns out either way. An entry with
+    ``fno_entity`` is read from finance and operations OData (``hr_dataverse.fno``), keyed by
+    ``fno_keys`` (the entity's natural key; from ``$metadata`` when empty).
+    """
 
     name: str
     primary_key: str
@@ -52,6 +76,16 @@ class TableSpec:
     partition_by_key: bool = False
     entity_set: str | None = None
     required_for_mapping: bool = False  # catalog ``required: mapping``: required only while the URS mapping runs
+    category: Category = Category.OTHER
+    exclude_columns: tuple[str, ...] = ()
+    references: tuple[tuple[str, str], ...] = ()  # (lookup wire column, target table) from metadata
+    fno_entity: str | None = None
+    fno_keys: tuple[str, ...] = ()
+
+    @property
+    def from_metadata(self) -> bool:
+        """True when the columns come from metadata (the entry lists none)."""
+        return not self.columns
 
     @staticmethod
     def lookup_wire_name(lookup: str) -> str:
@@ -70,6 +104,20 @@ class Catalog:
 
     def names(self) -> list[str]:
         return [t.name for t in self.tables]
+
+    def categories(self) -> list[str]:
+        """Categories with at least one table, in the order of ``Category``."""
+        present = {t.category for t in self.tables}
+        return [c.value for c in Category if c in present]
+
+    def in_categories(self, categories: Iterable[str]) -> list[str]:
+        """Table names of the given categories, in catalog order; an unknown category is a ``CatalogError``."""
+        wanted = set(categories)
+        unknown = sorted(wanted - {c.value for c in Category})
+        if unknown:
+            raise CatalogError([f"{self.source.name}: unknown categor{'y' if len(unknown) == 1 else 'ies'} "
+                                f"{', '.join(unknown)}; known: {', '.join(c.value for c in Category)}"])
+        return [t.name for t in self.tables if t.category.value in wanted]
 
     def get(self, name: str) -> TableSpec:
         for table in self.tables:
@@ -151,19 +199,31 @@ def _parse_table(entry: Any, index: int, label: str) -> tuple[TableSpec | None, 
     unknown = sorted(set(entry) - _FIELDS)
     if unknown:
         bad(f"unknown field(s) {', '.join(map(str, unknown))} (allowed: {', '.join(sorted(_FIELDS))})")
-    columns = _names(entry, "columns", _WIRE, bad)
-    if "columns" not in entry:
-        bad("column list is missing")
-    elif entry["columns"] in (None, []):
-        bad("column list is empty")
-    primary_key = entry.get("primary_key")
-    if not isinstance(primary_key, str) or not _NAME.match(primary_key):
+    fno_entity = entry.get("fno_entity")
+    if fno_entity is not None and (not isinstance(fno_entity, str) or not _FNO_ENTITY.match(fno_entity)):
+        bad(f"'fno_entity' must be an F&O public collection name such as BenefitsPlanEmployeesV2, got {fno_entity!r}")
+        fno_entity = None
+    wire = _FNO_PROPERTY if fno_entity else _WIRE
+    columns = _names(entry, "columns", wire, bad)
+    if "columns" in entry and entry["columns"] in (None, []):
+        bad("column list is empty (leave 'columns' out to take every readable column from metadata)")
+    exclude = _names(entry, "exclude_columns", wire, bad)
+    for col in exclude:
+        if col in columns:
+            bad(f"column '{col}' is both listed and excluded")
+    fno_keys = _names(entry, "fno_keys", _FNO_PROPERTY, bad)
+    if fno_entity is None and fno_keys:
+        bad("'fno_keys' needs 'fno_entity'")
+    primary_key = entry.get("primary_key", FNO_KEY_COLUMN if fno_entity else f"{name}id")
+    if fno_entity is not None and primary_key != FNO_KEY_COLUMN:
+        bad(f"an F&O entity is keyed by '{FNO_KEY_COLUMN}' (its natural key values); leave 'primary_key' out")
+    elif not isinstance(primary_key, str) or not _NAME.match(primary_key):
         bad(f"'primary_key' must be a column logical name, got {primary_key!r}")
-    elif columns and primary_key not in columns:
+    elif columns and fno_entity is None and primary_key not in columns:
         bad(f"primary key '{primary_key}' is not in columns")
-    required_columns = _names(entry, "required_columns", _WIRE, bad)
+    required_columns = _names(entry, "required_columns", wire, bad)
     for col in required_columns:
-        if col not in columns:
+        if columns and col not in columns:
             bad(f"required column '{col}' is not in columns")
     lookups = tuple(_lookup_name(x) for x in _names(entry, "lookups", _WIRE, bad))
     for lookup in lookups:
@@ -173,6 +233,8 @@ def _parse_table(entry: Any, index: int, label: str) -> tuple[TableSpec | None, 
     for col in option_sets:
         if columns and col not in columns:
             bad(f"option set '{col}' is not in columns")
+    if fno_entity is not None and (lookups or option_sets or entry.get("entity_set") or entry.get("partition_by_key")):
+        bad("an F&O entity has no lookups, option sets, entity_set or partition_by_key (those are Dataverse's)")
     derived = [f"{x}_name" for x in lookups] + [f"{x}_label" for x in option_sets]
     for col in derived:
         if col in columns:
@@ -183,11 +245,17 @@ def _parse_table(entry: Any, index: int, label: str) -> tuple[TableSpec | None, 
     entity_set = entry.get("entity_set")
     if entity_set is not None and (not isinstance(entity_set, str) or not _NAME.match(entity_set)):
         bad(f"'entity_set' must be an entity set name or left out, got {entity_set!r}")
+    category = entry.get("category", Category.OTHER.value)
+    if category not in {c.value for c in Category}:
+        bad(f"'category' must be one of {', '.join(c.value for c in Category)}, got {category!r}")
+        category = Category.OTHER.value
     if problems:
         return None, problems
     return TableSpec(name=name, primary_key=primary_key, columns=columns, required_columns=required_columns,
                      lookups=lookups, option_sets=option_sets, required=required,
-                     partition_by_key=partition, entity_set=entity_set, required_for_mapping=for_mapping), []
+                     partition_by_key=partition, entity_set=entity_set, required_for_mapping=for_mapping,
+                     category=Category(category), exclude_columns=exclude, fno_entity=fno_entity,
+                     fno_keys=fno_keys), []
 
 
 def _names(entry: dict[str, Any], key: str, pattern: re.Pattern[str], bad: Report) -> tuple[str, ...]:

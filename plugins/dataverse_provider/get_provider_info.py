@@ -50,6 +50,9 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "description": "Upper bound on parallel Web API requests for this environment (Dataverse allows 52 per user; the HR service 25).",
         "schema": {"type": ["integer", "null"], "default": DEFAULT_MAX_CONCURRENCY, "minimum": 1, "maximum": 52},
     },
+    "fno_url": _text("Finance and operations URL", "For catalog entries read from F&O OData (fno_entity): "
+                     "https://<env>.operations.dynamics.com. Same app registration; register it in F&O "
+                     "(System administration > Setup > Microsoft Entra applications)."),
 }
 
 

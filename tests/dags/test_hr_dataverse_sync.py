@@ -93,10 +93,17 @@ def test_sync_dag_trigger_form(dags: dict[str, Any]) -> None:
 
     params = dags["hr_dataverse_sync"].params
     params.validate()  # the defaults: every table, auto
-    assert {k: params[k] for k in params} == {"tables": [], "mode": "auto", "urs_mapping": None, "data_quality": None,
-                                              "allow_mass_delete": False, "max_delete_percent": None}
-    for name in ("tables", "urs_mapping", "data_quality", "max_delete_percent"):  # optional: nullable, so not marked required
-        assert "null" in params.get_param(name).schema["type"]
+    assert {k: params[k] for k in params} == {
+        "tables": [], "categories": [], "mode": "auto", "urs_mapping": None, "data_quality": None,
+        "allow_mass_delete": False, "max_delete_percent": None}
+    for name in ("tables", "categories", "urs_mapping", "data_quality", "max_delete_percent"):
+        assert "null" in params.get_param(name).schema["type"]  # optional: nullable, so not marked required
+    categories = params.get_param("categories")
+    assert categories.schema["items"]["enum"] == load_catalog(DEFAULT_CATALOG).categories()
+    assert {"compensation", "benefits", "leave_and_absence"} <= set(categories.schema["items"]["enum"])
+    assert categories.schema["values_display"]["leave_and_absence"] == "Leave and absence"
+    with pytest.raises(ParamValidationError):
+        categories.resolve(["payrol"])
     tables, mode = params.get_param("tables"), params.get_param("mode")
     assert tables.schema["items"]["enum"] == CATALOG
     assert tables.schema["examples"] == CATALOG  # the UI's multi-select
@@ -399,3 +406,35 @@ def test_a_short_read_fails_its_load_task_and_deletes_nothing(
     again = runnable["hr_dataverse_sync"].test(run_conf={"tables": ["cdm_worker"], "mode": "auto", **LATER_STEPS})
     assert again.state == "success"  # no delta link was kept: the next run read the table in full again
     assert xcoms(again, "run_summary")["modes"] == {"full": ["cdm_worker"]}
+
+
+def test_a_category_from_the_form_syncs_its_tables_including_f_and_o(
+        runnable: dict[str, Any], airflow_db: None, emulator_state_dir: Path, conn_json: Any, tmp_path: Path) -> None:
+    """"Benefits" without listing tables: its five cdm_ tables as deltas-ready full loads and worker benefit
+    enrollments from the emulator's F&O endpoint (connection extra fno_url); the checks see the same
+    selection."""
+    from airflow.models.variable import Variable
+
+    benefits = load_catalog(DEFAULT_CATALOG).in_categories(["benefits"])
+    with running_emulator(emulator_state_dir) as emu, pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AIRFLOW_CONN_DATAVERSE_DEFAULT", conn_json(emu.info, fno_url=emu.info["fno_url"]))
+        mp.setenv("HR_WAREHOUSE_URL", f"sqlite:///{tmp_path / 'hr.db'}")
+        mp.setenv("HR_REPORTS_DIR", str(tmp_path / "reports"))
+        mp.setenv("HR_QUALITY_DIR", str(tmp_path / "quality"))
+        warehouse = Warehouse()
+        try:
+            run = runnable["hr_dataverse_sync"].test(
+                run_conf={"tables": [], "categories": ["benefits"], "mode": "full", **LATER_STEPS})
+            assert run.state == "success", states(run)
+            summary = xcoms(run, "run_summary")
+            assert set(summary["by_table"]) == set(benefits) and summary["failed"] == []
+            assert summary["modes"] == {"full": sorted(b for b in benefits if b.startswith("cdm_")),
+                                        "full_every_run": ["fno_benefitsplanemployees"]}
+            assert warehouse.get_state("fno_benefitsplanemployees").rows_total == len(emu.app.fno.rows()) > 0
+            access = json.loads(Path(xcoms(run, "check_entity_access")["report_path"]).read_text())
+            assert {e["target"] for e in access["entries"]} == {b for b in benefits if b.startswith("cdm_")}
+            quality = xcoms(run, "data_quality")
+            assert quality["totals"]["errors"] == 0
+        finally:
+            Variable.delete(SWITCH_VARIABLE)
+            warehouse.dispose()

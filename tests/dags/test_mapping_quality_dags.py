@@ -74,7 +74,7 @@ def test_sync_dag_maps_after_the_loads_and_checks_quality_last(dags: dict[str, A
     assert (mapping.pool, mapping.pool_slots, quality.pool) == (DATAVERSE_POOL, 1, DATAVERSE_POOL)
     assert isinstance(quality, HrDataQualityOperator)
     assert (quality.params_key, quality.dataverse_conn_id, quality.tables) == (
-        "data_quality", "dataverse_default", "{{ params.tables }}")
+        "data_quality", "dataverse_default", "{{ selected_tables(params.tables, params.categories) }}")
     assert [link.name for link in quality.operator_extra_links] == ["Data quality report"]
 
 
@@ -246,7 +246,7 @@ def env(airflow_db: None, emulator_state_dir: Path, conn_json: Any,
     """An emulator (small data set), the connection, a fresh SQLite warehouse and report folder."""
     tmp = tmp_path_factory.mktemp("mapping-quality-dags")
     with running_emulator(emulator_state_dir) as emu, pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AIRFLOW_CONN_DATAVERSE_DEFAULT", conn_json(emu.info))
+        mp.setenv("AIRFLOW_CONN_DATAVERSE_DEFAULT", conn_json(emu.info, fno_url=emu.info["fno_url"]))
         mp.setenv("HR_WAREHOUSE_URL", f"sqlite:///{tmp / 'hr.db'}")
         mp.setenv("HR_REPORTS_DIR", str(tmp / "reports"))
         mp.setenv("HR_QUALITY_DIR", str(tmp / "quality"))

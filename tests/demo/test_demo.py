@@ -53,7 +53,13 @@ def test_demo_syncs_full_then_delta_and_shows_every_change(tmp_path: Path) -> No
     assert re.fullmatch(rf"OK    terminated worker {left}: employment ended \d{{4}}-\d\d-\d\d, worker status Inactive",
                         checks[3])
     assert re.fullmatch(rf"OK    deleted worker {gone}: soft-deleted in the warehouse at .+", checks[4])
-    assert "5 of 5 changes arrived" in out
+    categories = re.search(r"rows per category: (.+)\n", out).group(1)
+    landed = dict(item.rsplit(" ", 1) for item in categories.split(", "))
+    assert set(landed) == {"worker", "organization", "skills", "compensation", "benefits", "leave_and_absence"}
+    assert all(int(n) > 0 for n in landed.values()), categories
+    assert re.search(r"fno_benefitsplanemployees\s+full_every_run\s+\d+", full)
+    assert "OK    every category of the catalog landed rows (6 categories)" in out
+    assert "6 of 6 changes arrived" in out
     assert (tmp_path / "demo" / "hr_warehouse.db").is_file()
     assert_emulator_stopped(out)
 

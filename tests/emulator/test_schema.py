@@ -19,6 +19,7 @@ from dataverse_emulator.schema import (
     build_schema,
     hr_tables,
 )
+from dataverse_emulator.schema_coverage import COVERAGE_TABLES
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,7 @@ def schema():
 
 
 def test_tables_and_documented_names(schema):
-    assert list(schema) == HR_TABLES + URS_TABLES
+    assert list(schema) == HR_TABLES + URS_TABLES + list(COVERAGE_TABLES)
     documented = {  # logical name -> (entity set, primary key) confirmed in the reference
         "cdm_worker": ("cdm_workers", "cdm_workerid"),
         "cdm_company": ("cdm_companies", "cdm_companyid"),
@@ -130,7 +131,7 @@ def test_config_settings_are_honoured():
         bookableresource_worker_column="msdyn_worker", bookableresource_worker_navigation="msdyn_Worker",
     )
     schema = build_schema(config)
-    assert list(schema) == hr_tables("mserp_") + URS_TABLES
+    assert list(schema) == hr_tables("mserp_") + URS_TABLES + list(COVERAGE_TABLES)
     assert not schema["cdm_job"].change_tracking and schema["cdm_workeraddress"].change_tracking
     level = schema["mserp_hcmratinglevelentity"]
     assert level.entity_set_name == "mserp_hcmratinglevelentities"

@@ -67,6 +67,14 @@ def test_dag_passes_with_warnings_and_returns_small_summaries(dataverse_conn: An
         report = json.loads(path.read_text())
         assert report["status"] == summary["status"] and report["counts"] == summary["counts"]
     assert {e["target"] for e in json.loads(Path(access["report_path"]).read_text())["entries"]} == set(TABLES)
+    # "New HR tables available": the emulator's two tables no catalog entry names, with their catalog line.
+    coverage = values["report_new_hr_tables.return_value"]
+    assert coverage["status"] == "warning" and coverage["warnings"] == [
+        "[new HR table] cdm_payrollearningcode", "[new HR table] cdm_reasoncode",
+        "[row count] cdm_workerpersonaldetail"]  # unreadable here: whether it is empty is unknown
+    entries = json.loads(Path(coverage["report_path"]).read_text())["entries"]
+    assert {e["details"].get("catalog_line") for e in entries if e["check"] == "new HR table"} == {
+        "- {name: cdm_payrollearningcode, required: false}", "- {name: cdm_reasoncode, required: false}"}
 
 
 def test_blockers_fail_the_dag_without_retries(dataverse_conn: Any, connection_check_dag: Any, reports: Path,
@@ -74,7 +82,8 @@ def test_blockers_fail_the_dag_without_retries(dataverse_conn: Any, connection_c
     dataverse_conn.app.security.remove_application_user(dataverse_conn.info["client_id"])
     run = connection_check_dag.test(run_conf={"tables": TABLES})
     assert run.state == "failed"
-    assert states(run) == {"validate_token": ("failed", 1), "check_entity_access": ("upstream_failed", 0)}
+    assert states(run) == {"validate_token": ("failed", 1), "check_entity_access": ("upstream_failed", 0),
+                           "report_new_hr_tables": ("upstream_failed", 0)}
     out = capfd.readouterr().out
     assert "BLOCKER [application user]" in out and "Application users" in out
     report = json.loads(next((reports / "checks").rglob("validate_token.json")).read_text())

@@ -12,6 +12,7 @@ from typing import Any
 from dataverse_emulator.testing import RunningEmulator, client_settings
 from hr_dataverse.catalog import load_catalog
 from hr_dataverse.dataverse import DataverseClient, DataverseError
+from hr_dataverse.fno import FnoClient, FnoSettings, sync_fno_entity
 from hr_dataverse.quality.option_sets import fetch_option_domains
 from hr_dataverse.quality.report import ReportPaths
 from hr_dataverse.quality.results import CheckResult, QualityRun
@@ -42,6 +43,10 @@ def sync_catalog(emu: RunningEmulator, warehouse: Warehouse, run_id: str = "sync
     catalog = load_catalog()
     with DataverseClient(client_settings(emu.info, max_attempts=3)) as client:
         for spec in catalog:
+            if spec.fno_entity:  # worker benefit enrollments: the emulator's F&O endpoint
+                with FnoClient(client.settings, FnoSettings(emu.info["fno_url"])) as fno:
+                    sync_fno_entity(fno, warehouse, spec, run_id=run_id)
+                continue
             try:
                 sync_table(client, warehouse, spec, run_id=run_id)
             except DataverseError:

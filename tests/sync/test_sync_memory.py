@@ -48,3 +48,39 @@ def test_peak_memory_of_a_full_load_does_not_grow_with_the_table(emulator, clien
     # links and request bookkeeping), and stays far below what holding the table would need.
     assert large_peak - small_peak < 0.1 * (large_bytes - small_bytes)
     assert large_peak < 0.5 * large_bytes
+
+
+def test_a_name_only_entry_with_every_column_also_streams(emulator, client, sqlite_warehouses):
+    """The wider tables whose columns come from metadata (all of them, lookups named, choices labelled)."""
+    from pathlib import Path
+
+    from hr_dataverse.catalog import parse_catalog
+
+    table = "cdm_workerfixedcompensation"
+    store, wh = emulator.app.store, sqlite_warehouses.open()
+    spec = parse_catalog({"tables": [{"name": table}]}, Path("c.yaml")).tables[0]
+    template = {k: v for k, v in next(store.iter_rows(table)).items()
+                if k not in ("cdm_workerfixedcompensationid", "versionnumber", "createdon", "modifiedon")}
+
+    def grow(rows: int) -> int:
+        while store.count(table) < rows:
+            n = store.count(table)
+            store.insert(table, {**template, "cdm_workerfixedcompensationnumber": f"FC-{n}-" + "x" * 2000})
+        return sum(len(json.dumps(row)) for row in store.iter_rows(table))
+
+    tracemalloc.start()
+    try:
+        sync_table(client, wh, spec, run_id="warm-up", page_size=PAGE_SIZE)
+        peaks = []
+        for rows in (250, 2500):
+            size = grow(rows)
+            tracemalloc.reset_peak()
+            before = tracemalloc.get_traced_memory()[0]
+            result = sync_table(client, wh, spec, run_id=f"r{rows}", mode="full", page_size=PAGE_SIZE)
+            peaks.append((tracemalloc.get_traced_memory()[1] - before, size, result.pages))
+    finally:
+        tracemalloc.stop()
+    (small, small_bytes, _), (large, large_bytes, large_pages) = peaks
+    assert large_pages == 50 and len(spec.columns) == 0  # every column came from metadata
+    assert large - small < 0.1 * (large_bytes - small_bytes)
+    assert large < 0.5 * large_bytes

@@ -11,6 +11,7 @@ import yaml
 
 from dataverse_emulator.config import EmulatorConfig
 from dataverse_emulator.schema import LOOKUP, OPTION_TYPES, build_schema, hr_tables
+from dataverse_emulator.schema_coverage import COVERAGE_TABLES
 from hr_dataverse.catalog import CATALOG_ENV, CatalogError, load_catalog
 from hr_dataverse.warehouse import SchemaDriftError, WarehouseError, columns_for
 
@@ -31,9 +32,14 @@ def problems(tmp_path: Path, *tables: dict) -> list[str]:
 
 def test_default_catalog_is_the_hr_core_set_in_load_order() -> None:
     catalog = load_catalog()
-    assert catalog.names() == hr_tables("mshr_")  # the emulator's parents-first order
+    core = [t.name for t in catalog.tables if t.columns]
+    assert core == hr_tables("mshr_")  # the emulator's parents-first order
     optional = [t.name for t in catalog.tables if not t.required]
-    assert optional == ["cdm_workerpersonaldetail"]
+    # Compensation, benefits and leave: optional, columns from metadata, each table after its parents.
+    coverage = [t.name for t in catalog.tables if not t.columns and not t.fno_entity]
+    assert optional == ["cdm_workerpersonaldetail", *coverage, "fno_benefitsplanemployees"]
+    assert coverage == [n for n in COVERAGE_TABLES if n in coverage] and len(coverage) == 20
+    assert {catalog.get(n).category for n in coverage} == {"compensation", "benefits", "leave_and_absence"}
     worker = catalog.get("cdm_worker")
     assert worker.primary_key == "cdm_workerid" and worker.option_sets == ("cdm_type", "cdm_status", "cdm_gender")
     assert catalog.get("cdm_employment").lookups == ("cdm_workerid", "cdm_companyid")
@@ -45,6 +51,9 @@ def test_default_catalog_matches_emulator_metadata() -> None:
     """Every catalog column, lookup and option set exists with the right type in the emulator schema."""
     schema = build_schema(EmulatorConfig())
     for spec in load_catalog():
+        if spec.from_metadata or spec.fno_entity:
+            assert spec.name in schema or spec.fno_entity, spec.name  # the emulator serves it
+            continue
         table = schema[spec.name]
         entity = SimpleNamespace(
             logical_name=table.logical_name, primary_id=table.primary_id,
@@ -62,12 +71,15 @@ def test_default_catalog_matches_emulator_metadata() -> None:
 
 
 def test_empty_column_list_is_named(tmp_path: Path) -> None:
-    assert problems(tmp_path, {**GOOD, "columns": []}) == ["catalog.yaml: table 'cdm_worker': column list is empty"]
+    assert problems(tmp_path, {**GOOD, "columns": []}) == [
+        "catalog.yaml: table 'cdm_worker': column list is empty (leave 'columns' out to take every readable "
+        "column from metadata)"]
 
 
 @pytest.mark.parametrize(("change", "expected"), [
-    ({"colums": ["x"]}, "table 'cdm_worker': unknown field(s) colums (allowed: columns, entity_set, lookups, name, "
-                        "option_sets, partition_by_key, primary_key, required, required_columns)"),
+    ({"colums": ["x"]}, "table 'cdm_worker': unknown field(s) colums (allowed: category, columns, entity_set, "
+                        "exclude_columns, fno_entity, fno_keys, lookups, name, option_sets, partition_by_key, "
+                        "primary_key, required, required_columns)"),
     ({"primary_key": "cdm_id"}, "table 'cdm_worker': primary key 'cdm_id' is not in columns"),
     ({"required_columns": ["cdm_x"]}, "table 'cdm_worker': required column 'cdm_x' is not in columns"),
     ({"lookups": ["cdm_companyid"]}, "table 'cdm_worker': lookup 'cdm_companyid' needs '_cdm_companyid_value' in columns"),
@@ -87,7 +99,8 @@ def test_invalid_fields_are_named(tmp_path: Path, change: dict, expected: str) -
 def test_every_bad_entry_is_reported_at_once(tmp_path: Path) -> None:
     found = problems(tmp_path, GOOD, {**GOOD, "name": "cdm_job", "columns": None}, GOOD, {"name": "Bad"}, "text")
     assert found == [
-        "catalog.yaml: table 'cdm_job': column list is empty",
+        "catalog.yaml: table 'cdm_job': column list is empty (leave 'columns' out to take every readable column "
+        "from metadata)",
         "catalog.yaml: table 'cdm_worker': listed twice",
         "catalog.yaml: table #4: 'name' must be a lower-case Dataverse logical name of at most 50 characters, "
         "got 'Bad'",

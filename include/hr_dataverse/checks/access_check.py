@@ -50,7 +50,8 @@ class TableTarget:
 
 def table_targets(tables: Iterable[Any]) -> list[TableTarget]:
     """Normalise the catalog's ``TableSpec`` objects (``logical_name``/``name``, ``required``,
-    ``entity_set``), ``(logical_name, required)`` pairs or bare names (required) to targets."""
+    ``entity_set``), ``(logical_name, required)`` pairs or bare names (required) to targets. Entries
+    read from finance and operations (``fno_entity``) are left out."""
     out: list[TableTarget] = []
     for t in tables:
         if isinstance(t, TableTarget):
@@ -59,6 +60,8 @@ def table_targets(tables: Iterable[Any]) -> list[TableTarget]:
             out.append(TableTarget(t))
         elif isinstance(t, tuple):
             out.append(TableTarget(str(t[0]), bool(t[1]) if len(t) > 1 else True))
+        elif getattr(t, "fno_entity", None):
+            continue  # a finance-and-operations entity: no Dataverse table to check (its load reports errors)
         else:
             name = getattr(t, "logical_name", None) or getattr(t, "name", None)
             if not name:

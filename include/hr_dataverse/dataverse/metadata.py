@@ -18,7 +18,8 @@ _ENTITY_SELECT = (
     "LogicalName,EntitySetName,PrimaryIdAttribute,PrimaryNameAttribute,ChangeTrackingEnabled,"
     "CanChangeTrackingBeEnabled,ObjectTypeCode"
 )
-_ATTRIBUTE_SELECT = "LogicalName,AttributeType,IsValidForRead"
+# AttributeOf / IsLogical / RequiredLevel let a catalog entry without columns pick what to land.
+_ATTRIBUTE_SELECT = "LogicalName,AttributeType,IsValidForRead,AttributeTypeName,AttributeOf,IsLogical,RequiredLevel"
 # Attribute types with an option set, and the metadata cast that exposes it.
 _OPTION_CASTS = {
     "Picklist": ("PicklistAttributeMetadata", "OptionSet,GlobalOptionSet"),
@@ -35,6 +36,10 @@ class AttributeInfo:
     is_valid_for_read: bool
     options: Mapping[int, str] | None = None  # choice value → label (Picklist/State/Status)
     targets: tuple[str, ...] | None = None  # target tables of a lookup
+    type_name: str | None = None  # AttributeTypeName.Value, e.g. MultiSelectPicklistType for a Virtual type
+    attribute_of: str | None = None  # set on companion attributes (a lookup's name, yomi names)
+    is_logical: bool = False  # stored outside the table's own base table
+    required_level: str = "None"  # RequiredLevel.Value: None, Recommended, ApplicationRequired, SystemRequired
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,10 @@ def get_entity(client: DataverseClient, logical_name: str, *, option_columns: It
             is_valid_for_read=bool(a.get("IsValidForRead", True)),
             options=options.get(a["LogicalName"]),
             targets=targets.get(a["LogicalName"]),
+            type_name=(a.get("AttributeTypeName") or {}).get("Value"),
+            attribute_of=a.get("AttributeOf"),
+            is_logical=bool(a.get("IsLogical")),
+            required_level=str((a.get("RequiredLevel") or {}).get("Value") or "None"),
         )
         for a in raw_attrs
     }

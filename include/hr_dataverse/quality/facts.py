@@ -18,6 +18,7 @@ from ..catalog import Catalog
 from ..urs.state import MAPPING_TABLE
 from ..warehouse import Warehouse
 from ..warehouse.state import STATE_TABLE
+from ..warehouse.table_rules import TableRules, load_table_rules
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class WarehouseFacts:
     mapping_table: str | None  # physical name of the URS mapping state table; None when absent
     mapping_columns: tuple[str, ...] = ()
     _quote: sa.sql.compiler.IdentifierPreparer | None = field(default=None, repr=False, compare=False)
+    # Rules metadata-driven catalog entries were loaded under (``warehouse.table_rules``).
+    rules: dict[str, TableRules] = field(default_factory=dict)
 
     def quote(self, name: str) -> str:
         return self._quote.quote(name) if self._quote else f'"{name}"'
@@ -97,5 +100,5 @@ def gather_facts(warehouse: Warehouse, catalog: Catalog, mapping_table: str = MA
         dialect=engine.dialect.name, schema=schema, table_prefix=warehouse.table_prefix, tables=tables,
         state_table=state_name if state_name in existing else None,
         mapping_table=mapping_physical if mapping_physical in existing else None,
-        mapping_columns=mapping_columns, _quote=preparer,
+        mapping_columns=mapping_columns, _quote=preparer, rules=load_table_rules(warehouse),
     )

@@ -10,9 +10,11 @@ Per catalog table (checks run on live rows, ``_deleted_at IS NULL``):
   ``$count`` within ``exact_count_tolerance`` rows; a ``RetrieveTotalRecordCount`` snapshot within
   ``snapshot_count_tolerance``);
 * ``not_null``: every required column is filled (null in every row: likely permission/field security);
+  required columns are the catalog's plus, for entries without columns, those metadata requires;
 * ``has_values``: an optional column is not null in every row (``may_be_empty`` lists the exceptions);
 * ``unique``: primary key and business keys (``BUSINESS_KEYS``);
-* ``references``: lookups resolve to live rows of the parent table (``REFERENCES``);
+* ``references``: lookups resolve to live rows of the parent table (``REFERENCES``, plus the lookup
+  targets a catalog entry without columns took from metadata, when the target is a catalog table);
 * ``option_domain``: choice values lie in the option set from Dataverse metadata; without a known
   domain, a value whose ``<column>_label`` is missing is unknown to the warehouse;
 * ``dates``: end not before start (``DATE_PAIRS``), birth dates within plausible ages;
@@ -92,6 +94,10 @@ DATE_PAIRS: dict[str, tuple[tuple[str, str], ...]] = {
     "cdm_positionworkerassignmentmap": (("cdm_validfrom", "cdm_validto"),),
     "cdm_workeraddress": (("cdm_effectivedate", "cdm_expirationdate"),),
     "mshr_hcmworkercertificateentity": (("mshr_startdate", "mshr_enddate"),),
+    "cdm_workerfixedcompensation": (("cdm_effectivedate", "cdm_expirationdate"),),
+    "cdm_compensationfixedplan": (("cdm_effectivedate", "cdm_expirationdate"),),
+    "cdm_leaveenrollment": (("cdm_startdate", "cdm_enddate"),),
+    "cdm_benefitcalculationratedetail": (("cdm_effective", "cdm_expiration"),),
 }
 BIRTH_DATES: dict[str, str] = {"cdm_worker": "cdm_birthdate", "cdm_workerpersonaldetail": "cdm_birthdate"}
 
@@ -150,6 +156,7 @@ class _Builder:
         self.plan = Plan()
         self.candidates: list[tuple[str, str, str]] = []  # every check considered, for override typos
         self.p = settings.hr_virtual_prefix
+        self.specs: dict[str, TableSpec] = {}  # every catalog table (reference parents need their keys)
 
     def name(self, text: str) -> str:
         """A hand-written rule's table/column name in the catalog's HR virtual-table prefix."""
@@ -216,7 +223,8 @@ class _Builder:
                  asset=spec.name, description=f"Live rows match the source's {how} taken at load time")
 
     def not_null(self, spec: TableSpec, facts: TableFacts) -> None:
-        for column in spec.required_columns:
+        derived = self.facts.rules.get(spec.name)
+        for column in dict.fromkeys([*spec.required_columns, *(derived.required if derived else ())]):
             if column not in facts.columns:
                 self.plan.notes.append(f"{spec.name}.not_null.{column}: the warehouse table has no such column")
                 continue
@@ -266,12 +274,20 @@ class _Builder:
                          expectation="ExpectCompoundColumnsToBeUnique", kwargs={"column_list": list(key)},
                          description=f"Business key ({', '.join(key)}) is unique")
 
+    def metadata_references(self, spec: TableSpec) -> list[Reference]:
+        """Lookup targets from metadata whose target is a catalog table (with its catalog primary key)."""
+        derived = self.facts.rules.get(spec.name)
+        return [Reference(spec.name, column, target, self.specs[target].primary_key)
+                for column, target in (derived.references if derived else ()) if target in self.specs]
+
     def references(self, spec: TableSpec, facts: TableFacts) -> None:
         q = self.facts.quote
-        for ref in REFERENCES:
-            if self.name(ref.table) != spec.name:
+        seen: set[str] = set()
+        for ref in [*REFERENCES, *self.metadata_references(spec)]:
+            if self.name(ref.table) != spec.name or self.name(ref.column) in seen:
                 continue
             column, parent, parent_key = self.name(ref.column), self.name(ref.parent), self.name(ref.parent_key)
+            seen.add(column)
             lookup = self.name(ref.lookup)
             parent_facts = self.facts.tables.get(parent)
             if column not in facts.columns:
@@ -291,7 +307,8 @@ class _Builder:
     def option_domains(self, spec: TableSpec, facts: TableFacts) -> None:
         known = (self.settings.option_domains or {}).get(spec.name, {})
         q = self.facts.quote
-        for column in spec.option_sets:
+        derived = self.facts.rules.get(spec.name)
+        for column in dict.fromkeys([*spec.option_sets, *(derived.option_sets if derived else ())]):
             if column not in facts.columns:
                 continue
             domain = known.get(column)
@@ -430,6 +447,7 @@ def build_plan(catalog: Catalog | Iterable[TableSpec], facts: WarehouseFacts, se
     those catalog tables (the URS mapping check runs when ``_hr_urs_mapping`` is among them, or always
     without a limit)."""
     specs = list(catalog)
+    every = {s.name: s for s in specs}
     with_mapping = tables is None
     if tables is not None:
         wanted = set(tables)
@@ -440,6 +458,7 @@ def build_plan(catalog: Catalog | Iterable[TableSpec], facts: WarehouseFacts, se
                              f"{', '.join(s.name for s in specs)} (and {MAPPING_TABLE})")
         specs = [s for s in specs if s.name in wanted]
     builder = _Builder(facts, settings, now)
+    builder.specs = every
     for spec in specs:
         builder.table(spec)
     if specs:

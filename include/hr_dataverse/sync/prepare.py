@@ -9,6 +9,10 @@ Runs on every sync, before any data is read:
   reported as a warning (``ensure_table``);
 * a new column is added to the warehouse table; an incompatible type change raises
   ``SchemaDriftError`` naming the column, which fails this table only.
+
+A catalog entry without ``columns`` takes its columns, required columns, lookups and option sets
+from this metadata (``hr_dataverse.catalog_metadata``); the rules it derived are stored for the
+data-quality checks (``hr_dataverse.warehouse.table_rules``).
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..catalog_metadata import resolve_spec
 from ..dataverse import EntityInfo, get_entity
 from ..warehouse import ColumnSelection, DriftReport, SyncState, columns_for
+from ..warehouse.table_rules import TableRules, save_table_rules
 from .errors import UnknownColumnError
 
 if TYPE_CHECKING:
@@ -41,7 +47,11 @@ class PreparedTable:
 
 def prepare_table(client: DataverseClient, warehouse: Warehouse, spec: TableSpec) -> PreparedTable:
     # Labels only for the catalog's option sets, fetched only if a row lacks its FormattedValue.
-    entity = get_entity(client, spec.name, option_columns=spec.option_sets, lookup_targets=False, lazy_options=True)
+    # An entry without columns takes them from metadata, its lookup targets included (references).
+    entity = get_entity(client, spec.name, option_columns=None if spec.from_metadata else spec.option_sets,
+                        lookup_targets=spec.from_metadata, lazy_options=True)
+    metadata_driven = spec.from_metadata
+    spec = resolve_spec(spec, entity)
     selection = columns_for(spec, entity)
     state = warehouse.get_state(spec.name)
     known = set(((state.schema_columns or {}).get("columns") or {}) if state else {})
@@ -49,4 +59,6 @@ def prepare_table(client: DataverseClient, warehouse: Warehouse, spec: TableSpec
     if unknown:
         raise UnknownColumnError(spec.name, unknown)
     drift = warehouse.ensure_table(spec, selection.columns)
+    if metadata_driven:
+        save_table_rules(warehouse, spec.name, TableRules.of(spec))
     return PreparedTable(entity, spec.entity_set or entity.entity_set_name, selection, drift, state)

@@ -8,7 +8,9 @@ Connection fields (the labelled form comes from ``get_provider_info``):
 * extra: ``tenant_id`` (required), ``authority_host``, ``api_version``, ``ca_bundle``,
   ``client_secret_expires_on`` (YYYY-MM-DD), ``max_concurrency``, and instead of a secret a
   certificate: ``certificate_private_key`` + ``certificate_thumbprint``, or
-  ``certificate_pfx_base64`` / ``certificate_pfx_path`` + ``certificate_password``.
+  ``certificate_pfx_base64`` / ``certificate_pfx_path`` + ``certificate_password``; ``fno_url``
+  (the finance-and-operations environment, for catalog entries read from F&O OData, see
+  ``dataverse_provider.fno_tasks``).
 
 The same works as ``AIRFLOW_CONN_DATAVERSE_DEFAULT='{"conn_type": "dataverse", "host": …,
 "login": …, "password": …, "extra": {"tenant_id": …}}'``.
@@ -44,6 +46,7 @@ FIELD_LABELS = {
     "certificate": "Certificate (extra certificate_private_key/certificate_thumbprint or "
                    "certificate_pfx_base64/certificate_pfx_path/certificate_password)",
     "max_concurrency": "Max concurrent requests (extra max_concurrency)",
+    "fno_url": "Finance and operations URL (extra fno_url)",
 }
 # Extra keys whose values are credentials: registered with the log masker as soon as they are read.
 SECRET_EXTRAS = ("certificate_private_key", "certificate_pfx_base64", "certificate_password")

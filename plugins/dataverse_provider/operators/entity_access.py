@@ -66,9 +66,10 @@ class DataverseEntityAccessCheckOperator(DataverseCheckOperator):
         if any(t.required_for_mapping for t in catalog.tables):
             catalog = catalog.with_mapping(mapping_enabled(form))
         wanted = table_names(self.tables)
+        dataverse = [t for t in catalog.tables if not t.fno_entity]  # F&O entities are not Dataverse tables
         if not wanted:
-            return list(catalog.tables)
-        known = [t for t in catalog.tables if t.name in wanted]
+            return dataverse
+        known = [t for t in dataverse if t.name in wanted]
         extra = [(name, True) for name in wanted if name not in catalog]
         return [*known, *extra]
 
