@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 from ..dataverse import ChangePage, ChangeTrackingNotEnabled, DeltaTokenExpired
 from ..dataverse.settings import MAX_PAGE_SIZE
-from ..warehouse import LoadResult, LoadSession
+from ..warehouse import LoadResult, LoadSession, RequestCounts
 from .budget import ConcurrencyBudget
 from .counts import SourceCount, source_count
 from .errors import SyncError
@@ -124,7 +124,7 @@ class _TableRun:
         self.load_mode = "full"
         self.started = time.monotonic()
         self.started_at = datetime.now(UTC)
-        self.stats_at_start = (client.stats.requests, client.stats.throttled_429)
+        self.stats_at_start = _counts(client)
         self.prepared: PreparedTable | None = None
         self.count = SourceCount(None, "")
 
@@ -331,27 +331,32 @@ class _TableRun:
 
     def commit(self, load: LoadSession, mode: str, reason: str, link: str | None, *, reconcile: bool,
                partitions: int = 1) -> TableSyncResult:
-        requests, throttled = self.stats()
+        counts = self.stats()
+        requests = counts.requests
         status = WARNING if self.warnings else SUCCESS
         done: LoadResult = load.commit(
             delta_link=link, source_count=self.count.value, reconcile_deletes=reconcile, pages=self.pages,
             requests=requests, status=status, message="; ".join([reason, *self.warnings])[:4000],
+            counts=counts, warnings=self.warnings, run_started_at=self.started_at,
         )
         self.log.info("table %s: %s load done: %d upserted, %d deleted, %d live rows, %d pages, %d requests",
                       self.spec.name, mode, done.rows_upserted, done.rows_deleted, done.rows_total, self.pages,
                       requests)
         return TableSyncResult(
             table=self.spec.name, mode_used=mode, reason=reason, rows_upserted=done.rows_upserted,
-            rows_deleted=done.rows_deleted, pages=self.pages, requests=requests, throttled=throttled,
+            rows_deleted=done.rows_deleted, pages=self.pages, requests=requests, throttled=counts.throttled,
+            wait_seconds=round(counts.wait_seconds, 3), retries=counts.retries,
             seconds=round(time.monotonic() - self.started, 3), delta_link_stored=bool(link),
             warnings=list(self.warnings), source_count=self.count.value,
             source_count_method=self.count.method or None, partitions=partitions, rows_total=done.rows_total,
             status=status,
         )
 
-    def stats(self) -> tuple[int, int]:
-        requests, throttled = self.stats_at_start
-        return self.client.stats.requests - requests, self.client.stats.throttled_429 - throttled
+    def stats(self) -> RequestCounts:
+        """The client's counters since this load started."""
+        now, start = _counts(self.client), self.stats_at_start
+        return RequestCounts(requests=now.requests - start.requests, throttled=now.throttled - start.throttled,
+                             wait_seconds=now.wait_seconds - start.wait_seconds, retries=now.retries - start.retries)
 
     def warn(self, message: str, *, logged: bool = False) -> None:
         """Record a warning for the result and the run history; log it unless already logged."""
@@ -363,13 +368,20 @@ class _TableRun:
         """Append a failed run to the history; the table's state and rows stay as they were."""
         message = f"{type(exc).__name__}: {exc}"
         self.log.error("table %s: sync failed: %s", self.spec.name, message)
-        requests, _ = self.stats()
+        counts = self.stats()
         try:
             self.warehouse.record_run(self.run_id, self.spec.name, self.load_mode, status=FAILED,
-                                      started_at=self.started_at, pages=self.pages, requests=requests,
-                                      message="; ".join([message, *self.warnings])[:4000])
+                                      started_at=self.started_at, pages=self.pages, requests=counts.requests,
+                                      message="; ".join([message, *self.warnings])[:4000], counts=counts,
+                                      warnings=self.warnings)
         except Exception as record_exc:  # noqa: BLE001 - the original error matters more; say why history lacks it
             self.log.error("table %s: could not record the failed run: %s", self.spec.name, record_exc)
+
+
+def _counts(client: DataverseClient) -> RequestCounts:
+    stats = client.stats
+    return RequestCounts(requests=stats.requests, throttled=stats.throttled_429, wait_seconds=stats.wait_seconds,
+                         retries=stats.retries)
 
 
 class _Baseline:

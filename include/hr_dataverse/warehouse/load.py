@@ -19,7 +19,7 @@ import io
 import itertools
 import logging
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -33,6 +33,7 @@ from .errors import WarehouseError
 from .schema import TIMESTAMP, TableLayout, sql_type
 
 if TYPE_CHECKING:
+    from .state import RequestCounts
     from .warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -144,6 +145,9 @@ class LoadSession:
         status: str = "success",
         message: str | None = None,
         partial: bool = False,
+        counts: RequestCounts | None = None,
+        warnings: Sequence[str] = (),
+        run_started_at: datetime | None = None,
     ) -> LoadResult:
         """Apply everything staged and record it, atomically; closes the session.
 
@@ -151,7 +155,8 @@ class LoadSession:
         without change tracking). ``reconcile_deletes``: a full load saw every source row, so live
         rows it did not see are soft-deleted. ``partial``: one key-range part of a partitioned full
         load — rows are merged but state, history and reconciliation wait for
-        ``Warehouse.finish_load``.
+        ``Warehouse.finish_load``. ``run_started_at``: when the load began (its reads before staging
+        included), for the run history; default when this session began.
         """
         self._check_open()
         if partial and (delta_link or reconcile_deletes):
@@ -173,10 +178,10 @@ class LoadSession:
                 totals = self._wh._totals(self._conn, self._layout.table)
                 if not partial:
                     self._wh._save_load(
-                        self._conn, self.table, self.run_id, self.mode, now=now, started_at=self.started_at,
+                        self._conn, self.table, self.run_id, self.mode, now=now, started_at=run_started_at or self.started_at,
                         delta_link=delta_link, source_count=source_count, upserted=upserted,
                         deleted=deleted + reconciled, totals=totals, pages=pages, requests=requests,
-                        status=status, message=message,
+                        status=status, message=message, counts=counts, warnings=warnings,
                     )
         except sa.exc.DBAPIError as exc:
             self.abort()
