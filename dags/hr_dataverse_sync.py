@@ -34,6 +34,9 @@ first run, then kept fresh with change tracking (deltas, deletions as soft delet
    because the last task, data_quality, also runs after failures, and a run's state follows its
    last tasks.
 
+Alerts (Variable `hr_dataverse_alerts`: e-mail, Teams, Slack): a pre-flight blocker, a short-read
+refusal in a load, a data-quality error, and the failed run (from `watcher`).
+
 Every 15 minutes by default (`HR_DATAVERSE_SYNC_SCHEDULE`: a cron expression or preset, `none` for
 manual only), one run at a time, no catch-up. Targets: connection `dataverse_default`; warehouse
 connection `hr_warehouse`, else `$HR_WAREHOUSE_URL`, else `data/hr_warehouse.db`. The DAGs
@@ -50,6 +53,7 @@ import pendulum
 from airflow.sdk import DAG, Param, TriggerRule, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
+from dataverse_provider.alerts import alert_on
 from dataverse_provider.assets import SYNC_ALIAS, table_asset
 from dataverse_provider.dag_defaults import retrying
 from dataverse_provider.operators.data_quality import HrDataQualityOperator
@@ -131,7 +135,9 @@ with DAG(
 
     # One pool slot per request the task can have in flight; one summary value each (not one XCom per key).
     load_options: dict[str, Any] = {"pool": DATAVERSE_POOL, "outlets": [SYNC_ALIAS],
-                                    "map_index_template": "{{ table }}", "multiple_outputs": False}
+                                    "map_index_template": "{{ table }}", "multiple_outputs": False,
+                                    # the short-read guard's refusal carries alert_event="short_read"
+                                    "on_failure_callback": alert_on("short_read", only_when_marked=True)}
 
     @task(pool_slots=1, **load_options)
     def load_table(table: str) -> dict[str, Any]:
@@ -163,16 +169,17 @@ with DAG(
 
     # Without it a run whose mapping or loads failed would end "success": data_quality, the last task,
     # runs after failures too, and a run's state is that of its leaves.
-    @task(trigger_rule=TriggerRule.ONE_FAILED)
+    @task(trigger_rule=TriggerRule.ONE_FAILED, on_failure_callback=alert_on("failed_run"))
     def watcher() -> None:
         raise AirflowFailException("a step of this run failed (the tasks marked failed or upstream_failed); "
                                    "this task only marks the run failed, after the data-quality report was written")
 
     # The checks send one request at a time: one slot of the shared Dataverse budget each.
-    token = DataverseTokenValidationOperator(task_id="validate_token", pool=DATAVERSE_POOL)
+    token = DataverseTokenValidationOperator(task_id="validate_token", pool=DATAVERSE_POOL,
+                                             on_failure_callback=alert_on("preflight_blocker"))
     access = DataverseEntityAccessCheckOperator(task_id="check_entity_access", tables="{{ params.tables }}",
                                                 count_rows=False,  # the loads count each table anyway
-                                                pool=DATAVERSE_POOL)
+                                                pool=DATAVERSE_POOL, on_failure_callback=alert_on("preflight_blocker"))
     regular_tables = resolve_tables.override(task_id="regular_tables")(large=False)
     large_tables = resolve_tables.override(task_id="large_tables")(large=True)
     regular = load_table.expand(table=regular_tables)
@@ -182,7 +189,8 @@ with DAG(
     # Last, whatever happened before it (see the docstring); its few metadata reads take one slot.
     quality = HrDataQualityOperator(task_id="data_quality", dataverse_conn_id="dataverse_default",
                                     tables="{{ params.tables }}", params_key=DATA_QUALITY,
-                                    trigger_rule=TriggerRule.ALL_DONE, pool=DATAVERSE_POOL)
+                                    trigger_rule=TriggerRule.ALL_DONE, pool=DATAVERSE_POOL,
+                                    on_failure_callback=alert_on("dq_error"))
     mapping = map_characteristics()
     summary >> mapping >> quality
     [mapping, quality] >> watcher()

@@ -74,6 +74,7 @@ class Emulator:
         self.entra: Any = None
         self.security: Any = None
         self.webapi: Any = None
+        self.graph: Any = None
 
     @property
     def environment_url(self) -> str:
@@ -91,6 +92,9 @@ class Emulator:
             self.entra, self.config, self.clock, self.base_url, list(self.schema), list(URS_TABLES)
         )
         self.webapi = WebApi(self)
+        from .graph import Graph
+
+        self.graph = Graph.with_defaults(self.entra, self.config)  # Microsoft Graph: the app's own credentials
 
     def info(self) -> dict[str, Any]:
         """The ready line: everything a client needs to connect."""
@@ -119,6 +123,8 @@ class Emulator:
             from .admin import handle_admin
 
             return handle_admin(self, req), None
+        if req.path.startswith(("/v1.0/", "/beta/")):
+            return self.graph.handle(req), None
         resp = self.entra.handle(req)
         if resp is None:
             resp = Response.json(404, {"error": "not_found", "error_description": f"No route for {req.path}"})

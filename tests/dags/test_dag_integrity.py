@@ -62,8 +62,9 @@ def test_dags_have_tags_docs_and_retries(dagbag) -> None:
 def test_connection_check_dag_shape(dagbag) -> None:
     dag = dagbag.dags["hr_connection_check"]
     assert dag.schedule == "@daily"
-    assert [t.task_id for t in dag.topological_sort()] == ["validate_token", "check_entity_access"]
-    assert set(dag.params) == {"conn_id", "secret_warn_days", "tables"}
+    assert {t.task_id: t.upstream_task_ids for t in dag.tasks} == {
+        "validate_token": set(), "check_entity_access": {"validate_token"}, "credential_expiry": set()}
+    assert set(dag.params) == {"conn_id", "secret_warn_days", "credential_warn_days", "tables"}
     for name, param in dag.params.items():
         assert param.schema.get("title") and param.description, f"param {name} needs a title and description"
 
