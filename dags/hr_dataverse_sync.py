@@ -38,7 +38,11 @@ Alerts (Variable `hr_dataverse_alerts`: e-mail, Teams, Slack): a pre-flight bloc
 refusal in a load, a data-quality error, and the failed run (from `watcher`).
 
 Every 15 minutes by default (`HR_DATAVERSE_SYNC_SCHEDULE`: a cron expression or preset, `none` for
-manual only), one run at a time, no catch-up. Targets: connection `dataverse_default`; warehouse
+manual only), one run at a time, no catch-up. **Event-driven** with `HR_DATAVERSE_POLL_TABLES`
+(`all` or a list): a trigger in the triggerer follows each table's stored delta link for one row
+every `HR_DATAVERSE_POLL_INTERVAL` seconds and starts a run for the changed tables only; cron then
+stays as a daily safety net unless `HR_DATAVERSE_SYNC_SCHEDULE` says otherwise
+(`dataverse_provider.event_sync`). Targets: connection `dataverse_default`; warehouse
 connection `hr_warehouse`, else `$HR_WAREHOUSE_URL`, else `data/hr_warehouse.db`. The DAGs
 `hr_urs_mapping` and `hr_data_quality` run steps 6 and 7 on their own.
 """
@@ -56,6 +60,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from dataverse_provider.alerts import alert_on
 from dataverse_provider.assets import SYNC_ALIAS, table_asset
 from dataverse_provider.dag_defaults import retrying
+from dataverse_provider.event_sync import changed_tables, sync_schedule
 from dataverse_provider.operators.data_quality import HrDataQualityOperator
 from dataverse_provider.operators.entity_access import DataverseEntityAccessCheckOperator
 from dataverse_provider.operators.token_validation import DataverseTokenValidationOperator
@@ -81,10 +86,15 @@ def _schedule() -> str | None:
 
 TABLE_NAMES = catalog_names()
 PARTITION_SLOTS = partition_slots()
+# Cron alone, or (HR_DATAVERSE_POLL_TABLES set) change events from the triggerer OR cron as a safety net.
+SCHEDULE = sync_schedule(_schedule(), TABLE_NAMES, cron_explicit=bool(os.environ.get(SCHEDULE_ENV, "").strip()))
+# Runs started by change events work on the changed tables only (an explicit selection wins).
+SELECTED_TABLES = "{{ params.tables or changed_tables(triggering_asset_events) }}"
 
 with DAG(
     dag_id="hr_dataverse_sync",
-    schedule=_schedule(),
+    schedule=SCHEDULE,
+    user_defined_macros={"changed_tables": changed_tables},
     start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -123,7 +133,9 @@ with DAG(
         """The selected catalog tables that are (not) read as parallel key ranges."""
         from dataverse_provider.sync_tasks import resolve_tables as resolve
 
-        return resolve(get_current_context()["params"]["tables"])["large" if large else "regular"]
+        context = get_current_context()
+        selected = context["params"]["tables"] or changed_tables(context.get("triggering_asset_events"))
+        return resolve(selected)["large" if large else "regular"]
 
     def load(table: str, slots: int) -> dict[str, Any]:
         from dataverse_provider.sync_tasks import load_table as sync_one
@@ -177,7 +189,7 @@ with DAG(
     # The checks send one request at a time: one slot of the shared Dataverse budget each.
     token = DataverseTokenValidationOperator(task_id="validate_token", pool=DATAVERSE_POOL,
                                              on_failure_callback=alert_on("preflight_blocker"))
-    access = DataverseEntityAccessCheckOperator(task_id="check_entity_access", tables="{{ params.tables }}",
+    access = DataverseEntityAccessCheckOperator(task_id="check_entity_access", tables=SELECTED_TABLES,
                                                 count_rows=False,  # the loads count each table anyway
                                                 pool=DATAVERSE_POOL, on_failure_callback=alert_on("preflight_blocker"))
     regular_tables = resolve_tables.override(task_id="regular_tables")(large=False)
@@ -188,7 +200,7 @@ with DAG(
     integration_enabled() >> token >> access >> [regular_tables, large_tables]
     # Last, whatever happened before it (see the docstring); its few metadata reads take one slot.
     quality = HrDataQualityOperator(task_id="data_quality", dataverse_conn_id="dataverse_default",
-                                    tables="{{ params.tables }}", params_key=DATA_QUALITY,
+                                    tables=SELECTED_TABLES, params_key=DATA_QUALITY,
                                     trigger_rule=TriggerRule.ALL_DONE, pool=DATAVERSE_POOL,
                                     on_failure_callback=alert_on("dq_error"))
     mapping = map_characteristics()
