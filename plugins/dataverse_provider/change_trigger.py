@@ -53,7 +53,9 @@ class DataverseChangeTrigger(BaseEventTrigger):
         pacer = PollPacer(interval=self.interval, tables=self.tables, budget_per_hour=self.budget_per_hour)
         fired_for: str | None = None
         failures, alerted = 0, False
+        loop = asyncio.get_running_loop()
         while True:
+            started = loop.time()
             link: str | None = None
             try:
                 link = await asyncio.to_thread(self._stored_link)
@@ -73,7 +75,7 @@ class DataverseChangeTrigger(BaseEventTrigger):
                 log.info("change poll of %s: %s; starting a sync", self.table, result.outcome)
                 yield TriggerEvent({"table": self.table, "outcome": str(result.outcome),
                                     "detected_at": datetime.now(UTC).isoformat()})
-            await asyncio.sleep(pacer.next_delay(result))
+            await asyncio.sleep(max(0.0, pacer.next_delay(result) - (loop.time() - started)))  # a steady rate
 
     # --- blocking parts, run in threads ------------------------------------------------------
 
