@@ -51,6 +51,8 @@ def bar_chart(chart_id: str, title: str, labels: Sequence[str], series: Sequence
     top = nice_max(peak)
     parts = [f'<svg id="{escape(chart_id)}" class="chart" xmlns="http://www.w3.org/2000/svg" '
              f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}">',
+             f"<style>#{escape(chart_id)} .grid{{stroke:#d0d7de}}#{escape(chart_id)} .tick{{font:11px sans-serif;"
+             f"fill:#57606a}}#{escape(chart_id)} .chart-title{{font:600 13px sans-serif;fill:#1f2328}}</style>",
              f'<text x="{LEFT}" y="16" class="chart-title">{escape(title)}</text>']
     for k in range(5):  # grid + y labels
         value = top * k / 4
