@@ -126,3 +126,13 @@ def test_short_read_alert_keys_on_the_exception_marker(smtp_sink: Any, alerts_co
     assert smtp_sink.messages == []
     notifier.notify({"ti": ti, "run_id": "r1", "exception": ShortRead("full load read 10 of 5000 rows; no deletes")})
     assert smtp_sink.subjects() == ["[HR sync] HR sync refused to delete on a short read: hr_dataverse_sync / load_table"]
+
+
+def test_failing_poller_alerts_once(smtp_sink: Any, alerts_config: dict[str, Any]) -> None:
+    from dataverse_provider.change_trigger import DataverseChangeTrigger
+
+    trigger = DataverseChangeTrigger(table="cdm_worker", interval=60)
+    assert trigger._alert("NetworkError: connection refused by the Dataverse host") is True
+    [subject] = smtp_sink.subjects()
+    assert subject == "[HR sync] HR change poller is failing: hr_dataverse_sync"
+    assert "table cdm_worker: 3 polls in a row failed" in smtp_sink.body(0)
