@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -26,8 +27,10 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+import requests
 import sqlalchemy as sa
 
 from dataverse_emulator.mutations import change_job_title
@@ -221,6 +224,17 @@ def test_hr_change_starts_a_sync_of_that_table_and_quiet_costs_the_readme_rate(
                     "AND task_id = 'load_table'"), {"d": DAG_ID, "r": run.run_id}).scalars().all()
             assert loads == ["cdm_worker"]  # the changed table only
             assert [r.run_id for r in warehouse.runs(table="cdm_job")] == ["initial"]
+
+            # The sync-history page, served by the real API server's plugin from the same warehouse:
+            # refused anonymously, shown to a signed-in user with this run's load.
+            page = f"http://127.0.0.1:{api_port}/hr-sync-history/dag-runs/{DAG_ID}/{quote(run.run_id, safe='')}/"
+            assert requests.get(page, timeout=60).status_code == 401
+            users = json.loads((tmp_path / "airflow" / "simple_auth_manager_passwords.json.generated").read_text())
+            token = requests.post(f"http://127.0.0.1:{api_port}/auth/token", timeout=60,
+                                  json={"username": "admin", "password": users["admin"]}).json()["access_token"]
+            shown = requests.get(page, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+            assert shown.status_code == 200 and f"HR sync history: run {run.run_id}" in shown.text
+            assert re.findall(r'<tr class="load">.*?</tr>', shown.text, re.S)[0].count("cdm_worker") == 1
             (tmp_path / "latency.json").write_text(json.dumps(
                 {"quiet_requests_per_hour": per_hour, "expected": expected, "run_created_s": started_after,
                  "warehouse_s": landed_after}))
