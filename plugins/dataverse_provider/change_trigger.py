@@ -41,6 +41,7 @@ class DataverseChangeTrigger(BaseEventTrigger):
         self.interval = float(interval)
         self.tables = int(tables)
         self.budget_per_hour = int(budget_per_hour)
+        self._warehouse: Any = None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (f"{type(self).__module__}.{type(self).__qualname__}",
@@ -82,11 +83,14 @@ class DataverseChangeTrigger(BaseEventTrigger):
     def _stored_link(self) -> str | None:
         from dataverse_provider.warehouse import open_warehouse
 
-        warehouse = open_warehouse()
+        if self._warehouse is None:  # kept between polls (one small engine), reopened after a failure
+            self._warehouse = open_warehouse()
         try:
-            state = warehouse.get_state(self.table)
-        finally:
-            warehouse.dispose()
+            state = self._warehouse.get_state(self.table)
+        except Exception:
+            self._warehouse.dispose()
+            self._warehouse = None
+            raise
         return state.delta_link if state else None
 
     def _probe(self, link: str) -> Any:
