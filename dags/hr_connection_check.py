@@ -20,6 +20,13 @@ its cause and fix. Warnings (secret expiring soon, change tracking off, optional
 unreadable) are logged only. Each task writes a JSON report to
 `$HR_REPORTS_DIR/checks/<dag_id>/<run_id>/<task_id>.json` (default `<AIRFLOW_HOME>/../reports`).
 
+3. **credential_expiry**: reads the app registration's secrets and certificates from Microsoft
+   Graph (with the app's own credentials; needs the application permission Application.Read.All,
+   else it falls back to the date typed in the connection and says which permission to grant) and
+   **fails, as a warning, when the credential in use expires within `credential_warn_days`** (Airflow
+   has no warning state; nothing waits for this task). It alerts (`credential_expiry`).
+
+Blockers alert as `preflight_blocker` (Variable `hr_dataverse_alerts`, see `dataverse_provider.alerts`).
 Runs daily and on demand (Trigger DAG → the form below).
 """
 
@@ -30,7 +37,9 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DAG, Param
 
+from dataverse_provider.alerts import alert_on
 from dataverse_provider.dag_defaults import retrying
+from dataverse_provider.operators.credential_expiry import DataverseCredentialExpiryOperator
 from dataverse_provider.operators.entity_access import DataverseEntityAccessCheckOperator
 from dataverse_provider.operators.hr_coverage import DataverseHrCoverageOperator
 from dataverse_provider.operators.token_validation import DataverseTokenValidationOperator
@@ -56,6 +65,11 @@ with DAG(
             description="Warn when the client secret expires within this many days "
                         "(needs 'Client secret expires on' in the connection).",
         ),
+        "credential_warn_days": Param(
+            None, type=["null", "integer"], minimum=0, maximum=730, title="Warn days before credential expiry",
+            description="credential_expiry fails (and alerts) when the secret or certificate in use expires within "
+                        "this many days. Empty: credential_warn_days of the Variable hr_dataverse_alerts (30).",
+        ),
         "tables": Param(
             [], type=["null", "array"], items={"type": "string"}, title="Tables",  # nullable: optional in the form
             description="Table logical names to check, e.g. cdm_worker. Empty: every table of the entity catalog.",
@@ -66,11 +80,19 @@ with DAG(
         task_id="validate_token",
         dataverse_conn_id="{{ params.conn_id }}",
         secret_warn_days="{{ params.secret_warn_days }}",
+        on_failure_callback=alert_on("preflight_blocker"),
     )
     check_entity_access = DataverseEntityAccessCheckOperator(
         task_id="check_entity_access",
         dataverse_conn_id="{{ params.conn_id }}",
         tables="{{ params.tables }}",
+        on_failure_callback=alert_on("preflight_blocker"),
+    )
+    DataverseCredentialExpiryOperator(
+        task_id="credential_expiry",
+        dataverse_conn_id="{{ params.conn_id }}",
+        warn_days="{{ params.credential_warn_days }}",
+        on_failure_callback=alert_on("credential_expiry"),
     )
     report_new_hr_tables = DataverseHrCoverageOperator(
         task_id="report_new_hr_tables",

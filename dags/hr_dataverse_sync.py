@@ -43,8 +43,15 @@ first run, then kept fresh with change tracking (deltas, deletions as soft delet
    because the last task, data_quality, also runs after failures, and a run's state follows its
    last tasks.
 
+Alerts (Variable `hr_dataverse_alerts`: e-mail, Teams, Slack): a pre-flight blocker, a short-read
+refusal in a load, a data-quality error, and the failed run (from `watcher`).
+
 Every 15 minutes by default (`HR_DATAVERSE_SYNC_SCHEDULE`: a cron expression or preset, `none` for
-manual only), one run at a time, no catch-up. Targets: connection `dataverse_default`; warehouse
+manual only), one run at a time, no catch-up. **Event-driven** with `HR_DATAVERSE_POLL_TABLES`
+(`all` or a list): a trigger in the triggerer follows each table's stored delta link for one row
+every `HR_DATAVERSE_POLL_INTERVAL` seconds and starts a run for the changed tables only; cron then
+stays as a daily safety net unless `HR_DATAVERSE_SYNC_SCHEDULE` says otherwise
+(`dataverse_provider.event_sync`). Targets: connection `dataverse_default`; warehouse
 connection `hr_warehouse`, else `$HR_WAREHOUSE_URL`, else `data/hr_warehouse.db`. The DAGs
 `hr_urs_mapping` and `hr_data_quality` run steps 6 and 7 on their own.
 """
@@ -59,9 +66,11 @@ import pendulum
 from airflow.sdk import DAG, Param, TriggerRule, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
+from dataverse_provider.alerts import alert_on
 from dataverse_provider.assets import SYNC_ALIAS, table_asset
 from dataverse_provider.categories import CATEGORIES, MACROS, category_param
 from dataverse_provider.dag_defaults import retrying
+from dataverse_provider.event_sync import changed_tables, sync_schedule
 from dataverse_provider.operators.data_quality import HrDataQualityOperator
 from dataverse_provider.operators.entity_access import DataverseEntityAccessCheckOperator
 from dataverse_provider.operators.token_validation import DataverseTokenValidationOperator
@@ -87,10 +96,15 @@ def _schedule() -> str | None:
 
 TABLE_NAMES = catalog_names()
 PARTITION_SLOTS = partition_slots()
+# Cron alone, or (HR_DATAVERSE_POLL_TABLES set) change events from the triggerer OR cron as a safety net.
+SCHEDULE = sync_schedule(_schedule(), TABLE_NAMES, cron_explicit=bool(os.environ.get(SCHEDULE_ENV, "").strip()))
+# Runs started by change events work on the changed tables only (an explicit selection wins).
+# The form's tables and categories; with neither, the tables whose change started the run (else all).
+SELECTED_TABLES = "{{ selected_tables(params.tables, params.categories) or changed_tables(triggering_asset_events) }}"
 
 with DAG(
     dag_id="hr_dataverse_sync",
-    schedule=_schedule(),
+    schedule=SCHEDULE,
     start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -98,7 +112,7 @@ with DAG(
     tags=["dataverse", "hr", "sync"],
     doc_md=__doc__,
     render_template_as_native_obj=True,  # params reach the operators as lists, not text
-    user_defined_macros=MACROS,  # selected_tables(tables, categories)
+    user_defined_macros={**MACROS, "changed_tables": changed_tables},  # selected_tables(tables, categories)
     default_args=retrying(execution_timeout=timedelta(hours=1)),  # see dataverse_provider.dag_defaults
     params={
         "tables": Param(
@@ -143,9 +157,11 @@ with DAG(
         from dataverse_provider.categories import selected_tables
         from dataverse_provider.sync_tasks import resolve_tables as resolve
 
-        params = get_current_context()["params"]
+        context = get_current_context()
+        params = context["params"]
         chosen = selected_tables(params["tables"], params.get(CATEGORIES))
-        return resolve(chosen)["large" if large else "regular"]
+        selected = chosen or changed_tables(context.get("triggering_asset_events"))
+        return resolve(selected)["large" if large else "regular"]
 
     def load(table: str, slots: int) -> dict[str, Any]:
         from dataverse_provider.sync_tasks import delete_guard
@@ -160,7 +176,9 @@ with DAG(
 
     # One pool slot per request the task can have in flight; one summary value each (not one XCom per key).
     load_options: dict[str, Any] = {"pool": DATAVERSE_POOL, "outlets": [SYNC_ALIAS],
-                                    "map_index_template": "{{ table }}", "multiple_outputs": False}
+                                    "map_index_template": "{{ table }}", "multiple_outputs": False,
+                                    # the short-read guard's refusal carries alert_event="short_read"
+                                    "on_failure_callback": alert_on("short_read", only_when_marked=True)}
 
     @task(pool_slots=1, **load_options)
     def load_table(table: str) -> dict[str, Any]:
@@ -192,17 +210,17 @@ with DAG(
 
     # Without it a run whose mapping or loads failed would end "success": data_quality, the last task,
     # runs after failures too, and a run's state is that of its leaves.
-    @task(trigger_rule=TriggerRule.ONE_FAILED)
+    @task(trigger_rule=TriggerRule.ONE_FAILED, on_failure_callback=alert_on("failed_run"))
     def watcher() -> None:
         raise AirflowFailException("a step of this run failed (the tasks marked failed or upstream_failed); "
                                    "this task only marks the run failed, after the data-quality report was written")
 
     # The checks send one request at a time: one slot of the shared Dataverse budget each.
-    token = DataverseTokenValidationOperator(task_id="validate_token", pool=DATAVERSE_POOL)
-    selection = "{{ selected_tables(params.tables, params.categories) }}"
-    access = DataverseEntityAccessCheckOperator(task_id="check_entity_access", tables=selection,
+    token = DataverseTokenValidationOperator(task_id="validate_token", pool=DATAVERSE_POOL,
+                                             on_failure_callback=alert_on("preflight_blocker"))
+    access = DataverseEntityAccessCheckOperator(task_id="check_entity_access", tables=SELECTED_TABLES,
                                                 count_rows=False,  # the loads count each table anyway
-                                                pool=DATAVERSE_POOL)
+                                                pool=DATAVERSE_POOL, on_failure_callback=alert_on("preflight_blocker"))
     regular_tables = resolve_tables.override(task_id="regular_tables")(large=False)
     large_tables = resolve_tables.override(task_id="large_tables")(large=True)
     regular = load_table.expand(table=regular_tables)
@@ -211,8 +229,9 @@ with DAG(
     integration_enabled() >> token >> access >> [regular_tables, large_tables]
     # Last, whatever happened before it (see the docstring); its few metadata reads take one slot.
     quality = HrDataQualityOperator(task_id="data_quality", dataverse_conn_id="dataverse_default",
-                                    tables=selection, params_key=DATA_QUALITY, check_loads=True,
-                                    trigger_rule=TriggerRule.ALL_DONE, pool=DATAVERSE_POOL)
+                                    tables=SELECTED_TABLES, params_key=DATA_QUALITY, check_loads=True,
+                                    trigger_rule=TriggerRule.ALL_DONE, pool=DATAVERSE_POOL,
+                                    on_failure_callback=alert_on("dq_error"))
     mapping = map_characteristics()
     summary >> mapping >> quality
     [mapping, quality] >> watcher()

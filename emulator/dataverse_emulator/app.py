@@ -79,6 +79,7 @@ class Emulator:
         self.security: Any = None
         self.webapi: Any = None
         self.fno: Any = None  # finance and operations OData (fno.py)
+        self.graph: Any = None
 
     @property
     def environment_url(self) -> str:
@@ -100,6 +101,9 @@ class Emulator:
 
         self.entra.add_resource(self.config.tenant_id, self.base_url + self.config.fno_path)  # its own audience
         self.fno = FnoService(self)
+        from .graph import Graph
+
+        self.graph = Graph.with_defaults(self.entra, self.config)  # Microsoft Graph: the app's own credentials
 
     def info(self) -> dict[str, Any]:
         """The ready line: everything a client needs to connect."""
@@ -140,6 +144,8 @@ class Emulator:
             injected = fault_response(self.entra, req, fault) if fault is not None else None
             if injected is not None:
                 return injected, None
+        if req.path.startswith(("/v1.0/", "/beta/")):
+            return self.graph.handle(req), None
         resp = self.entra.handle(req)
         if resp is None:
             resp = Response.json(404, {"error": "not_found", "error_description": f"No route for {req.path}"})

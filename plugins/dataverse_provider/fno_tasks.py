@@ -35,7 +35,8 @@ def fno_settings(hook: DataverseHook) -> Any:
     return FnoSettings(url, cross_company=str(cross).lower() not in ("false", "0", "no"))
 
 
-def sync_fno(hook: DataverseHook, warehouse: Warehouse, spec: TableSpec, run_id: str) -> TableSyncResult:
+def sync_fno(hook: DataverseHook, warehouse: Warehouse, spec: TableSpec, run_id: str,
+             guard: Any = None) -> TableSyncResult:
     """Full reload of one F&O entity; problems a retry cannot fix become ``SyncError`` (no retry)."""
     from airflow.sdk.log import mask_secret
 
@@ -47,7 +48,7 @@ def sync_fno(hook: DataverseHook, warehouse: Warehouse, spec: TableSpec, run_id:
     identity, settings = hook.get_conn().settings, fno_settings(hook)
     try:
         with FnoClient(identity, settings, on_new_token=mask_secret) as client:
-            return sync_fno_entity(client, warehouse, spec, run_id=run_id)
+            return sync_fno_entity(client, warehouse, spec, run_id=run_id, guard=guard)
     except FnoError as exc:
         if is_transient(exc):
             raise

@@ -122,16 +122,17 @@ def load_table(table: str, *, mode: str, slots: int, run_id: str, outlet_events:
         client = hook.get_conn()
         # Never more requests in flight than the pool slots held, nor than the connection allows.
         budget = ConcurrencyBudget(min(slots, client.settings.max_concurrency))
+        guard = guard if guard is not None else delete_guard()
         if spec.fno_entity:  # finance and operations OData: a full reload every run
             from dataverse_provider.fno_tasks import sync_fno
 
-            result = sync_fno(hook, warehouse, spec, run_id).to_dict()
+            result = sync_fno(hook, warehouse, spec, run_id, guard=guard).to_dict()
         else:
             # An optional table that cannot be read is expected: its failure is a warning, not an error.
             table_log = log if spec.required else _WarningsOnly(log, {})
             result = sync_table(client, warehouse, spec, mode=mode, run_id=run_id, concurrency=budget,
-                                delete_guard=guard if guard is not None else delete_guard(),
-                                lock_wait_s=lock_wait_s(), log=table_log).to_dict()  # type: ignore[arg-type]
+                                delete_guard=guard, lock_wait_s=lock_wait_s(),
+                                log=table_log).to_dict()  # type: ignore[arg-type]
     except Exception as exc:
         error = task_error(table, exc)
         if error is None:
@@ -163,9 +164,13 @@ def fail_on_held_deletes(result: dict[str, Any]) -> None:
     the next scheduled run reads the table in full again (no delta link was stored). What was read
     is committed, so failing loses no work.
     """
+    from hr_dataverse.alerts import AlertEvent
+
     held = result.get("deletes_held")
     if held:
-        raise AirflowFailException(f"{held['message']} (cause: {held['cause']})")
+        error = AirflowFailException(f"{held['message']} (cause: {held['cause']})")
+        error.alert_event = AlertEvent.SHORT_READ  # type: ignore[attr-defined]  # the load's alert callback keys on it
+        raise error
 
 
 class _WarningsOnly(logging.LoggerAdapter):  # type: ignore[type-arg]

@@ -64,8 +64,8 @@ def test_connection_check_dag_shape(dagbag) -> None:
     assert dag.schedule == "@daily"
     assert {t.task_id: t.upstream_task_ids for t in dag.tasks} == {
         "validate_token": set(), "check_entity_access": {"validate_token"},
-        "report_new_hr_tables": {"validate_token"}}
-    assert set(dag.params) == {"conn_id", "secret_warn_days", "tables"}
+        "report_new_hr_tables": {"validate_token"}, "credential_expiry": set()}
+    assert set(dag.params) == {"conn_id", "secret_warn_days", "credential_warn_days", "tables"}
     for name, param in dag.params.items():
         assert param.schema.get("title") and param.description, f"param {name} needs a title and description"
 

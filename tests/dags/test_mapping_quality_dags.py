@@ -74,7 +74,8 @@ def test_sync_dag_maps_after_the_loads_and_checks_quality_last(dags: dict[str, A
     assert (mapping.pool, mapping.pool_slots, quality.pool) == (DATAVERSE_POOL, 1, DATAVERSE_POOL)
     assert isinstance(quality, HrDataQualityOperator)
     assert (quality.params_key, quality.dataverse_conn_id, quality.tables) == (
-        "data_quality", "dataverse_default", "{{ selected_tables(params.tables, params.categories) }}")
+        "data_quality", "dataverse_default",
+        "{{ selected_tables(params.tables, params.categories) or changed_tables(triggering_asset_events) }}")
     assert [link.name for link in quality.operator_extra_links] == ["Data quality report"]
 
 

@@ -4,6 +4,7 @@ its own token audience; F&O errors mapped to clear messages (SQLite and PostgreS
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from hr_dataverse.catalog import load_catalog, parse_catalog
 from hr_dataverse.dataverse import AuthError, ForeignHostError
 from hr_dataverse.fno import FnoClient, FnoError, FnoSettings, short_read, sync_fno_entity
 from hr_dataverse.fno.entity import natural_key, parse_entity
+from hr_dataverse.sync import DeleteGuardSettings
 from hr_dataverse.warehouse.table_rules import load_table_rules
 
 KEYS = ("dataAreaId", "PersonnelNumber", "PlanPeriodId", "PlanId", "CoverageOptionId", "ValidFrom", "ValidTo")
@@ -76,7 +78,20 @@ def test_enrollments_land_over_pages_and_companies_surviving_429s(emulator_facto
     third = sync_fno_entity(client, wh, spec, run_id="run-3")
     assert third.rows_deleted == 0 and third.status == "warning" and third.rows_total == len(source) + 1
     assert "no rows were marked deleted" in third.warnings[0] and f"counted {len(source)}" in third.warnings[0]
+    assert third.deletes_held is not None and third.deletes_held["cause"] == "short_read"  # the task fails on it
     assert wh.get_state(spec.name).mode == "full_every_run"
+
+    # A complete read that would delete more than the allowance is held by the same guard as Dataverse loads,
+    # and goes through when a person allows the mass deletion for the run.
+    emu.app.config.fno_truncate_after_pages = None
+    del source[:3]
+    strict = DeleteGuardSettings(max_delete_fraction=0.0, min_delete_allowance=2)
+    fourth = sync_fno_entity(client, wh, spec, run_id="run-4", guard=strict)
+    assert fourth.rows_deleted == 0 and fourth.deletes_held["cause"] == "mass_delete"
+    assert len(live_keys(wh, spec.name)) == len(source) + 4
+    fifth = sync_fno_entity(client, wh, spec, run_id="run-5", guard=replace(strict, allow_mass_delete=True))
+    assert fifth.rows_deleted == 4 and fifth.deletes_held is None and fifth.status == "success"
+    assert live_keys(wh, spec.name) == {natural_key(r, KEYS) for r in source}
 
 
 def test_without_cross_company_only_the_default_company_is_read(emulator_factory, fno_client):

@@ -44,9 +44,10 @@ class TokenProvider:
     """
 
     def __init__(self, settings: DataverseSettings,
-                 *, on_new_token: Callable[[str], None] | None = None) -> None:
+                 *, on_new_token: Callable[[str], None] | None = None, scope: str | None = None) -> None:
         self.settings = settings
         self.on_new_token = on_new_token
+        self.scope = scope or settings.scope  # another resource with the same app (Microsoft Graph)
         self._app: msal.ConfidentialClientApplication | None = None
         self._lock = threading.Lock()
         self._secrets = [s for s in (settings.client_secret,) if s]
@@ -66,7 +67,7 @@ class TokenProvider:
                 for item in list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
                     cache.remove_at(item)
             try:
-                result = app.acquire_token_for_client(scopes=[self.settings.scope])
+                result = app.acquire_token_for_client(scopes=[self.scope])
             except requests.RequestException as exc:
                 err = network_error(exc, self.settings.authority)
                 if err.reason in ("connection", "timeout"):

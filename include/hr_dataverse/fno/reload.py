@@ -3,8 +3,11 @@
 Every run: read the entity's shape from ``$metadata`` (columns typed from it, the natural key from
 ``fno_keys`` or the entity key), count the collection, read every page across companies into a
 staging table, then in one transaction upsert what was read and — only when the short-read guard
-(``guard.short_read``) finds the read complete — soft-delete the rows it did not see. A short read
-keeps every row and ends with a warning. Rows are staged page by page; memory holds one page.
+(``guard.short_read``) finds the read complete and the Dataverse loads' delete guard
+(``sync.delete_guard``: the mass-delete threshold, ``allow_mass_delete``) lets them through —
+soft-delete the rows it did not see. A short read keeps every row and reports ``deletes_held``
+(the Airflow task then fails, as for a Dataverse table). Rows are staged page by page; memory holds
+one page.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..catalog import FNO_KEY_COLUMN, TableSpec
+from ..sync.counts import EXACT, UNAVAILABLE, SourceCount
+from ..sync.delete_guard import DeleteEvidence, DeleteGuardSettings, DeleteHold, HoldCause, judge
 from ..sync.result import SUCCESS, WARNING, TableSyncResult
 from ..warehouse import ColumnSpec
 from ..warehouse.table_rules import TableRules, save_table_rules
@@ -48,7 +53,8 @@ def selected_properties(spec: TableSpec, entity: FnoEntity) -> tuple[list[FnoPro
 
 
 def sync_fno_entity(client: FnoClient, warehouse: Warehouse, spec: TableSpec, *, run_id: str,
-                    tolerance: float = DEFAULT_TOLERANCE, log: logging.Logger = _log) -> TableSyncResult:
+                    tolerance: float = DEFAULT_TOLERANCE, guard: DeleteGuardSettings | None = None,
+                    log: logging.Logger = _log) -> TableSyncResult:
     """Reload ``spec`` (a catalog entry with ``fno_entity``) in full; see the module docstring."""
     if not spec.fno_entity:
         raise ValueError(f"table '{spec.name}' is not an F&O entity (no fno_entity in the catalog)")
@@ -73,12 +79,24 @@ def sync_fno_entity(client: FnoClient, warehouse: Warehouse, spec: TableSpec, *,
             pages += 1
             read += load.stage_rows(_rows(page.rows, properties, keys))  # one page in memory at a time
         why = short_read(read, expected, tolerance)
+        count = SourceCount(expected, EXACT if expected is not None else UNAVAILABLE)
+        holds: list[DeleteHold] = []
+
+        def check_deletes(staged: int, live: int, would_delete: int) -> str | None:
+            hold = judge(spec.name, DeleteEvidence(staged, live, would_delete), count, guard or DeleteGuardSettings())
+            holds.extend([hold] if hold else [])
+            return hold.message if hold else None
+
         if why is not None:
             warnings.append(f"table '{spec.name}': no rows were marked deleted: {why}")
+            holds.append(DeleteHold(HoldCause.SHORT_READ, read, 0, 0, 0, expected, count.method,
+                                    f"table '{spec.name}': NO rows were soft-deleted: {why}"))
         message = "; ".join(warnings) or None
         done = load.commit(source_count=expected, reconcile_deletes=why is None, pages=pages,
                            requests=client.requests - requests_before, status=WARNING if warnings else SUCCESS,
-                           message=message)
+                           message=message, delete_check=check_deletes if why is None else None)
+    if done.deletes_held and holds:
+        warnings.append(holds[-1].message)
     for warning in warnings:
         log.warning("%s", warning)
     log.info("table %s: F&O %s reloaded: %d rows read in %d pages across companies, %d upserted, %d deleted, "
@@ -88,7 +106,8 @@ def sync_fno_entity(client: FnoClient, warehouse: Warehouse, spec: TableSpec, *,
         rows_upserted=done.rows_upserted, rows_deleted=done.rows_deleted, pages=pages,
         requests=client.requests - requests_before, throttled=client.throttled - throttled_before,
         seconds=round(time.monotonic() - started, 3), warnings=warnings, source_count=expected,
-        source_count_method="$count", rows_total=done.rows_total, status=WARNING if warnings else SUCCESS)
+        source_count_method="$count", rows_total=done.rows_total, status=WARNING if warnings else SUCCESS,
+        deletes_held=holds[-1].to_dict() if holds else None)
 
 
 def _rows(rows: list[dict[str, Any]], properties: list[FnoProperty], keys: tuple[str, ...]) -> Iterator[dict[str, Any]]:

@@ -208,7 +208,8 @@ def _tables(run: QualityRun, trends: Mapping[str, Mapping[str, Any]], prefix: st
             f'<td><span class="status {status}">{text}</span></td>'
             f'<td class="num">{t.passed}</td><td class="num">{t.failed}</td><td class="num">{t.errors}</td>'
             f'<td class="num">{t.warnings}</td><td class="num">{t.unexpected}</td>'
-            f"<td>{escape(series)} <span class=muted>({escape(str(trend.get('verdict', '')))})</span></td>"
+            f"<td>{_sparkline(trend.get('failed', []))} {escape(series)} "
+            f"<span class=muted>({escape(str(trend.get('verdict', '')))})</span></td>"
             f"<td>{docs}</td></tr>")
     return ('<section aria-labelledby="tables-h"><h2 id="tables-h">Per table</h2><table id="tables">'
             "<caption>Checks per table; trend = failed checks in the last runs, oldest first, this run last"
@@ -302,6 +303,7 @@ def render_index(history: list[dict[str, Any]]) -> str:
         _head("HR data quality: all runs"), '<a class="skip" href="#main">Skip to the runs</a>',
         '<header><h1>HR data quality: all runs</h1><p><a href="latest/summary.html">Latest run</a> · '
         '<a href="docs/index.html">Great Expectations Data Docs</a></p></header><main id="main">',
+        _trend_chart(history),
         '<table><caption>Runs, newest first</caption><thead><tr><th scope="col">Run</th>'
         '<th scope="col">Finished (UTC)</th><th scope="col">Status</th><th scope="col" class="num">Errors</th>'
         '<th scope="col" class="num">Warnings</th><th scope="col" class="num">Offending rows</th></tr></thead>'
@@ -325,3 +327,34 @@ def _prune(runs: Path, keep: set[str]) -> None:
     for child in runs.iterdir():
         if child.is_dir() and child.name not in keep:
             shutil.rmtree(child, ignore_errors=True)
+
+
+# --- trend charts (inline SVG: no script, no CDN) ----------------------------------------------
+
+TREND_CHART_RUNS = 60
+
+
+def _sparkline(failed: list[int]) -> str:
+    """Failed checks of one table in the last runs as small bars (this run last, red when > 0)."""
+    if not failed:
+        return ""
+    top, width, height = max(max(failed), 1), 7, 18
+    bars = "".join(
+        f'<rect x="{i * width}" y="{height - max(1.0, height * n / top):.1f}" width="{width - 2}" '
+        f'height="{max(1.0, height * n / top):.1f}" fill="{"#c62828" if n else "#2e7d32"}"><title>{n}</title></rect>'
+        for i, n in enumerate(failed))
+    label = "failed checks per run: " + ", ".join(str(n) for n in failed)
+    return (f'<svg class="spark" width="{width * len(failed)}" height="{height}" role="img" '
+            f'aria-label="{escape(label)}" style="vertical-align:middle">{bars}</svg>')
+
+
+def _trend_chart(history: list[dict[str, Any]]) -> str:
+    """Errors and warnings per run over the last runs (oldest first), drawn on the server."""
+    from ..history.charts import Series, bar_chart
+
+    recent = history[-TREND_CHART_RUNS:]
+    labels = [str(e.get("finished_at", ""))[5:16].replace("T", " ") or e["run_id"] for e in recent]
+    chart = bar_chart("dq-trend", "Failed checks per run", labels, [
+        Series("errors", "#c62828", [e.get("totals", {}).get("errors", 0) for e in recent]),
+        Series("warnings", "#b26a00", [e.get("totals", {}).get("warnings", 0) for e in recent])], stacked=True)
+    return f'<section aria-label="Trend" style="max-width:900px">{chart}</section>'

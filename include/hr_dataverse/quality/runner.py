@@ -33,6 +33,7 @@ from ..warehouse import Warehouse
 from .facts import WarehouseFacts, gather_facts
 from .interpret import interpret
 from .lock import quality_lock
+from .offline_docs import make_offline
 from .paths import DOCS_DIR
 from .report import ReportPaths, write_report
 from .results import CheckResult, QualityRun
@@ -147,6 +148,7 @@ def _validate(plan: Plan, facts: WarehouseFacts, url: sa.URL, root: Path, run_id
             except Exception as exc:  # noqa: BLE001 - e.g. the connection dropped mid-run; say where
                 raise QualityRunError(f"GX failed while checking {asset.name}: {type(exc).__name__}: {exc}") from exc
         ctx.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=resources)
+    make_offline(root / DOCS_DIR)  # the pages' CDN scripts and styles, served from the site itself
     order = {c.id: i for i, c in enumerate(plan.checks)}
     results.sort(key=lambda r: order.get(r.id, len(order)))
     docs = root / DOCS_DIR / "index.html"

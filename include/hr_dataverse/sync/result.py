@@ -38,6 +38,8 @@ class TableSyncResult:
     pages: int = 0
     requests: int = 0
     throttled: int = 0
+    wait_seconds: float = 0.0  # waited before retries (Retry-After of 429s, backoff)
+    retries: int = 0
     seconds: float = 0.0
     delta_link_stored: bool = False
     warnings: list[str] = field(default_factory=list)
@@ -76,6 +78,8 @@ def run_summary(results: Iterable[TableSyncResult | dict[str, Any]]) -> dict[str
         "pages": sum(r.get("pages", 0) for r in rows),
         "requests": sum(r.get("requests", 0) for r in rows),
         "throttled": sum(r.get("throttled", 0) for r in rows),
+        "wait_seconds": round(sum(r.get("wait_seconds", 0.0) for r in rows), 3),
+        "retries": sum(r.get("retries", 0) for r in rows),
         "seconds": round(sum(r.get("seconds", 0.0) for r in rows), 3),
         "warnings": [w for r in rows for w in r.get("warnings", [])],
         "errors": {r["table"]: r.get("error") for r in rows if r.get("status") == FAILED},

@@ -43,7 +43,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from ..dataverse import ChangePage, ChangeTrackingNotEnabled, DeltaTokenExpired, lookup_targets
 from ..dataverse.settings import MAX_PAGE_SIZE
-from ..warehouse import DEFAULT_LOCK_WAIT_S, LoadResult, LoadSession, TableBusyError
+from ..warehouse import DEFAULT_LOCK_WAIT_S, LoadResult, LoadSession, RequestCounts, TableBusyError
 from .budget import ConcurrencyBudget
 from .counts import SourceCount, source_count
 from .delete_guard import DeleteEvidence, DeleteGuardSettings, DeleteHold, judge
@@ -146,7 +146,7 @@ class _TableRun:
         self.load_mode = "full"
         self.started = time.monotonic()
         self.started_at = datetime.now(UTC)
-        self.stats_at_start = (client.stats.requests, client.stats.throttled_429)
+        self.stats_at_start = _counts(client)
         self.prepared: PreparedTable | None = None
         self.count = SourceCount(None, "")
 
@@ -359,13 +359,15 @@ class _TableRun:
 
     def commit(self, load: LoadSession, mode: str, reason: str, link: str | None, *, reconcile: bool,
                partitions: int = 1) -> TableSyncResult:
-        requests, throttled = self.stats()
+        counts = self.stats()
+        requests = counts.requests
         status = WARNING if self.warnings else SUCCESS
         done: LoadResult = load.commit(
             delta_link=link, source_count=self.count.value, reconcile_deletes=reconcile, pages=self.pages,
             requests=requests, status=status, message="; ".join([reason, *self.warnings])[:4000],
             delete_check=self.check_deletes if reconcile else None,
             name_column=self.prepared.entity.primary_name if self.prepared else None,
+            counts=counts, warnings=self.warnings, run_started_at=self.started_at,
         )
         for dependent, renamed in done.names_refreshed.items():
             if renamed:
@@ -379,7 +381,8 @@ class _TableRun:
                       requests)
         return TableSyncResult(
             table=self.spec.name, mode_used=mode, reason=reason, rows_upserted=done.rows_upserted,
-            rows_deleted=done.rows_deleted, pages=self.pages, requests=requests, throttled=throttled,
+            rows_deleted=done.rows_deleted, pages=self.pages, requests=requests, throttled=counts.throttled,
+            wait_seconds=round(counts.wait_seconds, 3), retries=counts.retries,
             seconds=round(time.monotonic() - self.started, 3), delta_link_stored=bool(link),
             warnings=list(self.warnings), source_count=self.count.value,
             source_count_method=self.count.method or None, partitions=partitions, rows_total=done.rows_total,
@@ -406,16 +409,19 @@ class _TableRun:
         self.log.warning("%s", busy)
         try:
             self.warehouse.record_run(self.run_id, self.spec.name, self.load_mode, status=SKIPPED,
-                                      started_at=self.started_at, message=str(busy)[:4000])
+                                      started_at=self.started_at, message=str(busy)[:4000],
+                                      warnings=[str(busy)])
         except Exception as record_exc:  # noqa: BLE001 - the skip is reported either way
             self.log.error("table %s: could not record the skipped run: %s", self.spec.name, record_exc)
         return TableSyncResult(table=self.spec.name, mode_used=self.load_mode, reason=str(busy),
                                seconds=round(time.monotonic() - self.started, 3), warnings=[str(busy)],
                                status=SKIPPED)
 
-    def stats(self) -> tuple[int, int]:
-        requests, throttled = self.stats_at_start
-        return self.client.stats.requests - requests, self.client.stats.throttled_429 - throttled
+    def stats(self) -> RequestCounts:
+        """The client's counters since this load started."""
+        now, start = _counts(self.client), self.stats_at_start
+        return RequestCounts(requests=now.requests - start.requests, throttled=now.throttled - start.throttled,
+                             wait_seconds=now.wait_seconds - start.wait_seconds, retries=now.retries - start.retries)
 
     def warn(self, message: str, *, logged: bool = False) -> None:
         """Record a warning for the result and the run history; log it unless already logged."""
@@ -427,13 +433,20 @@ class _TableRun:
         """Append a failed run to the history; the table's state and rows stay as they were."""
         message = f"{type(exc).__name__}: {exc}"
         self.log.error("table %s: sync failed: %s", self.spec.name, message)
-        requests, _ = self.stats()
+        counts = self.stats()
         try:
             self.warehouse.record_run(self.run_id, self.spec.name, self.load_mode, status=FAILED,
-                                      started_at=self.started_at, pages=self.pages, requests=requests,
-                                      message="; ".join([message, *self.warnings])[:4000])
+                                      started_at=self.started_at, pages=self.pages, requests=counts.requests,
+                                      message="; ".join([message, *self.warnings])[:4000], counts=counts,
+                                      warnings=self.warnings)
         except Exception as record_exc:  # noqa: BLE001 - the original error matters more; say why history lacks it
             self.log.error("table %s: could not record the failed run: %s", self.spec.name, record_exc)
+
+
+def _counts(client: DataverseClient) -> RequestCounts:
+    stats = client.stats
+    return RequestCounts(requests=stats.requests, throttled=stats.throttled_429, wait_seconds=stats.wait_seconds,
+                         retries=stats.retries)
 
 
 class _Baseline:

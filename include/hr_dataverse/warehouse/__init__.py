@@ -7,13 +7,14 @@ from .engine import WAREHOUSE_URL_ENV, create_engine, default_url
 from .errors import SchemaDriftError, WarehouseConfigError, WarehouseError, WarehouseUnavailableError
 from .load import LoadResult, LoadSession
 from .schema import DriftReport
-from .state import MODES, RunRecord, SyncState
+from .state import MODES, RequestCounts, RunRecord, SyncState
 from .table_lock import DEFAULT_LOCK_WAIT_S, TableBusyError
 from .views import LINKED_ROWS_VIEW
 from .warehouse import Warehouse
 
 __all__ = [
-    "DEFAULT_LOCK_WAIT_S", "LINKED_ROWS_VIEW", "MODES", "TableBusyError", "WAREHOUSE_URL_ENV", "ColumnSelection", "ColumnSpec", "DriftReport", "LoadResult",
-    "LoadSession", "RunRecord", "SchemaDriftError", "SyncState", "Warehouse", "WarehouseConfigError",
-    "WarehouseError", "WarehouseUnavailableError", "columns_for", "create_engine", "default_url",
+    "DEFAULT_LOCK_WAIT_S", "LINKED_ROWS_VIEW", "MODES", "WAREHOUSE_URL_ENV", "ColumnSelection", "ColumnSpec",
+    "DriftReport", "LoadResult", "LoadSession", "RequestCounts", "RunRecord", "SchemaDriftError", "SyncState",
+    "TableBusyError", "Warehouse", "WarehouseConfigError", "WarehouseError", "WarehouseUnavailableError",
+    "columns_for", "create_engine", "default_url",
 ]

@@ -19,7 +19,7 @@ import io
 import itertools
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -34,6 +34,7 @@ from .lookup_names import refresh_names
 from .schema import TIMESTAMP, TableLayout, sql_type
 
 if TYPE_CHECKING:
+    from .state import RequestCounts
     from .warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -149,6 +150,9 @@ class LoadSession:
         partial: bool = False,
         delete_check: Callable[[int, int, int], str | None] | None = None,
         name_column: str | None = None,
+        counts: RequestCounts | None = None,
+        warnings: Sequence[str] = (),
+        run_started_at: datetime | None = None,
     ) -> LoadResult:
         """Apply everything staged and record it, atomically; closes the session.
 
@@ -156,7 +160,8 @@ class LoadSession:
         without change tracking). ``reconcile_deletes``: a full load saw every source row, so live
         rows it did not see are soft-deleted. ``partial``: one key-range part of a partitioned full
         load — rows are merged but state, history and reconciliation wait for
-        ``Warehouse.finish_load``.
+        ``Warehouse.finish_load``. ``run_started_at``: when the load began (its reads before staging
+        included), for the run history; default when this session began.
 
         ``delete_check(read, live, would_delete)`` is asked before reconciliation deletes anything,
         inside the transaction: ``read`` distinct rows staged, ``live`` live rows before the load,
@@ -204,10 +209,10 @@ class LoadSession:
                 totals = self._wh._totals(self._conn, self._layout.table)
                 if not partial:
                     self._wh._save_load(
-                        self._conn, self.table, self.run_id, self.mode, now=now, started_at=self.started_at,
+                        self._conn, self.table, self.run_id, self.mode, now=now, started_at=run_started_at or self.started_at,
                         delta_link=delta_link, source_count=source_count, upserted=upserted,
                         deleted=deleted + reconciled, totals=totals, pages=pages, requests=requests,
-                        status=status, message=message,
+                        status=status, message=message, counts=counts, warnings=warnings,
                     )
         except sa.exc.DBAPIError as exc:
             self.abort()

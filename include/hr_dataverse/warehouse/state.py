@@ -55,6 +55,11 @@ def state_tables(schema: str | None, prefix: str) -> tuple[sa.Table, sa.Table]:
         sa.Column("pages", sa.Integer, nullable=False, default=0),
         sa.Column("requests", sa.Integer, nullable=False, default=0),
         sa.Column("message", sa.Text),
+        # Added later (``migrate.add_missing_columns`` adds them to older warehouses): throttling and retries.
+        sa.Column("throttled", sa.Integer, default=0),  # 429 answers received
+        sa.Column("wait_seconds", sa.Float, default=0.0),  # seconds waited before retries (Retry-After, backoff)
+        sa.Column("retries", sa.Integer, default=0),  # requests sent again (429, 5xx, dropped connections)
+        sa.Column("warnings", sa.Text),  # JSON list of the load's warnings
         sa.Index(f"ix{prefix}_hr_sync_runs_table", "table_name", "started_at"),
     )
     return state, runs
@@ -97,6 +102,33 @@ class RunRecord:
     pages: int
     requests: int
     message: str | None
+    throttled: int = 0
+    wait_seconds: float = 0.0
+    retries: int = 0
+    warnings: tuple[str, ...] = ()
+
+    @classmethod
+    def from_row(cls, row: sa.Row[Any]) -> RunRecord:
+        values = dict(row._mapping)
+        for name in ("throttled", "retries"):  # NULL in rows written before the columns existed
+            values[name] = values.get(name) or 0
+        values["wait_seconds"] = float(values.get("wait_seconds") or 0.0)
+        values["warnings"] = tuple(json.loads(values["warnings"])) if values.get("warnings") else ()
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class RequestCounts:
+    """Requests a load sent and how throttling and retries slowed it (what goes to the run history)."""
+
+    requests: int = 0
+    throttled: int = 0
+    wait_seconds: float = 0.0
+    retries: int = 0
+
+    def history_values(self) -> dict[str, Any]:
+        return {"requests": self.requests, "throttled": self.throttled,
+                "wait_seconds": round(self.wait_seconds, 3), "retries": self.retries}
 
 
 def upsert_state(conn: sa.Connection, state: sa.Table, values: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ Failed or skipped loads go to the history with ``record_run``; commits record th
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -36,8 +37,9 @@ from .engine import WAREHOUSE_URL_ENV, create_engine, default_url, write_transac
 from .errors import WarehouseConfigError, WarehouseError
 from .load import LoadResult, LoadSession
 from .lookup_names import Dependent, lookup_targets_table, replace_targets
+from .migrate import add_missing_columns
 from .schema import BOOKKEEPING, DriftReport, TableLayout, ensure, sql_type
-from .state import MODES, RUN_STATUSES, RunRecord, SyncState, state_tables, upsert_state
+from .state import MODES, RUN_STATUSES, RequestCounts, RunRecord, SyncState, state_tables, upsert_state
 from .table_lock import DEFAULT_LOCK_WAIT_S, table_lock
 from .views import LINKED_ROWS_VIEW, linked_rows_select, replace_view
 
@@ -102,6 +104,7 @@ class Warehouse:
             if self.schema:
                 conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {conn.dialect.identifier_preparer.quote(self.schema)}")
             self._state.metadata.create_all(conn)
+            add_missing_columns(conn, self._runs)  # history columns added after a warehouse was created
         self._bootstrapped = True
 
     @contextmanager
@@ -182,6 +185,8 @@ class Warehouse:
         requests: int = 0,
         status: str = "success",
         message: str | None = None,
+        counts: RequestCounts | None = None,
+        warnings: Sequence[str] = (),
     ) -> LoadResult:
         """Complete a partitioned full load whose parts were committed with ``partial=True``.
 
@@ -205,7 +210,8 @@ class Warehouse:
             totals = self._totals(conn, target)
             self._save_load(conn, table, run_id, mode, now=now, started_at=started_at, delta_link=delta_link,
                             source_count=source_count, upserted=rows_upserted, deleted=reconciled, totals=totals,
-                            pages=pages, requests=requests, status=status, message=message)
+                            pages=pages, requests=requests, status=status, message=message, counts=counts,
+                            warnings=warnings)
         return LoadResult(table, run_id, mode, rows_upserted, reconciled, reconciled, totals[0], totals[1], now)
 
     @staticmethod
@@ -232,6 +238,8 @@ class Warehouse:
         requests: int,
         status: str,
         message: str | None,
+        counts: RequestCounts | None = None,
+        warnings: Sequence[str] = (),
     ) -> None:
         """State row + history row of a committed load (inside the load's transaction)."""
         values: dict[str, Any] = {
@@ -246,8 +254,8 @@ class Warehouse:
             values["source_count"] = source_count
         upsert_state(conn, self._state, values)
         self._insert_run(conn, run_id, table, mode, status=status, started_at=started_at, finished_at=now,
-                         rows_upserted=upserted, rows_deleted=deleted, pages=pages, requests=requests,
-                         message=message)
+                         rows_upserted=upserted, rows_deleted=deleted, pages=pages, message=message,
+                         **_counted(requests, counts, warnings))
 
     # --- state and history -----------------------------------------------------------------
 
@@ -285,13 +293,16 @@ class Warehouse:
         pages: int = 0,
         requests: int = 0,
         message: str | None = None,
+        counts: RequestCounts | None = None,
+        warnings: Sequence[str] = (),
     ) -> None:
         """Append a history row for a load that did not commit (failed, skipped); commits record themselves."""
         self._bootstrap()
         with self.engine.connect() as conn, write_transaction(conn):
             self._insert_run(conn, run_id, table, mode, status=status, started_at=started_at,
                              finished_at=finished_at or datetime.now(UTC), rows_upserted=rows_upserted,
-                             rows_deleted=rows_deleted, pages=pages, requests=requests, message=message)
+                             rows_deleted=rows_deleted, pages=pages, message=message,
+                             **_counted(requests, counts, warnings))
 
     def _insert_run(self, conn: sa.Connection, run_id: str, table: str, mode: str, *, status: str,
                     **values: Any) -> None:
@@ -312,7 +323,23 @@ class Warehouse:
         if table is not None:
             query = query.where(r.c.table_name == table)
         with self.engine.connect() as conn:
-            return [RunRecord(**row._mapping) for row in conn.execute(query)]
+            return [RunRecord.from_row(row) for row in conn.execute(query)]
+
+    def run_history(self, *, table: str | None = None, run_id: str | None = None, since: datetime | None = None,
+                    until: datetime | None = None, limit: int = 5000) -> list[RunRecord]:
+        """History rows started in [since, until), newest ``limit`` rows, returned oldest first."""
+        self._bootstrap()
+        r = self._runs
+        query = sa.select(*(r.c[f] for f in RunRecord.__dataclass_fields__)).order_by(r.c.id.desc()).limit(limit)
+        for column, value in (("table_name", table), ("run_id", run_id)):
+            if value is not None:
+                query = query.where(r.c[column] == value)
+        if since is not None:
+            query = query.where(r.c.started_at >= since)
+        if until is not None:
+            query = query.where(r.c.started_at < until)
+        with self.engine.connect() as conn:
+            return [RunRecord.from_row(row) for row in reversed(conn.execute(query).all())]
 
     # --- lookup names ----------------------------------------------------------------------
 
@@ -367,3 +394,9 @@ class Warehouse:
                 replace_view(conn, self.schema, self.table_name(LINKED_ROWS_VIEW), select)
         return [s.name for s in present]
 
+
+def _counted(requests: int, counts: RequestCounts | None, warnings: Sequence[str]) -> dict[str, Any]:
+    """The request/throttling columns and the warnings of a history row."""
+    values = counts.history_values() if counts is not None else {"requests": requests}
+    values["warnings"] = json.dumps(list(warnings)) if warnings else None
+    return values
