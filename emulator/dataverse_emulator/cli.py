@@ -37,6 +37,10 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
                        help=f"probability of an injected '{name}' fault per Dataverse request")
     p.add_argument("--state-dir", default=".emulator", help="where the local CA and certificate live")
     p.add_argument("--info-file", help="also write the ready JSON line to this file")
+    p.add_argument("--public-host", default="",
+                   help="host name clients use when it is not --host (e.g. the docker-compose service name)")
+    for name in ("tenant-id", "client-id", "client-secret"):  # default: derived from --seed
+        p.add_argument(f"--{name}", default="", help=f"the app registration's {name.replace('-', ' ')} (default: from --seed)")
 
 
 def _config_from(args: argparse.Namespace) -> EmulatorConfig:
@@ -60,7 +64,8 @@ def _config_from(args: argparse.Namespace) -> EmulatorConfig:
         protection_profile=args.protection, dop_hint=args.dop_hint,
         change_tracking_retention_days=args.retention_days, faults=faults,
         tables_without_change_tracking=untracked,
-        state_dir=Path(args.state_dir),
+        state_dir=Path(args.state_dir), public_host=args.public_host,
+        tenant_id=args.tenant_id, client_id=args.client_id, client_secret=args.client_secret,
     )
 
 
