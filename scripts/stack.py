@@ -277,7 +277,7 @@ def _process(workdir: Path, name: str, svc: str, service: dict[str, Any], ports:
     if svc in REPLICAS:  # as a scaled container: its own host name, hence its own Celery node name
         argv += ["--celery-hostname", f"celery@{name}"]
     env.update({
-        "AIRFLOW_HOME": str(home / "home"), "TMPDIR": str(home / "tmp"), "HOSTNAME": name,
+        "AIRFLOW_HOME": str(home), "TMPDIR": str(home / "tmp"), "HOSTNAME": name,
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
         "HOME": os.environ.get("HOME", str(home)), "LANG": os.environ.get("LANG", "C.UTF-8"),
         "PYTHONUNBUFFERED": "1",
@@ -334,7 +334,7 @@ class Stack:
     def start(self) -> None:
         self._databases(create=True)
         for proc in self.plan.processes:
-            for folder in (proc.home / "home", proc.home / "tmp", *map(Path, proc.mounts.values())):
+            for folder in (proc.home, proc.home / "tmp", *map(Path, proc.mounts.values())):
                 folder.mkdir(parents=True, exist_ok=True)
         for proc in self.plan.processes:
             self._launch(proc)

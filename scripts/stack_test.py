@@ -141,8 +141,8 @@ def load_tasks_per_worker(plan: Plan, run_id: str) -> dict[str, int]:
     counts = {}
     for proc in plan.processes:
         if proc.service == "airflow-worker":
-            logs = proc.home / "home" / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}"
-            counts[proc.name] = len([p for p in logs.glob("task_id=load_*") if p.is_dir()])
+            logs = proc.home / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}"
+            counts[proc.name] = len(list(logs.glob("task_id=load_*/**/attempt=*.log")))
     return counts
 
 
