@@ -188,6 +188,16 @@ class Process:
     mounts: dict[str, str] = field(default_factory=dict)  # container path -> shared host folder
 
 
+def check_services(services: Mapping[str, Any]) -> None:
+    """Every compose service is rehearsed (or skipped, with a reason) and every rehearsed one exists."""
+    handled = [*MACHINE_SERVICES, *SKIPPED_SERVICES, *PROCESS_SERVICES]
+    missing = sorted(set(services) - set(handled))
+    unknown = sorted(set(handled) - set(services))
+    if missing or unknown or len(handled) != len(set(handled)):
+        raise StackError(f"docker-compose.yaml and scripts/stack.py disagree: services not rehearsed {missing}, "
+                         f"rehearsed but not in the compose file {unknown}")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -237,6 +247,7 @@ def build_plan(workdir: Path, *, scale: int = 200, redis_db: int = REDIS_DB_DEFA
     settings = settings if settings is not None else stack_settings(workdir, scale=scale, redis_db=redis_db)
     compose = load_compose(settings)
     services = compose["services"]
+    check_services(services)
     ports: dict[tuple[str, int], int] = dict(MACHINE_PORTS)
     for svc, container_ports in LISTENERS.items():
         for port in container_ports:
