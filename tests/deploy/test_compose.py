@@ -63,7 +63,9 @@ def test_docker_compose_config_catches_a_broken_file(tmp_path: Path) -> None:
 def test_compose_has_the_services_of_the_official_topology(compose: dict) -> None:
     assert set(compose["services"]) == set(COMPOSE_SERVICES)
     common = compose["x-airflow-common"]
-    assert common["build"] == "." and "_PIP_ADDITIONAL_REQUIREMENTS" not in common["environment"]
+    assert common["build"] == {"context": ".", "target": "airflow"}
+    assert "_PIP_ADDITIONAL_REQUIREMENTS" not in common["environment"]
+    assert compose["services"]["emulator"]["build"]["target"] == "emulator"
     assert common["environment"]["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
     assert compose["services"]["emulator"]["profiles"] == ["emulator"]
     assert compose["services"]["flower"]["profiles"] == ["flower"]
