@@ -1,14 +1,17 @@
 """``make stack-test``: the compose topology (``make stack``) checked end to end, then torn down.
 
 1. starts the stack (emulator, init, api-server, scheduler, dag-processor, triggerer, two Celery workers);
-2. unpauses ``hr_dataverse_sync`` and its asset-scheduled downstream DAGs through the REST API and
-   triggers a full sync through the REST API (not ``dags test``); waits for success;
+2. signs in with the admin password airflow-init set and checks the pool it sized; unpauses
+   ``hr_dataverse_sync`` and its asset-scheduled downstream DAGs and triggers a full sync, all
+   through the REST API (not ``dags test``); waits for success;
 3. asserts: load tasks ran on both workers (their task logs are in each worker's own log folder);
    the PostgreSQL warehouse holds exactly the emulator's rows (primary keys of every loaded table);
-4. changes a job title in the emulator, triggers the next run, and finds the change in the warehouse;
-5. fetches the run's data-quality report from the API server's plugin while the report exists only
-   at the storage URL (no process's own folder holds a copy);
-6. waits for the asset-scheduled ``hr_urs_mapping`` and ``hr_data_quality`` runs to succeed.
+4. changes a job title in the emulator, triggers the next run (delta, that table only), and finds the
+   change in the warehouse;
+5. waits for the asset-scheduled ``hr_urs_mapping`` and ``hr_data_quality`` runs to succeed, and for
+   every DAG run to finish;
+6. fetches the first run's data-quality report from the API server's plugin while the report exists
+   only at the storage URL (no process's own folder holds a copy: quality tasks delete their scratch copy).
 
 Exits 0 when every check passed; the stack is stopped and its databases dropped on every exit path.
 """
@@ -82,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_checks(plan: Plan, stack: Stack) -> None:
-    api = Api(plan.api_url, *stack.admin)
+    api = Api(plan.api_url, *stack.admin)  # the password airflow-init set from _AIRFLOW_WWW_USER_PASSWORD
+    check_pool(plan, api)
     for dag_id in (DAG_ID, *DOWNSTREAM):
         wait(lambda d=dag_id: api.get(f"/api/v2/dags/{d}").status_code == 200, f"DAG {dag_id} parsed", 180)
         api.call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
@@ -99,7 +103,7 @@ def run_checks(plan: Plan, stack: Stack) -> None:
         print(f"      warehouse equals the emulator: {compared}", flush=True)
 
         title = mutate_title(stack.emulator_info())
-        second = trigger_and_wait(api, {"mode": "delta"})
+        second = trigger_and_wait(api, {"mode": "delta", "tables": ["cdm_worker"]})  # lean: one table
         with warehouse.connect() as conn:
             got = conn.execute(sa.text("SELECT cdm_profession FROM cdm_worker WHERE cdm_workernumber = :n "
                                        "AND _deleted_at IS NULL"), {"n": TEST_EMPLOYEE}).scalar()
@@ -109,13 +113,27 @@ def run_checks(plan: Plan, stack: Stack) -> None:
     finally:
         warehouse.dispose()
 
-    check_report_served(plan, api, first)
     for dag_id in DOWNSTREAM:
         wait(lambda d=dag_id: any(r["state"] == "success" for r in dag_runs(api, d)),
              f"an asset-scheduled {dag_id} run succeeded", RUN_TIMEOUT,
              failed=lambda d=dag_id: [r["dag_run_id"] for r in dag_runs(api, d) if r["state"] == "failed"])
-    print("[6/6] asset-scheduled DAGs ran: " + ", ".join(
+    # Quality tasks work in scratch copies while they run: check the storage once every run is over.
+    wait(lambda: not [r for d in (DAG_ID, *DOWNSTREAM) for r in dag_runs(api, d) if r["state"] in ("queued", "running")],
+         "every DAG run finished", RUN_TIMEOUT)
+    print("[5/6] asset-scheduled DAGs ran: " + ", ".join(
         f"{d}: {sum(r['state'] == 'success' for r in dag_runs(api, d))} successful run(s)" for d in DOWNSTREAM))
+    check_report_served(plan, api, first)
+
+
+def check_pool(plan: Plan, api: Api) -> None:
+    """airflow-init created the pool from configuration (the same function sizes it here)."""
+    from dataverse_provider.pools import DATAVERSE_POOL, configured_pool_size
+
+    expected = configured_pool_size(plan.process("airflow-init").env)
+    slots = api.get(f"/api/v2/pools/{DATAVERSE_POOL}").json().get("slots")
+    if slots != expected:
+        raise CheckFailed(f"pool {DATAVERSE_POOL}: {slots} slots, configuration says {expected}")
+    print(f"      pool {DATAVERSE_POOL}: {slots} slots, created by airflow-init from configuration", flush=True)
 
 
 def trigger_and_wait(api: Api, conf: dict[str, Any]) -> str:
@@ -203,7 +221,7 @@ def check_report_served(plan: Plan, api: Api, run_id: str) -> None:
     anonymous = requests.get(resp.url, timeout=30)
     if anonymous.status_code != 401:
         raise CheckFailed(f"the report was served without signing in ({anonymous.status_code})")
-    print(f"[5/6] the API server's plugin served {resp.url.split('/hr-quality/')[1]} "
+    print(f"[6/6] the API server's plugin served {resp.url.split('/hr-quality/')[1]} "
           f"({len(resp.content)} bytes) from the storage URL only ({len(stored)} summaries there)", flush=True)
 
 
