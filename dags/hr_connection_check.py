@@ -18,7 +18,8 @@ A blocker (wrong secret, expired secret, wrong tenant, no application user, miss
 privilege or table on a *required* table, …) fails the task at once, listing every blocker with
 its cause and fix. Warnings (secret expiring soon, change tracking off, optional table
 unreadable) are logged only. Each task writes a JSON report to
-`$HR_REPORTS_DIR/checks/<dag_id>/<run_id>/<task_id>.json` (default `<AIRFLOW_HOME>/../reports`).
+`<storage>/checks/<dag_id>/<run_id>/<task_id>.json`, where storage is `$HR_REPORT_STORAGE_URL`
+(else `$HR_REPORTS_DIR`, default `<AIRFLOW_HOME>/../reports`).
 
 3. **credential_expiry**: reads the app registration's secrets and certificates from Microsoft
    Graph (with the app's own credentials; needs the application permission Application.Read.All,

@@ -19,7 +19,8 @@ calls for). Failed checks of severity *error* fail the run after the report is w
 only report. Touches only the warehouse: option-set domains are those the sync's quality step saved.
 
 The report: the task's extra link *Data quality report*, the DAG run's *Data quality* tab, or
-Browse → *Data quality* (latest run). Files: `$HR_QUALITY_DIR`, default `reports/quality/`.
+Browse → *Data quality* (latest run). Files: `$HR_REPORT_STORAGE_URL/quality` (else `$HR_QUALITY_DIR`,
+default `reports/quality/`).
 """
 
 from __future__ import annotations

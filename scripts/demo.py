@@ -34,7 +34,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from dataverse_provider.pools import DATAVERSE_POOL, POOL_DESCRIPTION, pool_size
+from dataverse_provider.pools import DATAVERSE_POOL, POOL_DESCRIPTION, configured_pool_size
 from hr_dataverse.defaults import DEFAULT_MAX_CONCURRENCY
 from hr_dataverse.warehouse import Warehouse
 
@@ -96,7 +96,7 @@ def run_demo(args: argparse.Namespace) -> list[Check]:
     with emulator(args, workdir) as info:
         print(f"[1/6] Emulator: {args.scale} workers (seed {args.seed}) at {info['dataverse_url']}")
         env = airflow_env(info, url, workdir)
-        slots = pool_size(MAX_CONCURRENCY, args.dop_hint)
+        slots = configured_pool_size(max_concurrency=MAX_CONCURRENCY, dop_hint=args.dop_hint)  # env settings win
         step("airflow-migrate", [*AIRFLOW, "db", "migrate"], env, workdir)
         step("airflow-pool", [*AIRFLOW, "pools", "set", DATAVERSE_POOL, str(slots), POOL_DESCRIPTION], env, workdir)
         print(f"[2/6] Airflow metadata DB ready in {env['AIRFLOW_HOME']}; pool {DATAVERSE_POOL}: {slots} slots")

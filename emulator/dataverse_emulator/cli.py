@@ -56,6 +56,10 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
                    help="a $deltatoken reused on another entity set or $select (UNCONFIRMED)")
     p.add_argument("--state-dir", default=".emulator", help="where the local CA and certificate live")
     p.add_argument("--info-file", help="also write the ready JSON line to this file")
+    p.add_argument("--public-host", default="",
+                   help="host name clients use when it is not --host (e.g. the docker-compose service name)")
+    for name in ("tenant-id", "client-id", "client-secret"):  # default: derived from --seed
+        p.add_argument(f"--{name}", default="", help=f"the app registration's {name.replace('-', ' ')} (default: from --seed)")
 
 
 def _config_from(args: argparse.Namespace) -> EmulatorConfig:
@@ -90,7 +94,8 @@ def _config_from(args: argparse.Namespace) -> EmulatorConfig:
         state_dir=Path(args.state_dir), cloud=args.cloud, token_faults=token_faults,
         record_count_snapshot_max_age_seconds=args.record_count_snapshot_age,
         access_token_leeway_seconds=args.token_leeway, expired_token_body=args.expired_token_body,
-        delta_token_mismatch=args.delta_token_mismatch,
+        delta_token_mismatch=args.delta_token_mismatch, public_host=args.public_host,
+        tenant_id=args.tenant_id, client_id=args.client_id, client_secret=args.client_secret,
     )
 
 

@@ -61,6 +61,7 @@ class EmulatorConfig:
     scale: int = 200  # number of HR workers in the synthetic data set
     api_version: str = "v9.2"
     state_dir: Path = field(default_factory=lambda: Path(".emulator"))  # CA + certs live here
+    public_host: str = ""  # the host name clients use when it is not the bind address (a compose service name)
 
     # Identity (defaults derived from the seed; printed in the ready line)
     tenant_id: str = ""

@@ -115,8 +115,11 @@ class EmulatorServer:
     def __init__(self, config: EmulatorConfig | None = None, emulator: Emulator | None = None) -> None:
         self.config = config or (emulator.config if emulator else EmulatorConfig())
         self.emulator = emulator or Emulator(self.config)
-        self.tls = ensure_certificates(Path(self.config.state_dir))
+        public = self.config.public_host
+        self.tls = ensure_certificates(Path(self.config.state_dir), (public,) if public else ())
         self._server = _TlsServer((self.config.host, self.config.port), self.emulator, server_context(self.tls))
+        if public:  # links and token issuers name the host clients reach, not 0.0.0.0
+            self._server.base_url = f"https://{public}:{self._server.server_address[1]}"
         self.emulator.bind(self._server.base_url)
         self._thread: threading.Thread | None = None
 

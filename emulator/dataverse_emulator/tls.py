@@ -28,11 +28,13 @@ class TlsFiles:
     key: Path
 
 
-def ensure_certificates(state_dir: Path) -> TlsFiles:
-    """Create (once) a CA and a server certificate for localhost/127.0.0.1 under ``state_dir``."""
+def ensure_certificates(state_dir: Path, extra_hosts: tuple[str, ...] = ()) -> TlsFiles:
+    """Create (once) a CA and a server certificate for localhost/127.0.0.1 (and ``extra_hosts``, e.g. the
+    emulator's service name in docker-compose) under ``state_dir``."""
     state_dir.mkdir(parents=True, exist_ok=True)
     files = TlsFiles(state_dir / "ca.pem", state_dir / "server.pem", state_dir / "server.key")
-    if all(p.exists() for p in (files.ca_bundle, files.cert, files.key)) and _still_valid(files.cert):
+    if (all(p.exists() for p in (files.ca_bundle, files.cert, files.key)) and _still_valid(files.cert)
+            and _covers(files.cert, extra_hosts)):
         return files
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -59,7 +61,7 @@ def ensure_certificates(state_dir: Path) -> TlsFiles:
     )
     key = ec.generate_private_key(ec.SECP256R1())
     san = x509.SubjectAlternativeName(
-        [x509.DNSName(h) for h in _HOSTS] + [x509.IPAddress(ipaddress.ip_address(i)) for i in _IPS]
+        [x509.DNSName(h) for h in dict.fromkeys((*_HOSTS, *extra_hosts))] + [x509.IPAddress(ipaddress.ip_address(i)) for i in _IPS]
     )
     cert = (
         x509.CertificateBuilder()
@@ -85,6 +87,15 @@ def ensure_certificates(state_dir: Path) -> TlsFiles:
     files.cert.write_bytes(cert.public_bytes(pem) + ca_cert.public_bytes(pem))
     files.ca_bundle.write_bytes(ca_cert.public_bytes(pem))
     return files
+
+
+def _covers(cert_file: Path, hosts: tuple[str, ...]) -> bool:
+    """The certificate names every host in ``hosts``."""
+    if not hosts:
+        return True
+    cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+    return set(hosts) <= set(names)
 
 
 def _still_valid(cert_path: Path) -> bool:

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import os
 
+from hr_dataverse.defaults import DEFAULT_MAX_CONCURRENCY  # the connection's default max_concurrency
+
 DATAVERSE_POOL = "dataverse_api"
 POOL_DESCRIPTION = "Concurrent Dataverse Web API requests of the HR sync (min of max_concurrency and x-ms-dop-hint)"
 PARTITION_SLOTS_ENV = "HR_DATAVERSE_PARTITION_SLOTS"
@@ -47,3 +49,33 @@ def pool_size(max_concurrency: int, dop_hint: int | None, *, min_slots: int | No
         raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
     budget = min(max_concurrency, dop_hint) if dop_hint else max_concurrency
     return max(budget, partition_slots() if min_slots is None else min_slots)
+
+
+POOL_SLOTS_ENV = "HR_DATAVERSE_POOL_SLOTS"
+MAX_CONCURRENCY_ENV = "HR_DATAVERSE_MAX_CONCURRENCY"
+DOP_HINT_ENV = "HR_DATAVERSE_DOP_HINT"
+
+
+def configured_pool_size(environ: dict[str, str] | None = None, *, max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+                         dop_hint: int | None = None) -> int:
+    """The pool size a deployment asked for: ``$HR_DATAVERSE_POOL_SLOTS`` when set, else
+    :func:`pool_size` of ``$HR_DATAVERSE_MAX_CONCURRENCY`` and ``$HR_DATAVERSE_DOP_HINT`` (each
+    falling back to the keyword argument). What ``airflow-init``, ``make demo`` and ``make stack`` apply."""
+    env = os.environ if environ is None else environ
+
+    def number(name: str, fallback: int | None) -> int | None:
+        raw = (env.get(name) or "").strip()
+        if not raw:
+            return fallback
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+
+    explicit = number(POOL_SLOTS_ENV, None)
+    if explicit is not None:
+        if explicit < partition_slots():
+            raise ValueError(f"{POOL_SLOTS_ENV}={explicit} is below the {partition_slots()} slots a large-table "
+                             f"load holds ({PARTITION_SLOTS_ENV}); those loads would never start")
+        return explicit
+    return pool_size(number(MAX_CONCURRENCY_ENV, max_concurrency) or max_concurrency, number(DOP_HINT_ENV, dop_hint))

@@ -10,7 +10,9 @@
 * ``DataQualityReportLink``: the extra link of ``HrDataQualityOperator`` to its run's report.
 
 Loading the plugin imports nothing heavy: the FastAPI app is built on its first request.
-The report folder is ``$HR_QUALITY_DIR`` or ``<checkout>/reports/quality`` (``hr_dataverse.quality.paths``).
+Reports are read from the report storage URL, the same one the quality tasks publish to
+(``dataverse_provider.report_storage``: ``$HR_REPORT_STORAGE_URL/quality``, else ``$HR_QUALITY_DIR``
+or ``<checkout>/reports/quality``), so a worker on another machine and the API server agree.
 """
 
 from __future__ import annotations
@@ -84,18 +86,20 @@ class HrDataQualityPlugin(AirflowPlugin):
 
 
 def build_reports_app(root: str | None = None, *, require_login: bool = True) -> FastAPI:
-    """The read-only reports app. ``root``: report folder (default: resolved per request from
-    ``$HR_QUALITY_DIR``); ``require_login``: serve only signed-in Airflow users."""
+    """The read-only reports app. ``root``: report folder or URL (default: resolved per request, the
+    report storage of ``dataverse_provider.report_storage``); ``require_login``: serve only
+    signed-in Airflow users. Files are read through ``ObjectStoragePath``, so the API server serves
+    what workers published to ``file://``, ``abfs://`` or ``s3://`` storage alike."""
     from fastapi import Depends, FastAPI
-    from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+    from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+    from dataverse_provider.report_storage import quality_storage
     from hr_dataverse.quality.paths import (
         INDEX_HTML,
         RUNS_DIR,
         SERVED,
         SUMMARY_HTML,
         dag_run_report_id,
-        quality_root,
         run_folder,
     )
 
@@ -118,18 +122,18 @@ def build_reports_app(root: str | None = None, *, require_login: bool = True) ->
     @app.api_route("/dag-runs/{dag_id}/{run_id}/", methods=["GET", "HEAD"])
     def dag_run_report(dag_id: str, run_id: str) -> Response:
         folder = run_folder(dag_run_report_id(dag_id, run_id))
-        if not (quality_root(root) / RUNS_DIR / folder / SUMMARY_HTML).is_file():
+        if not (quality_storage(root) / RUNS_DIR / folder / SUMMARY_HTML).is_file():
             return not_found(f"DAG run {run_id} of {dag_id} has no data-quality report (yet).")
         return RedirectResponse(f"../../../{RUNS_DIR}/{folder}/", status_code=307)
 
     @app.api_route("/{path:path}", methods=["GET", "HEAD"])
     def serve(path: str) -> Response:
-        base = quality_root(root)
+        base = quality_storage(root)
         parts = [p for p in path.split("/") if p]
-        if parts and parts[0] not in SERVED:
+        if (parts and parts[0] not in SERVED) or any(p in (".", "..") or "\\" in p for p in parts):
             return not_found(f"/{path} is not part of the reports.")
-        target = (base.joinpath(*parts) if parts else base).resolve()
-        if not target.is_relative_to((base / parts[0] if parts else base).resolve()):  # '..', symlinks out
+        target = base.joinpath(*parts) if parts else base
+        if not _inside(target, base / parts[0] if parts else base):  # symlinks out of a local folder
             return not_found(f"/{path} is not part of the reports.")
         if target.is_dir():
             if parts and not path.endswith("/"):  # relative links in the pages need the trailing slash
@@ -138,9 +142,25 @@ def build_reports_app(root: str | None = None, *, require_login: bool = True) ->
         if not target.is_file():
             return not_found("No quality run has written this report yet." if parts[:1] == ["latest"]
                              else f"/{path} does not exist.")
-        return FileResponse(target, headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"})
+        return Response(target.read_bytes(), media_type=_media_type(target.name),
+                        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"})
 
     return app
+
+
+def _inside(target: Any, top: Any) -> bool:
+    """On local storage, the real path of ``target`` stays under ``top`` (no symlink leads out)."""
+    if target.protocol not in ("file", "local"):
+        return True  # object stores have no symlinks; '..' was refused above
+    from pathlib import Path
+
+    return Path(target.path).resolve().is_relative_to(Path(top.path).resolve())
+
+
+def _media_type(name: str) -> str:
+    import mimetypes
+
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
 def _escape(text: str) -> str:

@@ -4,6 +4,10 @@
 The connection may be given as a URI (``AIRFLOW_CONN_HR_WAREHOUSE='postgresql://user:pw@host:5432/db'``
 or ``'sqlite:////abs/path/hr.db'``), as a Postgres/SQLite connection in the UI, or as any connection
 whose extra ``sqlalchemy_url`` holds the full SQLAlchemy URL. Only called inside tasks.
+
+On a distributed executor (CeleryExecutor; anything but LocalExecutor) a SQLite warehouse is
+refused: each worker machine would write its own file. :func:`checked_warehouse_url` and
+:func:`open_warehouse` raise ``WarehouseConfigError`` saying to configure PostgreSQL.
 """
 
 from __future__ import annotations
@@ -44,11 +48,33 @@ def warehouse_url(conn_id: str = WAREHOUSE_CONN_ID) -> str | None:
                                "is: use a Postgres or SQLite connection, or set its extra 'sqlalchemy_url'")
 
 
-def open_warehouse(conn_id: str = WAREHOUSE_CONN_ID) -> Warehouse:
-    """The warehouse to load into (see the module docstring for how it is found)."""
-    from hr_dataverse.warehouse import WAREHOUSE_URL_ENV, Warehouse
+LOCAL_EXECUTORS = ("LocalExecutor",)
+
+
+def checked_warehouse_url(conn_id: str = WAREHOUSE_CONN_ID) -> str | None:
+    """:func:`warehouse_url`, refused when it is a local SQLite file and tasks run on a distributed
+    executor (the message names the settings to change)."""
+    from airflow.configuration import conf
+
+    from hr_dataverse.warehouse import WarehouseConfigError, default_url
 
     url = warehouse_url(conn_id)
+    executors = [e.strip().split(".")[-1].split(":")[-1] for e in conf.get("core", "executor").split(",") if e.strip()]
+    distributed = [e for e in executors if e not in LOCAL_EXECUTORS]
+    if distributed and (url or default_url()).startswith("sqlite"):
+        raise WarehouseConfigError(
+            f"the HR warehouse is a local SQLite file ({url or default_url()}) but tasks run on {distributed[0]}: "
+            f"each worker would write its own copy. Point connection '{conn_id}' (AIRFLOW_CONN_HR_WAREHOUSE) or "
+            "HR_WAREHOUSE_URL at PostgreSQL, e.g. postgresql+psycopg2://user:password@host:5432/hr_warehouse")
+    return url
+
+
+def open_warehouse(conn_id: str = WAREHOUSE_CONN_ID) -> Warehouse:
+    """The warehouse to load into (see the module docstring for how it is found); a SQLite file is
+    refused on a distributed executor."""
+    from hr_dataverse.warehouse import WAREHOUSE_URL_ENV, Warehouse
+
+    url = checked_warehouse_url(conn_id)
     # Name the setting to fix in connection errors: the connection, else the variable, else the default.
     source = (f"the Airflow connection '{conn_id}'" if url else
               f"${WAREHOUSE_URL_ENV} (no Airflow connection '{conn_id}' is defined)")

@@ -4,10 +4,8 @@ report, log one line of cause and one of fix per failure, fail on blockers, retu
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -19,18 +17,9 @@ if TYPE_CHECKING:
     from dataverse_provider.hooks.dataverse import DataverseHook
     from hr_dataverse.checks import CheckReport
 
-REPORTS_ENV = "HR_REPORTS_DIR"
+from dataverse_provider.report_storage import REPORTS_ENV, reports_root  # noqa: F401 - re-exported
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def reports_root(configured: str | None = None) -> Path:
-    """``configured``, else ``$HR_REPORTS_DIR``, else ``<AIRFLOW_HOME>/../reports``."""
-    if configured:
-        return Path(configured)
-    if os.environ.get(REPORTS_ENV):
-        return Path(os.environ[REPORTS_ENV])
-    airflow_home = Path(os.environ.get("AIRFLOW_HOME") or Path.home() / "airflow")
-    return airflow_home.resolve().parent / "reports"
 
 
 def _safe(part: str) -> str:
@@ -42,8 +31,9 @@ class DataverseCheckOperator(BaseOperator):
     """Base for check operators; subclasses implement :meth:`run_checks`.
 
     :param dataverse_conn_id: the Dataverse connection.
-    :param reports_dir: root for reports (default ``$HR_REPORTS_DIR`` or ``<AIRFLOW_HOME>/../reports``);
-        the report goes to ``<root>/checks/<dag_id>/<run_id>/<task_id>.json``.
+    :param reports_dir: a local root for reports; default the report storage URL
+        (``dataverse_provider.report_storage``: ``$HR_REPORT_STORAGE_URL``, else ``$HR_REPORTS_DIR``
+        or ``<AIRFLOW_HOME>/../reports``); the report goes to ``<root>/checks/<dag_id>/<run_id>/<task_id>.json``.
     """
 
     template_fields: Sequence[str] = ("dataverse_conn_id", "reports_dir")
@@ -83,27 +73,26 @@ class DataverseCheckOperator(BaseOperator):
             "status": report.status,
             "counts": report.counts(),
             "warnings": [e.label for e in report.warnings()],
-            "report_path": str(path),
+            "report_path": path,
         }
 
-    def _write(self, report: CheckReport, context: Context) -> Path:
-        run_id = str(context.get("run_id") or "manual")
-        folder = reports_root(self.reports_dir) / "checks" / _safe(self.dag_id) / _safe(run_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{_safe(self.task_id)}.json"
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(report.to_json(), encoding="utf-8")
-        tmp.replace(path)  # readers never see half a report
-        return path
+    def _write(self, report: CheckReport, context: Context) -> str:
+        """Write the report to the report storage; returns its name for logs and XCom."""
+        from dataverse_provider.report_storage import checks_storage, display, write_text
 
-    def _log(self, report: CheckReport, path: Path) -> None:
+        run_id = str(context.get("run_id") or "manual")
+        path = checks_storage(self.reports_dir) / _safe(self.dag_id) / _safe(run_id) / f"{_safe(self.task_id)}.json"
+        write_text(path, report.to_json())
+        return display(path)
+
+    def _log(self, report: CheckReport, path: str) -> None:
         self.log.info("%s; report: %s", report.summary_line(), path)
         levels = {"ok": self.log.info, "warning": self.log.warning, "blocker": self.log.error}
         for entry in report:
             for line in entry.log_lines():
                 levels[entry.status]("%s", line)
 
-    def _blocker_error(self, report: CheckReport, path: Path) -> AirflowException:
+    def _blocker_error(self, report: CheckReport, path: str) -> AirflowException:
         blockers = report.blockers()
         lines = [f"{len(blockers)} blocker(s) found by {report.name} (report: {path}):"]
         for e in blockers:

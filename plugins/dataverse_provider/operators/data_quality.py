@@ -1,7 +1,8 @@
 """``HrDataQualityOperator``: the warehouse data-quality checks (GX Core) as one Airflow task.
 
 Runs ``hr_dataverse.quality`` inside ``execute`` (GX is imported there, never at DAG-parse time),
-writes the report (``<quality root>/runs/<dag_id>__<run_id>/summary.html`` + ``latest/``), logs one
+writes the report (``<quality root>/runs/<dag_id>__<run_id>/summary.html`` + ``latest/``) and
+publishes it to the report storage URL (``dataverse_provider.report_storage``), logs one
 line per failed check, returns a small summary with the report path (XCom ``return_value``; pushed
 before failing too) and raises ``AirflowFailException`` (no retry: data will not fix itself) after
 the report is written when a check of severity ``error`` failed. Its extra link opens the report.
@@ -17,6 +18,7 @@ object (default ``data_quality``) is a dict like
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -42,7 +44,8 @@ class HrDataQualityOperator(BaseOperator):
     :param dataverse_conn_id: when set, the option sets of the catalog's choice columns are read from
         Dataverse metadata first (and saved for later runs); else the saved ones are used, else the
         checks fall back to missing labels.
-    :param quality_dir: report root (default ``$HR_QUALITY_DIR`` or ``<checkout>/reports/quality``).
+    :param quality_dir: report root, a local folder or URL (default: the report storage,
+        ``$HR_REPORT_STORAGE_URL/quality``, else ``$HR_QUALITY_DIR`` or ``<checkout>/reports/quality``).
     :param tables: only these catalog tables (list or comma-separated text); default all.
     :param severity: severity overrides set on the task (the trigger form's are merged on top).
     :param params_key: the DAG param holding trigger-form overrides.
@@ -79,11 +82,40 @@ class HrDataQualityOperator(BaseOperator):
         self.check_loads = check_loads
 
     def execute(self, context: Context) -> dict[str, Any]:
+        """Works in a private scratch copy of the report tree (GX needs a local folder) and publishes
+        it to the report storage (``dataverse_provider.report_storage``) before reporting."""
+        import shutil
+
+        from dataverse_provider.report_storage import (
+            StorageConfigError,
+            pull,
+            push,
+            quality_storage,
+            scratch_dir,
+            storage_lock,
+        )
+        from hr_dataverse.quality.paths import RUNS_DIR
+
+        try:
+            storage = quality_storage(self.quality_dir)
+        except StorageConfigError as exc:
+            raise AirflowFailException(f"data-quality configuration: {exc}") from None
+        work = scratch_dir("hr-quality-")
+        try:
+            with storage_lock(storage):
+                pulled = pull(storage, work)
+                run, html = self._run(context, work)
+                push(work, storage, pulled, prune_under=RUNS_DIR)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)  # the report exists only at the storage URL
+        return self._report(context, run, storage, html.relative_to(work).parts)
+
+    def _run(self, context: Context, work: Path) -> tuple[QualityRun, Path]:
         from hr_dataverse.quality.paths import dag_run_report_id
         from hr_dataverse.quality.runner import QualityRunError, run_and_report
         from hr_dataverse.warehouse import WarehouseConfigError, WarehouseError
 
-        catalog, settings, url = self._configure(context)
+        catalog, settings, url = self._configure(context, work)
         report_id = dag_run_report_id(self.dag_id, str(context.get("run_id") or "manual"))
         selected = table_names(self.tables) or None
         try:
@@ -96,14 +128,20 @@ class HrDataQualityOperator(BaseOperator):
             raise AirflowException(f"the data-quality checks could not run: {exc}") from None
         except ValueError as exc:  # a table name the catalog does not have
             raise AirflowFailException(f"data-quality configuration: {exc}") from None
-        summary = run.summary(report_path=str(paths.html))
-        self._log(run, str(paths.html))
+        return run, paths.html
+
+    def _report(self, context: Context, run: QualityRun, storage: Any, html: tuple[str, ...]) -> dict[str, Any]:
+        from dataverse_provider.report_storage import display
+
+        report = display(storage.joinpath(*html))
+        summary = run.summary(report_path=report)
+        self._log(run, report)
         if run.has_errors:
             context["ti"].xcom_push(key="return_value", value=summary)
             totals = summary["totals"]
             raise AirflowFailException(
                 f"data quality: {totals['errors']} check(s) of severity error failed "
-                f"({totals['warnings']} warning(s)); report: {paths.html}")
+                f"({totals['warnings']} warning(s)); report: {report}")
         return summary
 
     @staticmethod
@@ -119,20 +157,18 @@ class HrDataQualityOperator(BaseOperator):
         finally:
             warehouse.dispose()
 
-    def _configure(self, context: Context) -> tuple[Any, QualitySettings, str | None]:
+    def _configure(self, context: Context, root: Path) -> tuple[Any, QualitySettings, str | None]:
         """Catalog, settings (task values, then the trigger form's) and warehouse URL; bad input fails
-        the task with the problem named, never a stack trace."""
+        the task with the problem named, never a stack trace. ``root``: the local working copy."""
         from dataverse_provider.run_settings import log_settings, quality_layers
-        from dataverse_provider.warehouse import warehouse_url
+        from dataverse_provider.warehouse import checked_warehouse_url
         from hr_dataverse.catalog import load_catalog
         from hr_dataverse.quality.option_sets import load_option_domains
-        from hr_dataverse.quality.paths import quality_root
         from hr_dataverse.quality.settings import QualitySettings, parse_severity
         from hr_dataverse.warehouse import WarehouseError
 
         try:
             catalog = load_catalog(self.catalog_path or None)
-            root = quality_root(self.quality_dir)
             domains = self._fetch_domains(catalog, root) if self.dataverse_conn_id else load_option_domains(root)
             task_severity = parse_severity(self.severity)
             layers = quality_layers((context.get("params") or {}).get(self.params_key), task_severity)
@@ -142,7 +178,7 @@ class HrDataQualityOperator(BaseOperator):
             settings = QualitySettings(quality_dir=root, severity=task_severity,
                                        option_domains=domains, mapping=mapping)
             settings = settings.with_params(layers.overrides())
-            url = warehouse_url(self.warehouse_conn_id)
+            url = checked_warehouse_url(self.warehouse_conn_id)
         except (ValueError, WarehouseError) as exc:  # CatalogError, QualityConfigError, WarehouseConfigError
             raise AirflowFailException(f"data-quality configuration: {exc}") from None
         return catalog, settings, url
