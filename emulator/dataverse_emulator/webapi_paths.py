@@ -8,6 +8,7 @@ Paths arrive percent-decoded, so splitting respects quotes (``(k='a/b')``) and p
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -68,6 +69,31 @@ def split_outside(text: str, sep: str) -> list[str]:
         raise bad_syntax()
     parts.append("".join(buf))
     return parts
+
+
+def collection_parameter(query: Mapping[str, str], raw: str | None, parameter: str, function: str) -> list[Any]:
+    """A function's collection parameter, inline ``['a','b']`` or an alias ``@p1`` with ``@p1=["a","b"]``
+    in the query, as parsed literals (JSON-style ``"x"`` items read like OData ``'x'``); the callers
+    check the item types. Errors are the 400s Dataverse gives for a missing parameter or alias."""
+    if raw is None:
+        raise ODataError(f"The parameter '{parameter}' of function '{function}' is missing.")
+    if raw.startswith("@"):
+        alias = query.get(raw)
+        if alias is None:
+            raise ODataError(f"The parameter alias '{raw}' has no value.")
+        raw = alias
+    raw = raw.strip()
+    if not (raw.startswith("[") and raw.endswith("]")):
+        raise ODataError(f"The value '{raw}' of parameter '{parameter}' is not a collection of strings.")
+    items = []
+    for item in split_outside(raw[1:-1], ","):
+        item = item.strip()
+        if not item:
+            continue
+        if len(item) >= 2 and item[0] == item[-1] == '"':
+            item = "'" + json.loads(item).replace("'", "''") + "'"
+        items.append(parse_literal(item))
+    return items
 
 
 def parse_literal(text: str) -> Any:

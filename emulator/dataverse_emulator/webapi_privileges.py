@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from .http import Request, Response, dataverse_error
 from .odata.errors import ODataError
-from .webapi_paths import Target, parse_literal, split_outside
+from .webapi_paths import Target, collection_parameter
 
 if TYPE_CHECKING:
     from .security import Principal
@@ -47,23 +47,7 @@ def retrieve_user_set_of_privileges_by_names(api: WebApi, req: Request, principa
 
 def _names(req: Request, raw: str | None) -> list[str]:
     """``PrivilegeNames``: inline ``['a','b']`` or an alias ``@p1`` with ``@p1=["a","b"]`` in the query."""
-    if raw is None:
-        raise ODataError(f"The parameter 'PrivilegeNames' of function '{FUNCTION}' is missing.")
-    if raw.startswith("@"):
-        alias = req.query.get(raw)
-        if alias is None:
-            raise ODataError(f"The parameter alias '{raw}' has no value.")
-        raw = alias
-    raw = raw.strip()
-    if not (raw.startswith("[") and raw.endswith("]")):
+    names = collection_parameter(req.query, raw, "PrivilegeNames", FUNCTION)
+    if not all(isinstance(name, str) for name in names):
         raise ODataError(f"The value '{raw}' of parameter 'PrivilegeNames' is not a collection of strings.")
-    names = []
-    for item in split_outside(raw[1:-1], ","):
-        item = item.strip()
-        if item.startswith('"') and item.endswith('"'):
-            item = "'" + item[1:-1].replace("'", "''") + "'"
-        value = parse_literal(item) if item else None
-        if not isinstance(value, str):
-            raise ODataError(f"The value '{raw}' of parameter 'PrivilegeNames' is not a collection of strings.")
-        names.append(value)
     return names

@@ -37,7 +37,7 @@ from .odata.options import (
 from .odata.paging import PagingCookie, build_next_link, decode_skiptoken, encode_skiptoken
 from .schema import TableDef
 from .webapi_metadata import ENTITY_NOT_FOUND
-from .webapi_paths import not_found_segment, parse_literal, split_outside
+from .webapi_paths import collection_parameter, not_found_segment
 from .webapi_rows import Annotations, RowSerializer, memoized, parse_annotations, serialize_row, wants
 
 if TYPE_CHECKING:
@@ -183,18 +183,8 @@ def whoami(api: WebApi, req: Request, principal: Principal) -> Response:
 def retrieve_total_record_count(api: WebApi, req: Request, principal: Principal, target: Target) -> Response:
     """``RetrieveTotalRecordCount(EntityNames=['a','b'])`` or ``(EntityNames=@p1)&@p1=[…]``. [PA-COUNT]
     The counts come from a snapshot (up to 24 h old on Dataverse; ``WebApi.record_count``)."""
-    raw = target.params.get("EntityNames")
-    if raw is None:
-        raise ODataError("The parameter 'EntityNames' of function 'RetrieveTotalRecordCount' is missing.")
-    if raw.startswith("@"):
-        alias = req.query.get(raw)
-        if alias is None:
-            raise ODataError(f"The parameter alias '{raw}' has no value.")
-        raw = alias
-    raw = raw.strip()
-    if not (raw.startswith("[") and raw.endswith("]")):
-        raise ODataError(f"The value '{raw}' of parameter 'EntityNames' is not a collection of strings.")
-    names = [parse_literal(_single_quoted(item)) for item in split_outside(raw[1:-1], ",") if item.strip()]
+    names = collection_parameter(req.query, target.params.get("EntityNames"), "EntityNames",
+                                 "RetrieveTotalRecordCount")
     counts = []
     for name in names:
         table = api.schema.get(name) if isinstance(name, str) else None
@@ -211,14 +201,6 @@ def retrieve_total_record_count(api: WebApi, req: Request, principal: Principal,
         "@odata.context": api.context(req, "Microsoft.Dynamics.CRM.RetrieveTotalRecordCountResponse"),
         "EntityRecordCountCollection": {"Count": len(names), "IsReadOnly": False, "Keys": names, "Values": counts},
     })
-
-
-def _single_quoted(item: str) -> str:
-    """JSON-style ``"x"`` items (the ``@p1=["account"]`` form) read like OData ``'x'``."""
-    item = item.strip()
-    if len(item) >= 2 and item[0] == item[-1] == '"':
-        return "'" + json.loads(item).replace("'", "''") + "'"
-    return item
 
 
 def collection(api: WebApi, req: Request, principal: Principal, target: Target) -> Response:

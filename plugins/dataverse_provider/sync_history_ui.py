@@ -14,11 +14,12 @@ imports nothing heavy: the FastAPI app is built on its first request.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from airflow.plugins_manager import AirflowPlugin
 
+from dataverse_provider.lazy_asgi import LazyApp
 from dataverse_provider.ui import base_path
 
 if TYPE_CHECKING:
@@ -33,27 +34,10 @@ def dag_run_history_url(dag_id: str, run_id: str) -> str:
     return f"{base_path()}{URL_PREFIX}/dag-runs/{quote(dag_id, safe='')}/{quote(run_id, safe='')}/"
 
 
-class _LazyApp:
-    """Builds the FastAPI app on its first request (keeps plugin loading cheap)."""
-
-    def __init__(self) -> None:
-        self._app: FastAPI | None = None
-        self._lock = threading.Lock()
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if self._app is None:
-            with self._lock:
-                if self._app is None:
-                    self._app = build_history_app()
-        await self._app(scope, receive, send)
-
-    def __repr__(self) -> str:  # shown under Admin → Plugins
-        return "dataverse_provider.sync_history_ui:build_history_app (built on first request)"
-
-
 class HrSyncHistoryPlugin(AirflowPlugin):
     name = "hr_sync_history"
-    fastapi_apps = [{"app": _LazyApp(), "url_prefix": URL_PREFIX, "name": "HR sync history"}]
+    fastapi_apps = [{"app": LazyApp(lambda: build_history_app(), "dataverse_provider.sync_history_ui:build_history_app"),
+                     "url_prefix": URL_PREFIX, "name": "HR sync history"}]
     external_views = [
         {"name": "Sync history", "href": f"{base_path()}{URL_PREFIX}/", "destination": "nav",
          "category": "browse", "url_route": "hr-sync-history"},

@@ -17,12 +17,13 @@ or ``<checkout>/reports/quality``), so a worker on another machine and the API s
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlparse
 
 from airflow.plugins_manager import AirflowPlugin
 from airflow.sdk import BaseOperatorLink
+
+from dataverse_provider.lazy_asgi import LazyApp
 
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
@@ -52,27 +53,10 @@ class DataQualityReportLink(BaseOperatorLink):
         return dag_run_report_url(ti_key.dag_id, ti_key.run_id)
 
 
-class _LazyReportsApp:
-    """An ASGI app that builds the real FastAPI app on its first request (keeps plugin loading cheap)."""
-
-    def __init__(self) -> None:
-        self._app: FastAPI | None = None
-        self._lock = threading.Lock()
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if self._app is None:
-            with self._lock:
-                if self._app is None:
-                    self._app = build_reports_app()
-        await self._app(scope, receive, send)
-
-    def __repr__(self) -> str:  # shown under Admin → Plugins
-        return "dataverse_provider.ui:build_reports_app (built on first request)"
-
-
 class HrDataQualityPlugin(AirflowPlugin):
     name = "hr_data_quality"
-    fastapi_apps = [{"app": _LazyReportsApp(), "url_prefix": URL_PREFIX, "name": "HR data-quality reports"}]
+    fastapi_apps = [{"app": LazyApp(lambda: build_reports_app(), "dataverse_provider.ui:build_reports_app"),
+                     "url_prefix": URL_PREFIX, "name": "HR data-quality reports"}]
     # The UI fills {DAG_ID}/{RUN_ID} (URL-encoded) and shows the page in an iframe under url_route.
     external_views = [
         {"name": "Data quality", "href": f"{base_path()}{URL_PREFIX}/latest/", "destination": "nav",
