@@ -24,13 +24,14 @@ reads a task's local path on behalf of another process.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from hr_dataverse.quality.lock import LOCK_FILE, quality_lock
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
@@ -41,7 +42,6 @@ REPORTS_ENV = "HR_REPORTS_DIR"
 SCRATCH_ENV = "HR_SCRATCH_DIR"
 QUALITY = "quality"
 CHECKS = "checks"
-LOCK_FILE = ".lock"
 
 
 class StorageConfigError(ValueError):
@@ -119,14 +119,8 @@ def storage_lock(root: ObjectStoragePath) -> Iterator[None]:
     if root.protocol not in ("file", "local"):
         yield
         return
-    folder = Path(root.path)
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / LOCK_FILE).open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with quality_lock(Path(root.path)):
+        yield
 
 
 def pull(root: ObjectStoragePath, local: Path) -> set[str]:
