@@ -48,7 +48,7 @@ def test_blocker_alerts_by_email_and_teams(env: Any, dags: dict[str, Any], smtp_
     env.app.security.remove_application_user(env.info["client_id"])
     run = dags["hr_connection_check"].test(run_conf={"tables": ["cdm_worker"]})
     assert states(run) == {"validate_token": "failed", "check_entity_access": "upstream_failed",
-                           "credential_expiry": "success"}
+                           "report_new_hr_tables": "upstream_failed", "credential_expiry": "success"}
     assert smtp_sink.subjects() == ["[HR sync] Pre-flight check blocked the HR sync: hr_connection_check / validate_token"]
     assert smtp_sink.messages[0]["X-Envelope-To"] == "hr-ops@hr.test"
     body = smtp_sink.body(0)
@@ -67,7 +67,8 @@ def test_credential_expiring_soon_fails_its_task_as_a_warning_and_alerts(env: An
     env.app.graph.name_secret(soon.secret_id, "sync secret 2026")
     monkeypatch.setenv("AIRFLOW_CONN_DATAVERSE_DEFAULT", conn_json(env.info, password="Kp7~expires-soon-value"))
     run = dags["hr_connection_check"].test(run_conf={"tables": ["cdm_worker"]})
-    assert states(run) == {"validate_token": "success", "check_entity_access": "success", "credential_expiry": "failed"}
+    assert states(run) == {"validate_token": "success", "check_entity_access": "success",
+                           "report_new_hr_tables": "success", "credential_expiry": "failed"}
     [subject] = smtp_sink.subjects()
     assert subject == "[HR sync] Dataverse app credential expires soon: hr_connection_check / credential_expiry"
     body = smtp_sink.body(0)

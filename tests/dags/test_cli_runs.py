@@ -71,7 +71,7 @@ def test_certificate_key_stays_out_of_debug_logs(airflow_db: None, emulator_stat
     now = dt.datetime.now(dt.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=30)).sign(key, hashes.SHA256()))
+            .not_valid_after(now + dt.timedelta(days=365)).sign(key, hashes.SHA256()))  # not expiring soon
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption()).decode()
     with running_emulator(emulator_state_dir) as emu:

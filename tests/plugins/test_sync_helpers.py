@@ -135,5 +135,7 @@ def test_mapping_only_tables_are_required_only_while_the_mapping_runs(monkeypatc
     assert mapping_only == {t.name for t in catalog if t.name.startswith("mshr_")}
     assert all(t.required for t in catalog.with_mapping(True) if t.name in mapping_only)
     assert not any(t.required for t in catalog.with_mapping(False) if t.name in mapping_only)
-    assert all(t.required for t in catalog.with_mapping(False) if t.name.startswith("cdm_")
-               and t.name != "cdm_workerpersonaldetail")
+    # every other table keeps its own required flag (the organisation tables stay required)
+    assert all(off.required == on.required for off, on in zip(catalog.with_mapping(False), catalog, strict=True)
+               if on.name not in mapping_only)
+    assert catalog.get("cdm_worker").required and catalog.with_mapping(False).get("cdm_worker").required

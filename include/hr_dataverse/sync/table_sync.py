@@ -153,6 +153,8 @@ class _TableRun:
     # --- plan ------------------------------------------------------------------------------
 
     def execute(self, mode: str) -> TableSyncResult:
+        # The load starts once it holds the table's lock: waiting for another load is not its duration.
+        self.started, self.started_at = time.monotonic(), datetime.now(UTC)
         prepared = self.prepared = prepare_table(self.client, self.warehouse, self.spec)
         for warning in prepared.drift.warnings:
             self.warn(warning, logged=True)
