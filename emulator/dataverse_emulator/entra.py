@@ -274,14 +274,21 @@ class Entra:
             content_type=_JSON,
         )
 
-    def _openid_configuration(self, req: Request, tenant_segment: str) -> Response:
+    def discovery_tenant(self, req: Request, tenant_segment: str) -> tuple[str, str] | Response:
+        """(issuer tenant id, path tenant) of an OpenID discovery request (v1 and v2), or the error
+        response for an unknown tenant. Multi-tenant segments keep Entra's ``{tenantid}`` template."""
         if tenant_segment.lower() in _MULTI_TENANT:
-            tenant_id, path_tenant = "{tenantid}", tenant_segment.lower()
-        else:
-            tenant = self.tenant(tenant_segment)
-            if tenant is None:
-                return self._invalid_tenant(req, tenant_segment)
-            tenant_id = path_tenant = tenant.tenant_id
+            return "{tenantid}", tenant_segment.lower()
+        tenant = self.tenant(tenant_segment)
+        if tenant is None:
+            return self._invalid_tenant(req, tenant_segment)
+        return tenant.tenant_id, tenant.tenant_id
+
+    def _openid_configuration(self, req: Request, tenant_segment: str) -> Response:
+        found = self.discovery_tenant(req, tenant_segment)
+        if isinstance(found, Response):
+            return found
+        tenant_id, path_tenant = found
         base = f"{req.scheme_host}/{path_tenant}"
         cloud = CLOUDS[self.config.cloud]
         doc = {

@@ -81,13 +81,10 @@ def _token(entra: Entra, req: Request, tenant_segment: str) -> Response:
 
 
 def _openid_configuration(entra: Entra, req: Request, tenant_segment: str) -> Response:
-    if tenant_segment.lower() in _MULTI_TENANT:
-        tenant_id, path_tenant = "{tenantid}", tenant_segment.lower()
-    else:
-        tenant = entra.tenant(tenant_segment)
-        if tenant is None:
-            return entra._invalid_tenant(req, tenant_segment)
-        tenant_id = path_tenant = tenant.tenant_id
+    found = entra.discovery_tenant(req, tenant_segment)
+    if isinstance(found, Response):
+        return found
+    tenant_id, path_tenant = found
     base = f"{req.scheme_host}/{path_tenant}"
     doc = {
         "token_endpoint": f"{base}/oauth2/token",
