@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
@@ -259,8 +259,9 @@ def _datetime_literal(m: re.Match[str], text: str, pos: int) -> _Lit:
 CRM_NAMESPACE = "Microsoft.Dynamics.CRM."
 
 
-def _matching_paren(text: str, start: int) -> int:
-    """Index of the ``)`` closing the ``(`` at ``start`` (quotes and brackets respected)."""
+def _nesting(text: str, start: int = 0) -> Iterator[tuple[int, str, int, bool]]:
+    """``(index, char, depth after it, inside quotes)`` for each character from ``start``: one scanner
+    for the function-argument helpers (quotes and brackets respected)."""
     depth, quote = 0, ""
     for i in range(start, len(text)):
         ch = text[i]
@@ -273,8 +274,14 @@ def _matching_paren(text: str, start: int) -> int:
             depth += 1
         elif ch in ")]":
             depth -= 1
-            if depth == 0:
-                return i
+        yield i, ch, depth, bool(quote) or ch in "'\""
+
+
+def _matching_paren(text: str, start: int) -> int:
+    """Index of the ``)`` closing the ``(`` at ``start`` (quotes and brackets respected)."""
+    for i, ch, depth, quoted in _nesting(text, start):
+        if ch in ")]" and not quoted and depth == 0:
+            return i
     raise ODataError(f"')' expected at position {len(text)} in '{text}'.")
 
 
@@ -920,18 +927,9 @@ UNIMPLEMENTED_QUERY_FUNCTIONS = {
 
 
 def _split_args(text: str) -> list[str]:
-    parts, buf, depth, quote = [], [], 0, ""
-    for ch in text:
-        if quote:
-            if ch == quote:
-                quote = ""
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "([":
-            depth += 1
-        elif ch in ")]":
-            depth -= 1
-        if ch == "," and not quote and depth == 0:
+    parts, buf = [], []
+    for _, ch, depth, quoted in _nesting(text):
+        if ch == "," and not quoted and depth == 0:
             parts.append("".join(buf))
             buf = []
         else:
