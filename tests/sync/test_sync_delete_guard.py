@@ -114,6 +114,9 @@ GUARD = DeleteGuardSettings()
     (DeleteEvidence(80, 100, 20), SourceCount(None, "unavailable"), GUARD, HoldCause.MASS_DELETE),
     (DeleteEvidence(95, 100, 5), SourceCount(None, "unavailable"), GUARD, None),
     (DeleteEvidence(0, 100, 100), SourceCount(0, "$count"), GUARD, HoldCause.MASS_DELETE),  # emptied table
+    # an empty read with no count is no evidence, even under the allowance; a person can confirm it
+    (DeleteEvidence(0, 5, 5), SourceCount(None, "unavailable"), GUARD, HoldCause.EMPTY_READ),
+    (DeleteEvidence(0, 5, 5), SourceCount(None, "unavailable"), DeleteGuardSettings(allow_mass_delete=True), None),
     (DeleteEvidence(90, 100, 0), SourceCount(100, "$count"), GUARD, None),  # nothing to delete: no hold
 ])
 def test_guard_rules(evidence, count, settings, cause):

@@ -16,7 +16,9 @@ warehouse's live rows. It applies no delete at all when
    while the snapshot disagrees never blocks a table for good: once the snapshot is refreshed, a
    complete read agrees with it and the deletes go through, while a short read still disagrees.
    ``allow_mass_delete`` lets a person apply the deletes at once.
-3. **mass delete**: it would delete more than ``max_delete_fraction`` of the live rows (at least
+3. **empty read, no count**: it read no rows at all and Dataverse gave no count. Nothing proves the
+   table is empty, so not even the allowance below is deleted (``allow_mass_delete`` confirms it).
+4. **mass delete**: it would delete more than ``max_delete_fraction`` of the live rows (at least
    ``min_delete_allowance`` rows are always allowed, so small tables are not stuck on a handful of
    deletes). A complete read of a table that really lost many rows (a purge, a security change)
    needs ``allow_mass_delete`` for that run; anything else is most likely a short read the count
@@ -42,6 +44,7 @@ DEFAULT_MIN_DELETE_ALLOWANCE = 10
 class HoldCause(StrEnum):
     SHORT_READ = "short_read"  # read < exact $count
     SHORT_READ_SNAPSHOT = "short_read_snapshot"  # read < RetrieveTotalRecordCount snapshot
+    EMPTY_READ = "empty_read"  # read nothing, and no count says the table is empty
     MASS_DELETE = "mass_delete"  # would delete more than the allowance
 
 
@@ -103,6 +106,8 @@ def judge(table: str, evidence: DeleteEvidence, count: SourceCount, settings: De
             cause = HoldCause.SHORT_READ
         elif count.method == SNAPSHOT and not settings.allow_mass_delete:
             cause = HoldCause.SHORT_READ_SNAPSHOT
+    if cause is None and read == 0 and count.value is None and not settings.allow_mass_delete:
+        cause = HoldCause.EMPTY_READ
     if cause is None and would > allowance and not settings.allow_mass_delete:
         cause = HoldCause.MASS_DELETE
     if cause is None:
@@ -129,6 +134,10 @@ _LIKELY = {
         "snapshot (refreshed about once a day) was taken. The rows read were applied; the next runs read the "
         "whole table again until the snapshot agrees. If the deletes are genuine and must apply now, run once "
         "with allow_mass_delete."),
+    HoldCause.EMPTY_READ: (
+        "Likely cause: the read failed silently or the application user lost access to the table; Dataverse gave "
+        "no row count, so nothing shows the table is really empty. The next run reads the whole table again. If "
+        "the table was really emptied, run once with allow_mass_delete."),
     HoldCause.MASS_DELETE: (
         "Likely cause: an incomplete read the source count could not reveal, or a genuine mass deletion in "
         "Dataverse. The rows read were applied; the next run reads the whole table again. If the deletion is "
