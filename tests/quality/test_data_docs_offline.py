@@ -4,12 +4,11 @@ is drawn as charts: headless Chromium with every host but none blocked, screensh
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from quality_helpers import Scenario, page_text
+from quality_helpers import Scenario, find_chromium, page_text
 
 from hr_dataverse.quality.offline_docs import CDN_FILES, GX_IMAGES, VENDOR_DIR, make_offline
 
@@ -18,9 +17,7 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
 def render(page: Path, tmp_path: Path, screenshot: str) -> str:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("chromium is not installed (`make test` installs it)")
+    chromium = find_chromium()  # fails under CI when missing, like the other browser tests
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / screenshot
     result = subprocess.run(

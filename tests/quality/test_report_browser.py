@@ -6,14 +6,12 @@ per-table validation pages (rendered without scripts) show the counts."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from quality_helpers import Scenario, page_text
+from quality_helpers import Scenario, find_chromium, page_text
 
 pytestmark = pytest.mark.browser
 
@@ -22,12 +20,7 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    found = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing; `make test` installs Debian's chromium package")
-        pytest.skip("chromium is not installed (`make test` installs it: apt-get install chromium)")
-    return found
+    return find_chromium()
 
 
 def render(chromium: str, page: Path, tmp_path: Path, screenshot: str) -> str:
