@@ -39,11 +39,11 @@ import pendulum
 from airflow.sdk import DAG, Param
 
 from dataverse_provider.alerts import alert_on
-from dataverse_provider.dag_defaults import retrying
 from dataverse_provider.operators.credential_expiry import DataverseCredentialExpiryOperator
 from dataverse_provider.operators.entity_access import DataverseEntityAccessCheckOperator
 from dataverse_provider.operators.hr_coverage import DataverseHrCoverageOperator
 from dataverse_provider.operators.token_validation import DataverseTokenValidationOperator
+from hr_deployment.dag_defaults import retrying
 
 with DAG(
     dag_id="hr_connection_check",
@@ -55,7 +55,7 @@ with DAG(
     tags=["dataverse", "hr", "checks"],
     doc_md=__doc__,
     render_template_as_native_obj=True,  # params reach the operators as int / list, not text
-    default_args=retrying(execution_timeout=timedelta(minutes=10)),  # see dataverse_provider.dag_defaults
+    default_args=retrying(execution_timeout=timedelta(minutes=10)),  # see hr_deployment.dag_defaults
     params={
         "conn_id": Param(
             "dataverse_default", type="string", minLength=1, title="Dataverse connection",

@@ -30,10 +30,10 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DAG
 
-from dataverse_provider.dag_defaults import retrying
 from dataverse_provider.operators.data_quality import HrDataQualityOperator
-from dataverse_provider.schedules import warehouse_schedule
 from dataverse_provider.trigger_params import DATA_QUALITY, data_quality_param
+from hr_deployment.dag_defaults import retrying
+from hr_deployment.schedules import warehouse_schedule
 
 with DAG(
     dag_id="hr_data_quality",
@@ -44,7 +44,7 @@ with DAG(
     dagrun_timeout=timedelta(hours=1),
     tags=["hr", "quality"],
     doc_md=__doc__,
-    default_args=retrying(execution_timeout=timedelta(minutes=30)),  # see dataverse_provider.dag_defaults
+    default_args=retrying(execution_timeout=timedelta(minutes=30)),  # see hr_deployment.dag_defaults
     params={DATA_QUALITY: data_quality_param()},
 ) as dag:
     HrDataQualityOperator(task_id="data_quality", params_key=DATA_QUALITY)

@@ -27,8 +27,8 @@ import pendulum
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, Param, get_current_context, task
 
-from dataverse_provider.admin_tasks import ACTIONS
-from dataverse_provider.sync_tasks import catalog_table_names
+from hr_deployment.admin_tasks import ACTIONS
+from hr_deployment.sync_tasks import catalog_table_names
 
 SYNC_DAG_ID = "hr_dataverse_sync"
 
@@ -74,7 +74,7 @@ with DAG(
 
     @task.branch
     def choose_action() -> str:
-        from dataverse_provider.admin_tasks import choose_action as choose
+        from hr_deployment.admin_tasks import choose_action as choose
 
         params = get_current_context()["params"]
         return choose(params["action"], params["table"])
@@ -88,7 +88,7 @@ with DAG(
 
     @task(multiple_outputs=False)  # one summary value, not one XCom per key
     def clear_tracking() -> dict[str, Any]:
-        from dataverse_provider.admin_tasks import clear_tracking as clear
+        from hr_deployment.admin_tasks import clear_tracking as clear
 
         return clear(get_current_context()["params"]["table"])
 
@@ -96,7 +96,7 @@ with DAG(
     def turn_off() -> dict[str, Any]:
         from dataclasses import asdict
 
-        from dataverse_provider.integration import write_switch
+        from hr_deployment.integration import write_switch
 
         return asdict(write_switch(False, changed_by=f"hr_dataverse_admin {get_current_context()['run_id']}"))
 
@@ -104,13 +104,13 @@ with DAG(
     def turn_on() -> dict[str, Any]:
         from dataclasses import asdict
 
-        from dataverse_provider.integration import write_switch
+        from hr_deployment.integration import write_switch
 
         return asdict(write_switch(True, changed_by=f"hr_dataverse_admin {get_current_context()['run_id']}"))
 
     @task
     def view_linked_rows() -> list[dict[str, Any]]:
-        from dataverse_provider.admin_tasks import view_linked_rows as view
+        from hr_deployment.admin_tasks import view_linked_rows as view
 
         params = get_current_context()["params"]
         return view(params["table"], params["rows"])

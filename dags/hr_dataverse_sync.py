@@ -51,7 +51,7 @@ manual only), one run at a time, no catch-up. **Event-driven** with `HR_DATAVERS
 (`all` or a list): a trigger in the triggerer follows each table's stored delta link for one row
 every `HR_DATAVERSE_POLL_INTERVAL` seconds and starts a run for the changed tables only; cron then
 stays as a daily safety net unless `HR_DATAVERSE_SYNC_SCHEDULE` says otherwise
-(`dataverse_provider.event_sync`). Targets: connection `dataverse_default`; warehouse
+(`hr_deployment.event_sync`). Targets: connection `dataverse_default`; warehouse
 connection `hr_warehouse`, else `$HR_WAREHOUSE_URL`, else `data/hr_warehouse.db`. The DAGs
 `hr_urs_mapping` and `hr_data_quality` run steps 6 and 7 on their own.
 """
@@ -67,16 +67,16 @@ from airflow.sdk import DAG, Param, TriggerRule, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from dataverse_provider.alerts import alert_on
-from dataverse_provider.assets import SYNC_ALIAS, table_asset
-from dataverse_provider.categories import CATEGORIES, MACROS, category_param
-from dataverse_provider.dag_defaults import retrying
-from dataverse_provider.event_sync import changed_tables, sync_schedule
 from dataverse_provider.operators.data_quality import HrDataQualityOperator
 from dataverse_provider.operators.entity_access import DataverseEntityAccessCheckOperator
 from dataverse_provider.operators.token_validation import DataverseTokenValidationOperator
-from dataverse_provider.pools import DATAVERSE_POOL, partition_slots
-from dataverse_provider.schedules import catalog_names
 from dataverse_provider.trigger_params import DATA_QUALITY, URS_MAPPING, data_quality_param, urs_mapping_param
+from hr_deployment.assets import SYNC_ALIAS, table_asset
+from hr_deployment.categories import CATEGORIES, MACROS, category_param
+from hr_deployment.dag_defaults import retrying
+from hr_deployment.event_sync import changed_tables, sync_schedule
+from hr_deployment.pools import DATAVERSE_POOL, partition_slots
+from hr_deployment.schedules import catalog_names
 
 SCHEDULE_ENV = "HR_DATAVERSE_SYNC_SCHEDULE"
 DEFAULT_SCHEDULE = "*/15 * * * *"
@@ -113,7 +113,7 @@ with DAG(
     doc_md=__doc__,
     render_template_as_native_obj=True,  # params reach the operators as lists, not text
     user_defined_macros={**MACROS, "changed_tables": changed_tables},  # selected_tables(tables, categories)
-    default_args=retrying(execution_timeout=timedelta(hours=1)),  # see dataverse_provider.dag_defaults
+    default_args=retrying(execution_timeout=timedelta(hours=1)),  # see hr_deployment.dag_defaults
     params={
         "tables": Param(
             [], type=["null", "array"],  # nullable: the form does not mark an optional field required
@@ -147,15 +147,15 @@ with DAG(
     @task.short_circuit
     def integration_enabled() -> bool:
         """False (the run is skipped) while the integration is turned off."""
-        from dataverse_provider.integration import sync_allowed
+        from hr_deployment.integration import sync_allowed
 
         return sync_allowed()
 
     @task
     def resolve_tables(large: bool) -> list[str]:
         """The selected catalog tables that are (not) read as parallel key ranges."""
-        from dataverse_provider.categories import selected_tables
-        from dataverse_provider.sync_tasks import resolve_tables as resolve
+        from hr_deployment.categories import selected_tables
+        from hr_deployment.sync_tasks import resolve_tables as resolve
 
         context = get_current_context()
         params = context["params"]
@@ -164,8 +164,8 @@ with DAG(
         return resolve(selected)["large" if large else "regular"]
 
     def load(table: str, slots: int) -> dict[str, Any]:
-        from dataverse_provider.sync_tasks import delete_guard
-        from dataverse_provider.sync_tasks import load_table as sync_one
+        from hr_deployment.sync_tasks import delete_guard
+        from hr_deployment.sync_tasks import load_table as sync_one
 
         context = get_current_context()
         context["table"] = table  # for map_index_template: the UI names each mapped instance by its table
@@ -195,14 +195,14 @@ with DAG(
     @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS, inlets=[table_asset(t) for t in TABLE_NAMES],
           multiple_outputs=False)
     def run_summary(regular_tables: list[str], large_tables: list[str], regular: Any, large: Any) -> dict[str, Any]:
-        from dataverse_provider.sync_tasks import summarize
+        from hr_deployment.sync_tasks import summarize
 
         return summarize([*regular_tables, *large_tables], regular, large)
 
     # Runs after the loads (default trigger rule): it maps from a complete warehouse.
     @task(pool=DATAVERSE_POOL, pool_slots=1, multiple_outputs=False)
     def map_characteristics() -> dict[str, Any]:
-        from dataverse_provider.mapping_tasks import map_characteristics as run
+        from hr_deployment.mapping_tasks import map_characteristics as run
 
         context = get_current_context()
         return run(context["params"][URS_MAPPING], dag_id=context["dag"].dag_id, run_id=context["run_id"],

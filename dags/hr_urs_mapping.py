@@ -30,10 +30,10 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, get_current_context, task
 
-from dataverse_provider.dag_defaults import retrying
-from dataverse_provider.pools import DATAVERSE_POOL
-from dataverse_provider.schedules import mapping_schedule
 from dataverse_provider.trigger_params import URS_MAPPING, urs_mapping_param
+from hr_deployment.dag_defaults import retrying
+from hr_deployment.pools import DATAVERSE_POOL
+from hr_deployment.schedules import mapping_schedule
 
 with DAG(
     dag_id="hr_urs_mapping",
@@ -44,20 +44,20 @@ with DAG(
     dagrun_timeout=timedelta(hours=2),
     tags=["dataverse", "hr", "urs"],
     doc_md=__doc__,
-    default_args=retrying(execution_timeout=timedelta(hours=1)),  # see dataverse_provider.dag_defaults
+    default_args=retrying(execution_timeout=timedelta(hours=1)),  # see hr_deployment.dag_defaults
     params={URS_MAPPING: urs_mapping_param()},
 ) as dag:
 
     @task.short_circuit
     def integration_enabled() -> bool:
         """False (the run is skipped) while the integration is turned off: no writes to Dataverse."""
-        from dataverse_provider.integration import sync_allowed
+        from hr_deployment.integration import sync_allowed
 
         return sync_allowed()
 
     @task(pool=DATAVERSE_POOL, pool_slots=1, multiple_outputs=False)
     def map_characteristics() -> dict[str, Any]:
-        from dataverse_provider.mapping_tasks import map_characteristics as run
+        from hr_deployment.mapping_tasks import map_characteristics as run
 
         context = get_current_context()
         return run(context["params"][URS_MAPPING], dag_id=context["dag"].dag_id, run_id=context["run_id"],

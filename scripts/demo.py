@@ -34,9 +34,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from dataverse_provider.pools import DATAVERSE_POOL, POOL_DESCRIPTION, configured_pool_size
 from hr_dataverse.defaults import DEFAULT_MAX_CONCURRENCY
 from hr_dataverse.warehouse import Warehouse
+from hr_deployment.pools import DATAVERSE_POOL, POOL_DESCRIPTION, configured_pool_size
 
 ROOT = Path(__file__).resolve().parents[1]
 DAG_ID = "hr_dataverse_sync"

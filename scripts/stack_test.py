@@ -127,7 +127,7 @@ def run_checks(plan: Plan, stack: Stack) -> None:
 
 def check_pool(plan: Plan, api: Api) -> None:
     """airflow-init created the pool from configuration (the same function sizes it here)."""
-    from dataverse_provider.pools import DATAVERSE_POOL, configured_pool_size
+    from hr_deployment.pools import DATAVERSE_POOL, configured_pool_size
 
     expected = configured_pool_size(plan.process("airflow-init").env)
     slots = api.get(f"/api/v2/pools/{DATAVERSE_POOL}").json().get("slots")

@@ -130,7 +130,7 @@ def test_short_read_alert_keys_on_the_exception_marker(smtp_sink: Any, alerts_co
 
 
 def test_failing_poller_alerts_once(smtp_sink: Any, alerts_config: dict[str, Any]) -> None:
-    from dataverse_provider.change_trigger import DataverseChangeTrigger
+    from dataverse_provider.triggers.change import DataverseChangeTrigger
 
     trigger = DataverseChangeTrigger(table="cdm_worker", interval=60)
     assert trigger._alert("NetworkError: connection refused by the Dataverse host") is True

@@ -15,13 +15,13 @@ import yaml
 
 from dataverse_emulator.mutations import apply
 from dataverse_emulator.testing import RunningEmulator, running_emulator
-from dataverse_provider.admin_tasks import ACTIONS
-from dataverse_provider.assets import SYNC_ALIAS, table_asset
-from dataverse_provider.integration import SWITCH_VARIABLE
-from dataverse_provider.pools import DATAVERSE_POOL, PARTITION_SLOTS_ENV, partition_slots
 from hr_dataverse.catalog import DEFAULT_CATALOG, load_catalog
 from hr_dataverse.sync import TableSyncResult
 from hr_dataverse.warehouse import Warehouse
+from hr_deployment.admin_tasks import ACTIONS
+from hr_deployment.assets import SYNC_ALIAS, table_asset
+from hr_deployment.integration import SWITCH_VARIABLE
+from hr_deployment.pools import DATAVERSE_POOL, PARTITION_SLOTS_ENV, partition_slots
 
 pytestmark = pytest.mark.airflow
 

@@ -17,10 +17,10 @@ import pytest
 
 from dataverse_emulator.mutations import apply
 from dataverse_emulator.testing import RunningEmulator, running_emulator
-from dataverse_provider.assets import table_asset
-from dataverse_provider.pools import DATAVERSE_POOL
 from dataverse_provider.trigger_params import MAPPING_PROPERTIES, QUALITY_PROPERTIES, SEVERITIES
 from hr_dataverse.catalog import DEFAULT_CATALOG, load_catalog
+from hr_deployment.assets import table_asset
+from hr_deployment.pools import DATAVERSE_POOL
 
 pytestmark = pytest.mark.airflow
 
@@ -157,7 +157,7 @@ def test_form_schemas_list_exactly_the_settings_the_tasks_accept() -> None:
 def test_bad_mapping_input_fails_the_task_naming_the_setting(values: dict[str, Any], message: str) -> None:
     from airflow.sdk.exceptions import AirflowFailException
 
-    from dataverse_provider.mapping_tasks import mapping_request
+    from hr_deployment.mapping_tasks import mapping_request
 
     with pytest.raises(AirflowFailException, match=message):
         mapping_request(values)
@@ -168,10 +168,10 @@ def test_bad_mapping_input_fails_the_task_naming_the_setting(values: dict[str, A
 def test_mapping_errors_retry_only_when_a_retry_can_help() -> None:
     from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-    from dataverse_provider.mapping_tasks import task_error
     from hr_dataverse.dataverse.errors import PermissionDenied, Throttled
     from hr_dataverse.urs import MappingError
     from hr_dataverse.warehouse import WarehouseConfigError, WarehouseError
+    from hr_deployment.mapping_tasks import task_error
 
     def wrapped(cause: Exception) -> MappingError:
         try:
@@ -198,8 +198,8 @@ def test_mapping_lock_serialises_runs_on_one_warehouse(backend: str, tmp_path: P
                                                        request: pytest.FixtureRequest) -> None:
     import threading
 
-    from dataverse_provider.mapping_lock import mapping_lock
     from hr_dataverse.warehouse import Warehouse
+    from hr_deployment.mapping_lock import mapping_lock
 
     url = f"sqlite:///{tmp_path / 'hr.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
     first, second = (Warehouse(url, schema=None if backend == "sqlite" else "urs_lock_test") for _ in range(2))

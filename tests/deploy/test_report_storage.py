@@ -136,8 +136,8 @@ def test_sqlite_warehouse_is_refused_on_celery(monkeypatch: pytest.MonkeyPatch, 
 
 
 def test_pool_size_comes_from_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
-    from dataverse_provider.pools import configured_pool_size
     from hr_dataverse.defaults import DEFAULT_MAX_CONCURRENCY
+    from hr_deployment.pools import configured_pool_size
 
     assert configured_pool_size({}) == DEFAULT_MAX_CONCURRENCY == 5
     assert configured_pool_size({"HR_DATAVERSE_MAX_CONCURRENCY": "8", "HR_DATAVERSE_DOP_HINT": "5"}) == 5

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from dataverse_provider.event_sync import (
+from hr_deployment.event_sync import (
     CHANGE_URI_PREFIX,
     EventSyncConfigError,
     changed_tables,
@@ -31,7 +31,7 @@ def parse_sync_dag() -> Any:
 def test_polling_adds_watched_change_assets_beside_a_daily_safety_net(monkeypatch: pytest.MonkeyPatch) -> None:
     from airflow.sdk import AssetOrTimeSchedule
 
-    from dataverse_provider.change_trigger import DataverseChangeTrigger
+    from dataverse_provider.triggers.change import DataverseChangeTrigger
 
     monkeypatch.setenv("HR_DATAVERSE_POLL_TABLES", "cdm_job,cdm_worker")
     monkeypatch.setenv("HR_DATAVERSE_POLL_INTERVAL", "30")

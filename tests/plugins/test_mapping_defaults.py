@@ -7,7 +7,7 @@ import json
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from dataverse_provider.mapping_tasks import DEFAULTS_VARIABLE, deployment_defaults, mapping_request
+from hr_deployment.mapping_tasks import DEFAULTS_VARIABLE, deployment_defaults, mapping_request
 
 ENV = f"AIRFLOW_VAR_{DEFAULTS_VARIABLE.upper()}"
 

@@ -11,11 +11,11 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from dataverse_emulator.testing import client_settings, running_emulator
-from dataverse_provider.mapping_tasks import map_characteristics
 from hr_dataverse.catalog import load_catalog
 from hr_dataverse.dataverse import DataverseClient
 from hr_dataverse.sync import sync_table
 from hr_dataverse.warehouse import Warehouse
+from hr_deployment.mapping_tasks import map_characteristics
 
 pytestmark = pytest.mark.airflow
 

@@ -8,15 +8,15 @@ import json
 import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from dataverse_provider.assets import asset_event_extra
-from dataverse_provider.integration import parse_switch
-from dataverse_provider.pools import PARTITION_SLOTS_ENV, partition_slots, pool_size
-from dataverse_provider.sync_tasks import resolve_tables, summarize, task_error
 from dataverse_provider.warehouse import warehouse_url
 from hr_dataverse.catalog import load_catalog
 from hr_dataverse.dataverse import PermissionDenied, Throttled
 from hr_dataverse.sync import SyncError, TableSyncResult
 from hr_dataverse.warehouse import SchemaDriftError, WarehouseConfigError, WarehouseError
+from hr_deployment.assets import asset_event_extra
+from hr_deployment.integration import parse_switch
+from hr_deployment.pools import PARTITION_SLOTS_ENV, partition_slots, pool_size
+from hr_deployment.sync_tasks import resolve_tables, summarize, task_error
 
 pytestmark = pytest.mark.airflow
 
@@ -113,7 +113,7 @@ def test_an_optional_table_without_read_privilege_is_a_warning_not_an_error(
         dataverse_conn, tmp_path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     import logging
 
-    from dataverse_provider.sync_tasks import load_table
+    from hr_deployment.sync_tasks import load_table
 
     monkeypatch.setenv("HR_WAREHOUSE_URL", f"sqlite:///{tmp_path / 'hr.db'}")
     caplog.set_level(logging.INFO)

@@ -9,7 +9,10 @@ import socket
 import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from dataverse_provider.sync_tasks import (
+from dataverse_provider.warehouse import open_warehouse
+from hr_dataverse.sync import TableSyncResult
+from hr_dataverse.warehouse import WarehouseUnavailableError
+from hr_deployment.sync_tasks import (
     LOCK_WAIT_ENV,
     MAX_DELETE_PERCENT_ENV,
     delete_guard,
@@ -17,9 +20,6 @@ from dataverse_provider.sync_tasks import (
     lock_wait_s,
     task_error,
 )
-from dataverse_provider.warehouse import open_warehouse
-from hr_dataverse.sync import TableSyncResult
-from hr_dataverse.warehouse import WarehouseUnavailableError
 
 pytestmark = pytest.mark.airflow
 

@@ -10,7 +10,7 @@ Connection fields (the labelled form comes from ``get_provider_info``):
   certificate: ``certificate_private_key`` + ``certificate_thumbprint``, or
   ``certificate_pfx_base64`` / ``certificate_pfx_path`` + ``certificate_password``; ``fno_url``
   (the finance-and-operations environment, for catalog entries read from F&O OData, see
-  ``dataverse_provider.fno_tasks``).
+  ``hr_deployment.fno_tasks``).
 
 The same works as ``AIRFLOW_CONN_DATAVERSE_DEFAULT='{"conn_type": "dataverse", "host": …,
 "login": …, "password": …, "extra": {"tenant_id": …}}'``.

@@ -4,7 +4,7 @@ The sync's load tasks are mapped over tables, and a mapped task cannot declare a
 per instance, so they declare :data:`SYNC_ALIAS` and add the table's asset to it at run time
 (Airflow creates the asset on its first event). A downstream DAG schedules on the tables it reads::
 
-    from dataverse_provider.assets import table_asset
+    from hr_deployment.assets import table_asset
     with DAG(..., schedule=table_asset("cdm_worker") & table_asset("cdm_employment")): ...
 
 An event is emitted when a load changed the table (rows upserted or soft-deleted) or rewrote it

@@ -1,7 +1,7 @@
 """The deployment's one-off set-up, run by the compose file's ``airflow-init`` after ``airflow db migrate``
 (and by ``make stack``, which runs that same service)::
 
-    python -m dataverse_provider.deploy_init
+    python -m hr_deployment.deploy_init
 
 1. the ``dataverse_api`` pool, created or resized from configuration (``pools.configured_pool_size``:
    ``HR_DATAVERSE_POOL_SLOTS``, else ``HR_DATAVERSE_MAX_CONCURRENCY`` / ``HR_DATAVERSE_DOP_HINT``);
@@ -43,7 +43,7 @@ def main() -> int:
 def ensure_pool() -> str:
     from airflow.models.pool import Pool
 
-    from dataverse_provider.pools import DATAVERSE_POOL, POOL_DESCRIPTION, configured_pool_size
+    from hr_deployment.pools import DATAVERSE_POOL, POOL_DESCRIPTION, configured_pool_size
 
     slots = configured_pool_size()
     Pool.create_or_update_pool(DATAVERSE_POOL, slots, POOL_DESCRIPTION, include_deferred=False)

@@ -3,7 +3,7 @@
 * Sync now -> the DAG queues a ``hr_dataverse_sync`` run with ``{"tables": [table], "mode": "full"}``
   (so it waits for a running sync instead of loading the same table twice at once);
 * Clear tracking information -> :func:`clear_tracking`;
-* Turn integration off/on -> :func:`dataverse_provider.integration.write_switch`;
+* Turn integration off/on -> :func:`hr_deployment.integration.write_switch`;
 * View linked rows -> :func:`view_linked_rows`.
 """
 
@@ -28,8 +28,8 @@ NEEDS_TABLE = ("sync_now", "clear_tracking")
 
 def choose_action(action: str, table: str | None) -> str:
     """The task id that performs ``action``; fails with the reason when the input does not fit."""
-    from dataverse_provider.integration import read_switch
     from hr_dataverse.catalog import CatalogError, load_catalog
+    from hr_deployment.integration import read_switch
 
     if action not in ACTIONS:
         raise AirflowFailException(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")

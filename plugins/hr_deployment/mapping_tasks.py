@@ -68,9 +68,9 @@ def map_characteristics(values: Mapping[str, Any] | None, *, dag_id: str, run_id
     """Run the HR → URS mapping once (see the module docstring). The mapping state records the run
     as ``<dag_id>__<run_id>`` (two DAGs map); ``ti`` receives a failed run's summary as its return value."""
     from dataverse_provider.hooks.dataverse import DataverseHook
-    from dataverse_provider.mapping_lock import mapping_lock
     from dataverse_provider.warehouse import open_warehouse
     from hr_dataverse.urs import run_mapping
+    from hr_deployment.mapping_lock import mapping_lock
 
     layers = mapping_layers(values)
     log_settings(layers, log)

@@ -12,7 +12,7 @@ from functools import cache
 
 from airflow.sdk import AssetAny
 
-from dataverse_provider.assets import table_asset
+from hr_deployment.assets import table_asset
 
 # The tables whose changes call for a mapping run (worker skills and certificates), by suffix so a
 # catalog of ``mserp_`` tables works too; the default names when the catalog lists neither.

@@ -19,7 +19,7 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from dataverse_provider.assets import SYNC_ALIAS, asset_event_extra, table_asset
+from hr_deployment.assets import SYNC_ALIAS, asset_event_extra, table_asset
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ def load_table(table: str, *, mode: str, slots: int, run_id: str, outlet_events:
         budget = ConcurrencyBudget(min(slots, client.settings.max_concurrency))
         guard = guard if guard is not None else delete_guard()
         if spec.fno_entity:  # finance and operations OData: a full reload every run
-            from dataverse_provider.fno_tasks import sync_fno
+            from hr_deployment.fno_tasks import sync_fno
 
             result = sync_fno(hook, warehouse, spec, run_id, guard=guard).to_dict()
         else:

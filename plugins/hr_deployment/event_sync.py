@@ -69,7 +69,7 @@ def sync_schedule(cron: str | None, catalog_names: list[str], *, cron_explicit: 
                   conn_id: str = "dataverse_default") -> Any:
     """``cron`` alone when polling is off; else the change assets OR the cron safety net (daily
     unless ``cron`` was set explicitly; with no cron at all, the change assets alone)."""
-    from dataverse_provider.change_trigger import DataverseChangeTrigger
+    from dataverse_provider.triggers.change import DataverseChangeTrigger
 
     tables = polled_tables(catalog_names)
     if not tables:
