@@ -43,6 +43,7 @@ from dataverse_provider.operators.credential_expiry import DataverseCredentialEx
 from dataverse_provider.operators.entity_access import DataverseEntityAccessCheckOperator
 from dataverse_provider.operators.hr_coverage import DataverseHrCoverageOperator
 from dataverse_provider.operators.token_validation import DataverseTokenValidationOperator
+from dataverse_provider.trigger_params import CONN_ID, conn_id_param
 from hr_deployment.dag_defaults import retrying
 
 with DAG(
@@ -57,10 +58,7 @@ with DAG(
     render_template_as_native_obj=True,  # params reach the operators as int / list, not text
     default_args=retrying(execution_timeout=timedelta(minutes=10)),  # see hr_deployment.dag_defaults
     params={
-        "conn_id": Param(
-            "dataverse_default", type="string", minLength=1, title="Dataverse connection",
-            description="Airflow connection (type Microsoft Dataverse) to check.",
-        ),
+        CONN_ID: conn_id_param("Airflow connection (type Microsoft Dataverse) to check."),
         "secret_warn_days": Param(
             30, type="integer", minimum=0, maximum=730, title="Warn days before secret expiry",
             description="Warn when the client secret expires within this many days "

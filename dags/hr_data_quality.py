@@ -31,7 +31,7 @@ import pendulum
 from airflow.sdk import DAG
 
 from dataverse_provider.operators.data_quality import HrDataQualityOperator
-from dataverse_provider.trigger_params import DATA_QUALITY, data_quality_param
+from dataverse_provider.trigger_params import CONN_ID, DATA_QUALITY, conn_id_param, data_quality_param
 from hr_deployment.dag_defaults import retrying
 from hr_deployment.schedules import warehouse_schedule
 
@@ -45,6 +45,9 @@ with DAG(
     tags=["hr", "quality"],
     doc_md=__doc__,
     default_args=retrying(execution_timeout=timedelta(minutes=30)),  # see hr_deployment.dag_defaults
-    params={DATA_QUALITY: data_quality_param()},
+    params={DATA_QUALITY: data_quality_param(), CONN_ID: conn_id_param(
+        "Airflow connection (type Microsoft Dataverse) to read the catalog's option sets from. Empty: the "
+        "option sets saved by the last run that read them.", optional=True)},
 ) as dag:
-    HrDataQualityOperator(task_id="data_quality", params_key=DATA_QUALITY)
+    HrDataQualityOperator(task_id="data_quality", params_key=DATA_QUALITY,
+                          dataverse_conn_id="{{ params.conn_id or '' }}")  # empty: no Dataverse read

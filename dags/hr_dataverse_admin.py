@@ -5,7 +5,7 @@ The actions of Dynamics 365 HR's Dataverse integration page, for the `hr_dataver
 Trigger this DAG and pick an **Action** (and a **Table** where it needs one):
 
 - **Sync now**: a full resync of one table. Queues a `hr_dataverse_sync` run with
-  `{"tables": [table], "mode": "full"}`; it starts when no other sync is running (one at a time).
+  `{"tables": [table], "mode": "full", "conn_id": conn_id}`; it starts when no other sync is running (one at a time).
 - **Clear tracking information**: forgets the table's delta link, so its next sync is a full load.
   The warehouse rows stay.
 - **Turn integration off / on**: while off, every `hr_dataverse_sync` run ends at its first task
@@ -27,6 +27,7 @@ import pendulum
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, Param, get_current_context, task
 
+from dataverse_provider.trigger_params import CONN_ID, conn_id_param
 from hr_deployment.admin_tasks import ACTIONS
 from hr_deployment.sync_tasks import catalog_table_names
 
@@ -69,6 +70,8 @@ with DAG(
             50, type="integer", minimum=1, maximum=500, title="Rows to show",
             description="View linked rows: how many rows (most recently synced first).",
         ),
+        CONN_ID: conn_id_param("Sync now: the Airflow connection (type Microsoft Dataverse) the sync run reads "
+                               "through."),
     },
 ) as dag:
 
@@ -82,7 +85,7 @@ with DAG(
     sync_now = TriggerDagRunOperator(
         task_id="sync_now",
         trigger_dag_id=SYNC_DAG_ID,
-        conf={"tables": ["{{ params.table }}"], "mode": "full"},
+        conf={"tables": ["{{ params.table }}"], "mode": "full", CONN_ID: "{{ params.conn_id }}"},
         wait_for_completion=False,
     )
 

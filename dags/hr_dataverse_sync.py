@@ -51,7 +51,7 @@ manual only), one run at a time, no catch-up. **Event-driven** with `HR_DATAVERS
 (`all` or a list): a trigger in the triggerer follows each table's stored delta link for one row
 every `HR_DATAVERSE_POLL_INTERVAL` seconds and starts a run for the changed tables only; cron then
 stays as a daily safety net unless `HR_DATAVERSE_SYNC_SCHEDULE` says otherwise
-(`hr_deployment.event_sync`). Targets: connection `dataverse_default`; warehouse
+(`hr_deployment.event_sync`). Targets: the form's **conn_id** (connection `dataverse_default` by default); warehouse
 connection `hr_warehouse`, else `$HR_WAREHOUSE_URL`, else `data/hr_warehouse.db`. The DAGs
 `hr_urs_mapping` and `hr_data_quality` run steps 6 and 7 on their own.
 """
@@ -70,7 +70,14 @@ from dataverse_provider.alerts import alert_on
 from dataverse_provider.operators.data_quality import HrDataQualityOperator
 from dataverse_provider.operators.entity_access import DataverseEntityAccessCheckOperator
 from dataverse_provider.operators.token_validation import DataverseTokenValidationOperator
-from dataverse_provider.trigger_params import DATA_QUALITY, URS_MAPPING, data_quality_param, urs_mapping_param
+from dataverse_provider.trigger_params import (
+    CONN_ID,
+    DATA_QUALITY,
+    URS_MAPPING,
+    conn_id_param,
+    data_quality_param,
+    urs_mapping_param,
+)
 from hr_deployment.assets import SYNC_ALIAS, table_asset
 from hr_deployment.categories import CATEGORIES, MACROS, category_param
 from hr_deployment.dag_defaults import retrying
@@ -100,6 +107,7 @@ PARTITION_SLOTS = partition_slots()
 SCHEDULE = sync_schedule(_schedule(), TABLE_NAMES, cron_explicit=bool(os.environ.get(SCHEDULE_ENV, "").strip()))
 # Runs started by change events work on the changed tables only (an explicit selection wins).
 # The form's tables and categories; with neither, the tables whose change started the run (else all).
+CONN_TEMPLATE = "{{ params.conn_id }}"  # the form's Dataverse connection, for the operators
 SELECTED_TABLES = "{{ selected_tables(params.tables, params.categories) or changed_tables(triggering_asset_events) }}"
 
 with DAG(
@@ -141,6 +149,7 @@ with DAG(
         ),
         URS_MAPPING: urs_mapping_param(),
         DATA_QUALITY: data_quality_param(),
+        CONN_ID: conn_id_param(),
     },
 ) as dag:
 
@@ -172,7 +181,8 @@ with DAG(
         params = context["params"]
         guard = delete_guard(params.get("allow_mass_delete", False), params.get("max_delete_percent"))
         return sync_one(table, mode=params["mode"], slots=slots, run_id=context["run_id"],
-                        outlet_events=context["outlet_events"], guard=guard, mapping=params.get(URS_MAPPING))
+                        outlet_events=context["outlet_events"], guard=guard, mapping=params.get(URS_MAPPING),
+                        conn_id=params[CONN_ID])
 
     # One pool slot per request the task can have in flight; one summary value each (not one XCom per key).
     load_options: dict[str, Any] = {"pool": DATAVERSE_POOL, "outlets": [SYNC_ALIAS],
@@ -206,7 +216,7 @@ with DAG(
 
         context = get_current_context()
         return run(context["params"][URS_MAPPING], dag_id=context["dag"].dag_id, run_id=context["run_id"],
-                   ti=context["ti"])
+                   ti=context["ti"], conn_id=context["params"][CONN_ID])
 
     # Without it a run whose mapping or loads failed would end "success": data_quality, the last task,
     # runs after failures too, and a run's state is that of its leaves.
@@ -216,9 +226,11 @@ with DAG(
                                    "this task only marks the run failed, after the data-quality report was written")
 
     # The checks send one request at a time: one slot of the shared Dataverse budget each.
-    token = DataverseTokenValidationOperator(task_id="validate_token", pool=DATAVERSE_POOL,
+    token = DataverseTokenValidationOperator(task_id="validate_token", dataverse_conn_id=CONN_TEMPLATE,
+                                             pool=DATAVERSE_POOL,
                                              on_failure_callback=alert_on("preflight_blocker"))
-    access = DataverseEntityAccessCheckOperator(task_id="check_entity_access", tables=SELECTED_TABLES,
+    access = DataverseEntityAccessCheckOperator(task_id="check_entity_access", dataverse_conn_id=CONN_TEMPLATE,
+                                                tables=SELECTED_TABLES,
                                                 count_rows=False,  # the loads count each table anyway
                                                 pool=DATAVERSE_POOL, on_failure_callback=alert_on("preflight_blocker"))
     regular_tables = resolve_tables.override(task_id="regular_tables")(large=False)
@@ -228,7 +240,7 @@ with DAG(
     summary = run_summary(regular_tables, large_tables, regular, large)
     integration_enabled() >> token >> access >> [regular_tables, large_tables]
     # Last, whatever happened before it (see the docstring); its few metadata reads take one slot.
-    quality = HrDataQualityOperator(task_id="data_quality", dataverse_conn_id="dataverse_default",
+    quality = HrDataQualityOperator(task_id="data_quality", dataverse_conn_id=CONN_TEMPLATE,
                                     tables=SELECTED_TABLES, params_key=DATA_QUALITY, check_loads=True,
                                     trigger_rule=TriggerRule.ALL_DONE, pool=DATAVERSE_POOL,
                                     on_failure_callback=alert_on("dq_error"))

@@ -30,7 +30,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, get_current_context, task
 
-from dataverse_provider.trigger_params import URS_MAPPING, urs_mapping_param
+from dataverse_provider.trigger_params import CONN_ID, URS_MAPPING, conn_id_param, urs_mapping_param
 from hr_deployment.dag_defaults import retrying
 from hr_deployment.pools import DATAVERSE_POOL
 from hr_deployment.schedules import mapping_schedule
@@ -45,7 +45,7 @@ with DAG(
     tags=["dataverse", "hr", "urs"],
     doc_md=__doc__,
     default_args=retrying(execution_timeout=timedelta(hours=1)),  # see hr_deployment.dag_defaults
-    params={URS_MAPPING: urs_mapping_param()},
+    params={URS_MAPPING: urs_mapping_param(), CONN_ID: conn_id_param()},
 ) as dag:
 
     @task.short_circuit
@@ -61,6 +61,6 @@ with DAG(
 
         context = get_current_context()
         return run(context["params"][URS_MAPPING], dag_id=context["dag"].dag_id, run_id=context["run_id"],
-                   ti=context["ti"])
+                   ti=context["ti"], conn_id=context["params"][CONN_ID])
 
     integration_enabled() >> map_characteristics()

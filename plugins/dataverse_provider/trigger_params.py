@@ -18,6 +18,9 @@ from typing import Any
 
 from airflow.sdk import Param
 
+from dataverse_provider.hooks.dataverse import DataverseHook
+
+CONN_ID = "conn_id"
 URS_MAPPING = "urs_mapping"
 DATA_QUALITY = "data_quality"
 SEVERITIES = ["error", "warning", "off"]
@@ -98,6 +101,16 @@ def data_quality_param() -> Param:
                     '"cdm_workerpersonaldetail": "off"}, "freshness_hours": 48}. Keys: '
                     + ", ".join(QUALITY_PROPERTIES) + ".",
     )
+
+
+def conn_id_param(description: str = "Airflow connection (type Microsoft Dataverse) this run reads and writes "
+                                     "through.", *, optional: bool = False) -> Param:
+    """The ``conn_id`` Param of a DAG: ``DataverseHook.default_conn_name`` unless ``optional`` (then
+    empty, for a DAG that works without Dataverse)."""
+    if optional:
+        return Param(None, type=["null", "string"], title="Dataverse connection", description=description)
+    return Param(DataverseHook.default_conn_name, type="string", minLength=1, title="Dataverse connection",
+                 description=description)
 
 
 def table_names(tables: Sequence[str] | str | None) -> list[str]:

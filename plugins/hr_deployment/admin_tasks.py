@@ -54,14 +54,11 @@ def choose_action(action: str, table: str | None) -> str:
 
 def clear_tracking(table: str) -> dict[str, Any]:
     """Forget ``table``'s delta link; its next sync is a full load. Rows stay."""
-    from dataverse_provider.warehouse import open_warehouse
+    from dataverse_provider.edge import task_session
     from hr_dataverse.sync import clear_tracking as clear
 
-    warehouse = open_warehouse()
-    try:
-        cleared = clear(warehouse, table, log=log)
-    finally:
-        warehouse.dispose()
+    with task_session(f"table '{table}'") as session:  # the warehouse only: no Dataverse request
+        cleared = clear(session.warehouse, table, log=log)
     if not cleared:
         log.warning("table %s has never been synced: there is no tracking information to clear", table)
     return {"table": table, "cleared": cleared}
@@ -70,17 +67,15 @@ def clear_tracking(table: str) -> dict[str, Any]:
 def view_linked_rows(table: str | None, limit: int) -> list[dict[str, Any]]:
     """The first ``limit`` rows of the ``hr_linked_rows`` view (most recently synced first), logged as
     a table and returned (ids and timestamps only, no HR data)."""
-    from dataverse_provider.warehouse import open_warehouse
+    from dataverse_provider.edge import task_session
     from hr_dataverse.catalog import load_catalog
     from hr_dataverse.sync import linked_rows
 
-    warehouse = open_warehouse()
-    try:
-        rows = linked_rows(warehouse, load_catalog(), table, limit=limit)
-    except ValueError as exc:  # CatalogError is a ValueError too
-        raise AirflowFailException(str(exc)) from None
-    finally:
-        warehouse.dispose()
+    with task_session("linked rows") as session:  # the warehouse only
+        try:
+            rows = linked_rows(session.warehouse, load_catalog(), table, limit=limit)
+        except ValueError as exc:  # CatalogError is a ValueError too
+            raise AirflowFailException(str(exc)) from None
     if not rows:
         log.warning("no linked rows%s: nothing has been synced yet", f" for {table}" if table else "")
         return []

@@ -25,6 +25,8 @@ from typing import Any
 
 from airflow.sdk import Asset, AssetAny, AssetOrTimeSchedule, AssetWatcher, CronTriggerTimetable
 
+from dataverse_provider.hooks.dataverse import DataverseHook
+
 POLL_TABLES_ENV = "HR_DATAVERSE_POLL_TABLES"
 POLL_INTERVAL_ENV = "HR_DATAVERSE_POLL_INTERVAL"
 POLL_BUDGET_ENV = "HR_DATAVERSE_POLL_BUDGET"
@@ -66,7 +68,7 @@ def change_asset(table: str, watcher: AssetWatcher | None = None) -> Asset:
 
 
 def sync_schedule(cron: str | None, catalog_names: list[str], *, cron_explicit: bool,
-                  conn_id: str = "dataverse_default") -> Any:
+                  conn_id: str = DataverseHook.default_conn_name) -> Any:
     """``cron`` alone when polling is off; else the change assets OR the cron safety net (daily
     unless ``cron`` was set explicitly; with no cron at all, the change assets alone)."""
     from dataverse_provider.triggers.change import DataverseChangeTrigger

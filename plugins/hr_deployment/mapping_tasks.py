@@ -29,8 +29,9 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from dataverse_provider.hooks.dataverse import DataverseHook
 from dataverse_provider.run_settings import (
     MAPPING_VARIABLE,
     log_settings,
@@ -64,11 +65,11 @@ def mapping_request(values: Mapping[str, Any] | None, defaults: Mapping[str, Any
 
 
 def map_characteristics(values: Mapping[str, Any] | None, *, dag_id: str, run_id: str, ti: Any = None,
-                        conn_id: str = "dataverse_default") -> dict[str, Any]:
-    """Run the HR → URS mapping once (see the module docstring). The mapping state records the run
-    as ``<dag_id>__<run_id>`` (two DAGs map); ``ti`` receives a failed run's summary as its return value."""
-    from dataverse_provider.hooks.dataverse import DataverseHook
-    from dataverse_provider.warehouse import open_warehouse
+                        conn_id: str = DataverseHook.default_conn_name) -> dict[str, Any]:
+    """Run the HR → URS mapping once (see the module docstring) through connection ``conn_id``. The
+    mapping state records the run as ``<dag_id>__<run_id>`` (two DAGs map); ``ti`` receives a failed
+    run's summary as its return value."""
+    from dataverse_provider.edge import task_session
     from hr_dataverse.urs import run_mapping
     from hr_deployment.mapping_lock import mapping_lock
 
@@ -79,22 +80,9 @@ def map_characteristics(values: Mapping[str, Any] | None, *, dag_id: str, run_id
         raise AirflowSkipException(f"URS mapping is turned off (enabled = false, from {layers.origins['enabled']}): "
                                    "nothing is read or written in Dataverse and the characteristics already on "
                                    "resources stay")
-    hook = DataverseHook(conn_id)
-    warehouse = None
-    try:
-        warehouse = open_warehouse()
-        with mapping_lock(warehouse):
-            result = run_mapping(hook.get_conn(), warehouse, settings, run_id=f"{dag_id}__{run_id}",
-                                 full_remap=full_remap)
-    except Exception as exc:
-        error = task_error(exc)
-        if error is None:
-            raise
-        raise error from None
-    finally:
-        hook.close()
-        if warehouse is not None:
-            warehouse.dispose()
+    with task_session("URS mapping", conn_id) as session, mapping_lock(session.warehouse):
+        result = run_mapping(session.client, session.warehouse, settings, run_id=f"{dag_id}__{run_id}",
+                             full_remap=full_remap)
     log_result(result)
     summary = summarize(result)
     if not result.ok:
@@ -106,7 +94,9 @@ def map_characteristics(values: Mapping[str, Any] | None, *, dag_id: str, run_id
 
 def summarize(result: MappingResult) -> dict[str, Any]:
     """The XCom value: counts and the first errors, no plan rows."""
-    data = result.to_dict()
+    from dataverse_provider.edge import to_xcom
+
+    data = to_xcom(result)  # the one conversion of the core's result for XCom
     plan = data.pop("plan") or {}
     data.pop("write_requests_by_table", None)
     data["errors"] = data["errors"][:MAX_ERRORS_IN_SUMMARY]
@@ -156,28 +146,6 @@ def log_result(result: MappingResult) -> None:
         log.error("rejected by Dataverse: %s", describe_error(error))
     if result.errors_total > len(result.errors):
         log.error("... %d rows rejected in all", result.errors_total)
-
-
-def task_error(exc: BaseException) -> AirflowException | None:
-    """``AirflowFailException`` for what a retry cannot fix, ``AirflowException`` for transient
-    Dataverse or warehouse trouble, None for unexpected errors (re-raised with their traceback)."""
-    from hr_dataverse.checks import is_transient
-    from hr_dataverse.dataverse import DataverseError, diagnose
-    from hr_dataverse.urs import MappingError
-    from hr_dataverse.warehouse import WarehouseConfigError, WarehouseError
-
-    if isinstance(exc, MappingError):
-        cause = exc.__cause__
-        transient = isinstance(cause, DataverseError) and is_transient(cause)
-        return (AirflowException if transient else AirflowFailException)(f"URS mapping: {exc}")
-    if isinstance(exc, DataverseError):
-        message = f"URS mapping: {diagnose(exc)}"
-        return AirflowException(message) if is_transient(exc) else AirflowFailException(message)
-    if isinstance(exc, WarehouseConfigError):
-        return AirflowFailException(f"URS mapping: {exc}")
-    if isinstance(exc, WarehouseError):
-        return AirflowException(f"URS mapping: {exc}")
-    return None
 
 
 def _nonzero(counts: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, int]]:

@@ -17,8 +17,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException
 
+from dataverse_provider.hooks.dataverse import DataverseHook
 from hr_deployment.assets import SYNC_ALIAS, asset_event_extra, table_asset
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,8 @@ def lock_wait_s() -> float:
 
 
 def load_table(table: str, *, mode: str, slots: int, run_id: str, outlet_events: Any = None,
-               conn_id: str = "dataverse_default", guard: Any = None, mapping: Any = None) -> dict[str, Any]:
+               conn_id: str = DataverseHook.default_conn_name, guard: Any = None, mapping: Any = None
+               ) -> dict[str, Any]:
     """Sync one table with at most ``slots`` requests in flight (the pool slots the task holds, capped
     by the connection's ``max_concurrency``); add the table's asset event to :data:`SYNC_ALIAS` when
     the load changed it.
@@ -100,11 +102,10 @@ def load_table(table: str, *, mode: str, slots: int, run_id: str, outlet_events:
     read's deletes the task FAILS after the rows read were committed (see ``fail_on_held_deletes``);
     when another process held the table's load lock past the wait, the load is skipped with a warning.
     ``mapping`` is the run's ``urs_mapping`` form value: tables only the mapping needs (catalog
-    ``required: mapping``) are optional while it is off.
+    ``required: mapping``) are optional while it is off. ``conn_id``: the Dataverse connection.
     """
-    from dataverse_provider.hooks.dataverse import DataverseHook
+    from dataverse_provider.edge import task_session, to_xcom
     from dataverse_provider.run_settings import mapping_enabled
-    from dataverse_provider.warehouse import open_warehouse
     from hr_dataverse.catalog import CatalogError, load_catalog
     from hr_dataverse.sync import ConcurrencyBudget, TableSyncResult, sync_table
 
@@ -115,38 +116,31 @@ def load_table(table: str, *, mode: str, slots: int, run_id: str, outlet_events:
     except CatalogError as exc:
         raise AirflowFailException("\n".join(exc.problems)) from None
     started = time.monotonic()
-    hook = DataverseHook(conn_id)
-    warehouse = None
+    skipped: dict[str, Any] = {}
     try:
-        warehouse = open_warehouse()
-        client = hook.get_conn()
-        # Never more requests in flight than the pool slots held, nor than the connection allows.
-        budget = ConcurrencyBudget(min(slots, client.settings.max_concurrency))
-        guard = guard if guard is not None else delete_guard()
-        if spec.fno_entity:  # finance and operations OData: a full reload every run
-            from hr_deployment.fno_tasks import sync_fno
+        with task_session(f"table '{table}'", conn_id) as session:
+            # Never more requests in flight than the pool slots held, nor than the connection allows.
+            budget = ConcurrencyBudget(min(slots, session.client.settings.max_concurrency))
+            guard = guard if guard is not None else delete_guard()
+            if spec.fno_entity:  # finance and operations OData: a full reload every run
+                from hr_deployment.fno_tasks import sync_fno
 
-            result = sync_fno(hook, warehouse, spec, run_id, guard=guard).to_dict()
-        else:
-            # An optional table that cannot be read is expected: its failure is a warning, not an error.
-            table_log = log if spec.required else _WarningsOnly(log, {})
-            result = sync_table(client, warehouse, spec, mode=mode, run_id=run_id, concurrency=budget,
-                                delete_guard=guard, lock_wait_s=lock_wait_s(),
-                                log=table_log).to_dict()  # type: ignore[arg-type]
-    except Exception as exc:
-        error = task_error(table, exc)
-        if error is None:
+                outcome = sync_fno(session.hook, session.warehouse, spec, run_id, guard=guard)
+            else:
+                # An optional table that cannot be read is expected: its failure is a warning, not an error.
+                table_log = log if spec.required else _WarningsOnly(log, {})
+                outcome = sync_table(session.client, session.warehouse, spec, mode=mode, run_id=run_id,
+                                     concurrency=budget, delete_guard=guard, lock_wait_s=lock_wait_s(),
+                                     log=table_log)  # type: ignore[arg-type]
+    except AirflowFailException as error:  # mapped by the edge from a core error a retry cannot fix
+        core_error = getattr(error, "core_error", None)
+        if spec.required or core_error is None:
             raise
-        if spec.required or not isinstance(error, AirflowFailException):
-            raise error from None
-        reason = skip_reason(exc)
+        reason = skip_reason(core_error)
         log.warning("optional table %s %s: %s", table, reason, error)
-        skipped = TableSyncResult.failure(table, mode, error, seconds=time.monotonic() - started)
-        return {**skipped.to_dict(), "required": False, "skipped": reason}
-    finally:
-        hook.close()
-        if warehouse is not None:
-            warehouse.dispose()
+        outcome = TableSyncResult.failure(table, mode, error, seconds=time.monotonic() - started)
+        skipped = {"required": False, "skipped": reason}
+    result = to_xcom(outcome, **skipped)  # the one conversion of the core's result for XCom
     fail_on_held_deletes(result)
     extra = asset_event_extra(result)
     if outlet_events is not None and extra is not None:
@@ -189,26 +183,6 @@ def skip_reason(exc: BaseException) -> str:
     if isinstance(exc, NotFound):
         return "skipped (optional, not in this environment)"
     return "skipped (optional, could not be read)"
-
-
-def task_error(table: str, exc: BaseException) -> AirflowException | None:
-    """The Airflow exception for a failed table sync: ``AirflowFailException`` (no retry) for
-    problems a retry cannot fix, ``AirflowException`` for transient ones, None for unexpected errors
-    (re-raised as they are, with their traceback)."""
-    from hr_dataverse.catalog import CatalogError
-    from hr_dataverse.checks import is_transient
-    from hr_dataverse.dataverse import DataverseError, diagnose
-    from hr_dataverse.sync import SyncError
-    from hr_dataverse.warehouse import SchemaDriftError, WarehouseConfigError, WarehouseError
-
-    if isinstance(exc, DataverseError):
-        message = f"table '{table}': {diagnose(exc)}"
-        return AirflowException(message) if is_transient(exc) else AirflowFailException(message)
-    if isinstance(exc, SyncError | SchemaDriftError | WarehouseConfigError | CatalogError):
-        return AirflowFailException(str(exc))
-    if isinstance(exc, WarehouseError):
-        return AirflowException(f"table '{table}': {exc}")
-    return None
 
 
 def summarize(selected: Sequence[str], *results: Sequence[dict[str, Any]] | None) -> dict[str, Any]:

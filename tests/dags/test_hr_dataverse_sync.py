@@ -95,7 +95,7 @@ def test_sync_dag_trigger_form(dags: dict[str, Any]) -> None:
     params.validate()  # the defaults: every table, auto
     assert {k: params[k] for k in params} == {
         "tables": [], "categories": [], "mode": "auto", "urs_mapping": None, "data_quality": None,
-        "allow_mass_delete": False, "max_delete_percent": None}
+        "allow_mass_delete": False, "max_delete_percent": None, "conn_id": "dataverse_default"}
     for name in ("tables", "categories", "urs_mapping", "data_quality", "max_delete_percent"):
         assert "null" in params.get_param(name).schema["type"]  # optional: nullable, so not marked required
     categories = params.get_param("categories")
@@ -316,7 +316,7 @@ def test_sync_now_queues_a_full_sync_of_the_table(synced: Synced, runnable: dict
     admin = runnable["hr_dataverse_admin"].test(run_conf=admin_conf("sync_now", "cdm_worker"))
     assert admin.state == "success" and states(admin)["sync_now"] == "success"
     (queued,) = [r for r in DagRun.find(dag_id="hr_dataverse_sync", state="queued")]
-    assert queued.conf == {"tables": ["cdm_worker"], "mode": "full"}
+    assert queued.conf == {"tables": ["cdm_worker"], "mode": "full", "conn_id": "dataverse_default"}
 
     run = runnable["hr_dataverse_sync"].test(run_conf={**queued.conf, **LATER_STEPS})  # what the scheduler runs
     summary = xcoms(run, "run_summary")

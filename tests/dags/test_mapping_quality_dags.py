@@ -17,6 +17,7 @@ import pytest
 
 from dataverse_emulator.mutations import apply
 from dataverse_emulator.testing import RunningEmulator, running_emulator
+from dataverse_provider.hooks.dataverse import DataverseHook
 from dataverse_provider.trigger_params import MAPPING_PROPERTIES, QUALITY_PROPERTIES, SEVERITIES
 from hr_dataverse.catalog import DEFAULT_CATALOG, load_catalog
 from hr_deployment.assets import table_asset
@@ -74,7 +75,7 @@ def test_sync_dag_maps_after_the_loads_and_checks_quality_last(dags: dict[str, A
     assert (mapping.pool, mapping.pool_slots, quality.pool) == (DATAVERSE_POOL, 1, DATAVERSE_POOL)
     assert isinstance(quality, HrDataQualityOperator)
     assert (quality.params_key, quality.dataverse_conn_id, quality.tables) == (
-        "data_quality", "dataverse_default",
+        "data_quality", "{{ params.conn_id }}",
         "{{ selected_tables(params.tables, params.categories) or changed_tables(triggering_asset_events) }}")
     assert [link.name for link in quality.operator_extra_links] == ["Data quality report"]
 
@@ -90,7 +91,8 @@ def test_mapping_dag_runs_on_worker_skill_and_certificate_changes(dags: dict[str
     assert {t.task_id: t.upstream_task_ids for t in dag.tasks} == {
         "integration_enabled": set(), "map_characteristics": {"integration_enabled"}}
     assert dag.get_task("map_characteristics").pool == DATAVERSE_POOL
-    assert set(dag.params) == {"urs_mapping"}
+    assert set(dag.params) == {"urs_mapping", "conn_id"}
+    assert dag.params["conn_id"] == DataverseHook.default_conn_name
 
 
 def test_quality_dag_runs_on_any_warehouse_table_change(dags: dict[str, Any]) -> None:
@@ -101,8 +103,10 @@ def test_quality_dag_runs_on_any_warehouse_table_change(dags: dict[str, Any]) ->
     assert uris(dag.schedule) == {f"dataverse://hr/{t}" for t in CATALOG}
     assert (dag.catchup, dag.max_active_runs) == (False, 1)
     (task,) = dag.tasks
-    assert task.task_id == "data_quality" and task.params_key == "data_quality" and task.dataverse_conn_id is None
-    assert set(dag.params) == {"data_quality"}
+    assert task.task_id == "data_quality" and task.params_key == "data_quality"
+    # Option sets from Dataverse only when the form names a connection: empty by default (the saved ones).
+    assert task.dataverse_conn_id == "{{ params.conn_id or '' }}" and dag.params["conn_id"] is None
+    assert set(dag.params) == {"data_quality", "conn_id"}
 
 
 @pytest.mark.parametrize("dag_id", ["hr_dataverse_sync", "hr_urs_mapping", "hr_data_quality"])
@@ -168,10 +172,10 @@ def test_bad_mapping_input_fails_the_task_naming_the_setting(values: dict[str, A
 def test_mapping_errors_retry_only_when_a_retry_can_help() -> None:
     from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+    from dataverse_provider.edge import task_error
     from hr_dataverse.dataverse.errors import PermissionDenied, Throttled
     from hr_dataverse.urs import MappingError
     from hr_dataverse.warehouse import WarehouseConfigError, WarehouseError
-    from hr_deployment.mapping_tasks import task_error
 
     def wrapped(cause: Exception) -> MappingError:
         try:
@@ -180,7 +184,7 @@ def test_mapping_errors_retry_only_when_a_retry_can_help() -> None:
             return exc
 
     throttled, denied = Throttled("rate limit", status=429), PermissionDenied("no read privilege", status=403)
-    kinds = {name: type(task_error(exc)) for name, exc in {
+    kinds = {name: type(task_error("URS mapping", exc)) for name, exc in {
         "throttled": throttled, "denied": denied, "mapping, throttled": wrapped(throttled),
         "mapping, denied": wrapped(denied), "mapping": MappingError("HR table 'x' is not in the warehouse yet"),
         "warehouse down": WarehouseError("connection refused"), "warehouse config": WarehouseConfigError("bad url"),
@@ -189,8 +193,8 @@ def test_mapping_errors_retry_only_when_a_retry_can_help() -> None:
                      "mapping, throttled": AirflowException, "mapping, denied": AirflowFailException,
                      "mapping": AirflowFailException, "warehouse down": AirflowException,
                      "warehouse config": AirflowFailException}
-    assert task_error(KeyError("bug")) is None  # unexpected: re-raised with its traceback
-    assert str(task_error(wrapped(denied))).startswith("URS mapping: reading existing bookableresource rows")
+    assert task_error("URS mapping", KeyError("bug")) is None  # unexpected: re-raised with its traceback
+    assert str(task_error("URS mapping", wrapped(denied))).startswith("URS mapping: reading existing bookableresource rows")
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -8,6 +8,7 @@ import json
 import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from dataverse_provider.edge import task_error
 from dataverse_provider.warehouse import warehouse_url
 from hr_dataverse.catalog import load_catalog
 from hr_dataverse.dataverse import PermissionDenied, Throttled
@@ -16,7 +17,7 @@ from hr_dataverse.warehouse import SchemaDriftError, WarehouseConfigError, Wareh
 from hr_deployment.assets import asset_event_extra
 from hr_deployment.integration import parse_switch
 from hr_deployment.pools import PARTITION_SLOTS_ENV, partition_slots, pool_size
-from hr_deployment.sync_tasks import resolve_tables, summarize, task_error
+from hr_deployment.sync_tasks import resolve_tables, summarize
 
 pytestmark = pytest.mark.airflow
 
@@ -76,15 +77,15 @@ def test_warehouse_url_from_the_hr_warehouse_connection(monkeypatch: pytest.Monk
 
 
 def test_failures_that_a_retry_cannot_fix_fail_at_once() -> None:
-    denied = task_error("cdm_job", PermissionDenied("missing prvReadcdm_job privilege", status=403))
+    denied = task_error("table 'cdm_job'", PermissionDenied("missing prvReadcdm_job privilege", status=403))
     assert type(denied) is AirflowFailException and str(denied).startswith("table 'cdm_job': [privileges]")
-    throttled = task_error("cdm_job", Throttled("Rate limit exceeded", status=429, retry_after=30))
+    throttled = task_error("table 'cdm_job'", Throttled("Rate limit exceeded", status=429, retry_after=30))
     assert type(throttled) is AirflowException and "[throttling]" in str(throttled)
     for exc in (SyncError("cdm_job", "bad"), SchemaDriftError("cdm_job", "cdm_name", "type changed"),
                 WarehouseConfigError("bad url")):
-        assert type(task_error("cdm_job", exc)) is AirflowFailException
-    assert type(task_error("cdm_job", WarehouseError("database is locked"))) is AirflowException
-    assert task_error("cdm_job", KeyError("x")) is None  # unexpected: re-raised with its traceback
+        assert type(task_error("table 'cdm_job'", exc)) is AirflowFailException
+    assert type(task_error("table 'cdm_job'", WarehouseError("database is locked"))) is AirflowException
+    assert task_error("table 'cdm_job'", KeyError("x")) is None  # unexpected: re-raised with its traceback
 
 
 def test_resolve_tables_splits_the_selection_by_how_tables_are_read() -> None:

@@ -9,6 +9,7 @@ import socket
 import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from dataverse_provider.edge import task_error
 from dataverse_provider.warehouse import open_warehouse
 from hr_dataverse.sync import TableSyncResult
 from hr_dataverse.warehouse import WarehouseUnavailableError
@@ -18,7 +19,6 @@ from hr_deployment.sync_tasks import (
     delete_guard,
     fail_on_held_deletes,
     lock_wait_s,
-    task_error,
 )
 
 pytestmark = pytest.mark.airflow
@@ -33,7 +33,7 @@ def test_an_unreachable_warehouse_names_the_airflow_connection(monkeypatch: pyte
         with pytest.raises(WarehouseUnavailableError) as caught:
             wh.states()
     wh.dispose()
-    error = task_error("cdm_job", caught.value)
+    error = task_error("table 'cdm_job'", caught.value)
     assert type(error) is AirflowException  # reachable again later: Airflow retries
     assert "the Airflow connection 'hr_warehouse'" in str(error) and "s3cret" not in str(error)
     monkeypatch.delenv("AIRFLOW_CONN_HR_WAREHOUSE")

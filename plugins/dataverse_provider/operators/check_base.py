@@ -14,9 +14,9 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from dataverse_provider.hooks.dataverse import DataverseHook
     from hr_dataverse.checks import CheckReport
 
+from dataverse_provider.hooks.dataverse import DataverseHook
 from dataverse_provider.report_storage import REPORTS_ENV, reports_root  # noqa: F401 - re-exported
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -39,7 +39,7 @@ class DataverseCheckOperator(BaseOperator):
     template_fields: Sequence[str] = ("dataverse_conn_id", "reports_dir")
     ui_color = "#e8f4ea"
 
-    def __init__(self, *, dataverse_conn_id: str = "dataverse_default", reports_dir: str | None = None,
+    def __init__(self, *, dataverse_conn_id: str = DataverseHook.default_conn_name, reports_dir: str | None = None,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.dataverse_conn_id = dataverse_conn_id
@@ -52,7 +52,7 @@ class DataverseCheckOperator(BaseOperator):
         raise NotImplementedError
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from dataverse_provider.hooks.dataverse import DataverseHook, connection_source
+        from dataverse_provider.hooks.dataverse import connection_source
         from hr_dataverse.checks import CheckReport
         from hr_dataverse.dataverse import ConfigError
 

@@ -26,6 +26,8 @@ from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
+from dataverse_provider.hooks.dataverse import DataverseHook
+
 log = logging.getLogger(__name__)
 
 FAILURES_BEFORE_ALERT = 3
@@ -33,8 +35,8 @@ _CLIENTS: dict[str, Any] = {}  # one Dataverse client per connection in this tri
 
 
 class DataverseChangeTrigger(BaseEventTrigger):
-    def __init__(self, *, table: str, conn_id: str = "dataverse_default", interval: float = 60.0, tables: int = 1,
-                 budget_per_hour: int = 600) -> None:
+    def __init__(self, *, table: str, conn_id: str = DataverseHook.default_conn_name, interval: float = 60.0,
+                 tables: int = 1, budget_per_hour: int = 600) -> None:
         super().__init__()
         self.table = table
         self.conn_id = conn_id
@@ -101,7 +103,6 @@ class DataverseChangeTrigger(BaseEventTrigger):
     def _client(self) -> Any:
         client = _CLIENTS.get(self.conn_id)
         if client is None:
-            from dataverse_provider.hooks.dataverse import DataverseHook
             from hr_dataverse.dataverse import DataverseClient
 
             # One attempt per poll: throttling backs the poller off instead of waiting inside the request.
