@@ -32,8 +32,6 @@ log = logging.getLogger(__name__)
 MAPPING_VARIABLE = "hr_urs_mapping_settings"
 QUALITY_VARIABLE = "hr_data_quality_settings"
 RUN_SWITCHES = {"full_remap": False}  # urs_mapping keys that are run switches, not MappingSettings fields
-QUALITY_DEFAULTS = {"severity": {}, "freshness_hours": 26.0, "exact_count_tolerance": 0,
-                    "snapshot_count_tolerance": 0.05}  # QualitySettings' defaults of the keys the form offers
 
 
 def variable_object(name: str) -> dict[str, Any]:
@@ -109,8 +107,12 @@ def quality_layers(form: Any, task_severity: Mapping[str, str] | None = None) ->
     """The ``data_quality`` overrides in effect: defaults (with the task's own severity) < the
     ``hr_data_quality_settings`` Variable < the form. ``severity`` entries merge across layers."""
     from hr_dataverse.layered import layer
+    from hr_dataverse.quality.settings import QualitySettings
+    from hr_dataverse.settings_schema import schema_properties
 
-    defaults = {**QUALITY_DEFAULTS, "severity": dict(task_severity or {})}
+    code = QualitySettings()  # its defaults of the keys the form offers
+    defaults = {**{k: getattr(code, k) for k in schema_properties(QualitySettings)},
+                "severity": dict(task_severity or {})}
     return layer("data_quality", defaults, variable_object(QUALITY_VARIABLE), form_object("data_quality", form),
                  deployment_source=f"Variable {QUALITY_VARIABLE}", merge=("severity",))
 

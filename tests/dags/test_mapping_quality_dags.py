@@ -18,7 +18,7 @@ import pytest
 from dataverse_emulator.mutations import apply
 from dataverse_emulator.testing import RunningEmulator, running_emulator
 from dataverse_provider.hooks.dataverse import DataverseHook
-from dataverse_provider.trigger_params import MAPPING_PROPERTIES, QUALITY_PROPERTIES, SEVERITIES
+from dataverse_provider.trigger_params import MAPPING_PROPERTIES, QUALITY_PROPERTIES
 from hr_dataverse.catalog import DEFAULT_CATALOG, load_catalog
 from hr_deployment.assets import table_asset
 from hr_deployment.pools import DATAVERSE_POOL
@@ -138,7 +138,7 @@ def test_trigger_forms_accept_overrides_and_refuse_typos(dags: dict[str, Any], d
                 quality.resolve(bad)
 
 
-def test_form_schemas_list_exactly_the_settings_the_tasks_accept() -> None:
+def test_form_schemas_generated_from_the_settings_list_exactly_what_the_tasks_accept() -> None:
     from hr_dataverse.quality.settings import _PARAM_TYPES
     from hr_dataverse.urs.settings import EXPIRED_POLICIES, LEVEL_VALUE_RULES, RESOURCE_TYPES, MappingSettings
 
@@ -149,7 +149,12 @@ def test_form_schemas_list_exactly_the_settings_the_tasks_accept() -> None:
     assert set(QUALITY_PROPERTIES) == {"severity", *_PARAM_TYPES}
     from hr_dataverse.quality.severity import SEVERITIES as QUALITY_SEVERITIES
 
-    assert list(QUALITY_SEVERITIES) == SEVERITIES
+    assert QUALITY_PROPERTIES["severity"]["additionalProperties"]["enum"] == list(QUALITY_SEVERITIES)
+    assert MAPPING_PROPERTIES["batch_size"]["maximum"] == 1000 and MAPPING_PROPERTIES["active_worker_status"][
+        "type"] == ["integer", "null"]
+    for name, field in {f.name: f for f in fields(MappingSettings)}.items():  # the default ends the description
+        default = field.default if field.default is not None else "null"
+        assert str(default).lower().removesuffix(".0") in MAPPING_PROPERTIES[name]["description"].lower()
 
 
 @pytest.mark.parametrize(("values", "message"), [

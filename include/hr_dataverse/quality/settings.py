@@ -13,9 +13,10 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from ..settings_schema import setting
 from ..urs.settings import MappingSettings
 from .paths import quality_root
-from .severity import validate_overrides
+from .severity import SEVERITIES, validate_overrides
 
 # Optional catalog columns HR leaves empty in every row unless a feature is used: open-ended validity
 # and end dates (no terminations yet), position activation/retirement, web addresses, notes. An
@@ -65,16 +66,23 @@ class QualitySettings:
     """
 
     quality_dir: Path | None = None
-    freshness_hours: float = 26.0
-    exact_count_tolerance: int = 0
-    snapshot_count_tolerance: float = 0.05
+    freshness_hours: float = setting(26.0, title="Freshness window, hours", exclusiveMinimum=0,
+                                     description="The last successful sync of each table must be at most this old.")
+    exact_count_tolerance: int = setting(0, title="Row-count tolerance (exact counts)", minimum=0)
+    snapshot_count_tolerance: float = setting(0.05, title="Row-count tolerance (snapshot counts, a fraction)",
+                                              minimum=0, exclusiveMaximum=1)
     snapshot_threshold: int = 5000
     min_rows_for_empty_check: int = 5
     may_be_empty: Mapping[str, Sequence[str]] = field(default_factory=lambda: dict(DEFAULT_MAY_BE_EMPTY))
     birth_min_age_years: int = 14
     birth_max_age_years: int = 100
     sample_size: int = 5
-    severity: Mapping[str, str] = field(default_factory=dict)
+    severity: Mapping[str, str] = setting(
+        default_factory=dict, title="Severity overrides",
+        additionalProperties={"type": "string", "enum": [str(s) for s in SEVERITIES]},
+        description="Key: a check id, a kind (completeness, not_null, has_values, unique, references, "
+                    "option_domain, dates, freshness, mapping), a table or an fnmatch pattern; value: error (fails "
+                    "the run), warning (reported only) or off.")
     hr_virtual_prefix: str = "mshr_"
     keep_runs: int = 90
     mapping: MappingSettings = field(default_factory=MappingSettings)

@@ -32,6 +32,7 @@ from typing import Any
 
 from ..dataverse.odata import check_name
 from ..dataverse.writes import MAX_BATCH_OPERATIONS, WriteOptions
+from ..settings_schema import setting
 
 LEVEL_VALUE_RULES = ("factor", "rank")
 EXPIRED_POLICIES = ("remove", "keep")
@@ -48,24 +49,50 @@ class MappingConfigError(ValueError):
 class MappingSettings:
     """How HR rows become URS rows. Every field is documented in the module docstring or below."""
 
-    enabled: bool = True  # False: runs do nothing; what earlier runs wrote stays in place
-    worker_column: str = "cdm_workerid"  # [U] logical name of the Worker lookup on bookableresource
-    worker_navigation: str = "cdm_WorkerId"  # [U] its navigation property, for @odata.bind (case-sensitive)
-    resource_type: int = 1  # resourcetype of created resources (1 Generic; see module docstring)
-    resource_timezone: int = 85  # bookableresource.timezone (required) of created resources; 85 = GMT
-    create_missing_resources: bool = True  # False: only resources already linked to a worker are used
-    active_employment_only: bool = True  # False: every live worker gets a resource
-    active_worker_status: int | None = 754400000
-    expired_certificates: str = "remove"  # remove | keep
-    level_value_rule: str = "factor"  # factor | rank
-    hr_prefix: str = "mshr_"  # prefix of the HR virtual tables (mshr_; mserp_ on newer infrastructure) [U]
-    bulk_chunk_size: int = 200  # targets per CreateMultiple/UpsertMultiple/UpdateMultiple request
-    batch_size: int = 100  # operations per $batch request (at most 1000)
-    changeset_size: int = 10  # operations per atomic change set inside a $batch
-    watermark_overlap_s: float = 300.0  # rows synced this long before the last watermark are looked at again
-    max_errors_reported: int = 20  # row errors kept in the run summary
-    sample_rows: int = 5  # first rows per table and operation shown in a plan
-    dry_run: bool = False  # compute and report the plan, write nothing (also a run_mapping argument)
+    enabled: bool = setting(True, title="Map characteristics",
+                            description="false: the mapping step is skipped; what earlier runs wrote to URS stays.")
+    # [U] logical name of the Worker lookup on bookableresource
+    worker_column: str = setting("cdm_workerid", title="Worker lookup column", minLength=1,
+                                 description="UNCONFIRMED: logical name of the Worker lookup on bookableresource.")
+    # [U] its navigation property, for @odata.bind (case-sensitive)
+    worker_navigation: str = setting("cdm_WorkerId", title="Worker navigation property", minLength=1,
+                                     description="UNCONFIRMED: its navigation property for @odata.bind.")
+    # resourcetype of created resources (1 Generic; see module docstring)
+    resource_type: int = setting(1, title="Resource type", enum=list(RESOURCE_TYPES), default_label="1 = Generic",
+                                 description="resourcetype of resources the mapping creates.")
+    # bookableresource.timezone (required) of created resources; 85 = GMT
+    resource_timezone: int = setting(85, title="Resource time zone", minimum=-1500, maximum=1500,
+                                     default_label="85 = GMT",
+                                     description="Dataverse time-zone code of created resources.")
+    create_missing_resources: bool = setting(True, title="Create missing resources",
+                                             description="false: only resources already linked to a worker get "
+                                                         "characteristics.")
+    active_employment_only: bool = setting(True, title="Active employment only",
+                                           description="Only workers with an employment current today get a "
+                                                       "resource (false: every live worker).")
+    active_worker_status: int | None = setting(754400000, title="Active worker status",
+                                               description="cdm_status a worker must have; null ignores it.")
+    expired_certificates: str = setting("remove", title="Expired certificates", enum=list(EXPIRED_POLICIES),
+                                        description="UNCONFIRMED policy: take expired certifications off the "
+                                                    "resource or keep them.")
+    level_value_rule: str = setting("factor", title="Rating level → value", enum=list(LEVEL_VALUE_RULES),
+                                    description="ratingvalue.value from the level's factor, or its rank 1..n.")
+    # [U] mshr_; mserp_ on newer infrastructure
+    hr_prefix: str = setting("mshr_", title="HR table prefix", pattern="^[a-z][a-z0-9]*_$",
+                             description="Prefix of the HR virtual tables.")
+    bulk_chunk_size: int = setting(200, title="Rows per *Multiple request", minimum=1,
+                                   description="Targets per CreateMultiple/UpsertMultiple/UpdateMultiple request.")
+    batch_size: int = setting(100, title="Operations per $batch", minimum=1, maximum=MAX_BATCH_OPERATIONS)
+    changeset_size: int = setting(10, title="Operations per change set", minimum=1,
+                                  description="Operations per atomic change set inside a $batch.")
+    watermark_overlap_s: float = setting(300.0, title="Watermark overlap, seconds", minimum=0,
+                                         description="Rows synced this long before the last watermark are looked "
+                                                     "at again.")
+    max_errors_reported: int = setting(20, title="Row errors kept in the summary", minimum=0)
+    sample_rows: int = setting(5, title="Plan rows shown per table and operation", minimum=0)
+    dry_run: bool = setting(False, title="Dry run",
+                            description="Compute and log the plan (creates, updates, deactivations, removals per "
+                                        "table, with counts and the first rows) without writing to Dataverse.")
 
     def __post_init__(self) -> None:
         self.validate()
