@@ -29,7 +29,7 @@ from airflow.sdk import DAG, Param, get_current_context, task
 
 from dataverse_provider.trigger_params import CONN_ID, conn_id_param
 from hr_deployment.admin_tasks import ACTIONS
-from hr_deployment.sync_tasks import catalog_table_names
+from hr_deployment.schedules import catalog_names
 
 SYNC_DAG_ID = "hr_dataverse_sync"
 
@@ -39,7 +39,7 @@ def table_labels(names: list[str]) -> dict[str, str]:
     entry ``None`` for *any* value without one, so every table is listed here and the empty choice
     is keyed ``"null"`` (how the UI spells a null value), never ``None``."""
     return {"null": "(none)", **{name: name for name in names}}
-TABLE_NAMES = catalog_table_names()
+TABLE_NAMES = catalog_names()
 
 with DAG(
     dag_id="hr_dataverse_admin",

@@ -9,39 +9,17 @@ every table of the named categories, in catalog order; ``[]`` when both are empt
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
 from typing import Any
 
 from airflow.sdk import Param
 
 from dataverse_provider.trigger_params import table_names
+from hr_deployment.schedules import catalog_categories
 
 CATEGORIES = "categories"
 LABELS = {"worker": "Worker", "organization": "Organization and positions", "skills": "Skills and certificates",
           "compensation": "Compensation", "benefits": "Benefits", "leave_and_absence": "Leave and absence",
           "payroll": "Payroll", "other": "Other"}
-
-
-def catalog_categories() -> list[str]:
-    """The categories the catalog uses, cached per catalog file version; [] when it cannot be read."""
-    from hr_dataverse.catalog import catalog_path
-
-    path = catalog_path()
-    try:
-        version = path.stat().st_mtime_ns
-    except OSError:
-        version = None
-    return list(_read(str(path), version))
-
-
-@cache
-def _read(path: str, version: int | None) -> tuple[str, ...]:
-    from hr_dataverse.catalog import CatalogError, load_catalog
-
-    try:
-        return tuple(load_catalog(path).categories())
-    except CatalogError:
-        return ()
 
 
 def category_param() -> Param:

@@ -1,7 +1,7 @@
 """Asset schedules of the DAGs downstream of the sync, built when their DAG files are parsed.
 
-Table names come from the entity catalog YAML (``hr_dataverse.catalog`` needs only PyYAML), read
-once per catalog file version and process: several DAG files parsed in one process need them.
+Table names and categories come from the entity catalog YAML (``hr_dataverse.catalog`` needs only
+PyYAML), read once per catalog file version and process: several DAG files parsed in one process need them.
 An unreadable catalog gives no names, so the DAG files still load; the runs report the catalog's
 problems.
 """
@@ -22,24 +22,34 @@ DEFAULT_MAPPING_TRIGGERS = ("mshr_hcmworkerskillentity", "mshr_hcmworkercertific
 
 def catalog_names() -> list[str]:
     """The catalog's table names (``$HR_DATAVERSE_CATALOG`` or the packaged file), cached per file version."""
+    return list(_read_catalog(*_catalog_version())[0])
+
+
+def catalog_categories() -> list[str]:
+    """The categories the catalog uses, cached per catalog file version; [] when it cannot be read."""
+    return list(_read_catalog(*_catalog_version())[1])
+
+
+def _catalog_version() -> tuple[str, int | None]:
     from hr_dataverse.catalog import catalog_path
 
     path = catalog_path()
     try:
-        version = path.stat().st_mtime_ns
+        return str(path), path.stat().st_mtime_ns
     except OSError:
-        version = None
-    return list(_read_names(str(path), version))
+        return str(path), None
 
 
 @cache
-def _read_names(path: str, version: int | None) -> tuple[str, ...]:
+def _read_catalog(path: str, version: int | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(table names, categories) of the catalog file at ``path`` as of ``version``."""
     from hr_dataverse.catalog import CatalogError, load_catalog
 
     try:
-        return tuple(load_catalog(path).names())
+        catalog = load_catalog(path)
     except CatalogError:
-        return ()
+        return (), ()
+    return tuple(catalog.names()), tuple(catalog.categories())
 
 
 def mapping_trigger_tables() -> list[str]:

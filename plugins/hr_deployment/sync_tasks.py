@@ -28,18 +28,6 @@ MAX_DELETE_PERCENT_ENV = "HR_DATAVERSE_MAX_DELETE_PERCENT"
 LOCK_WAIT_ENV = "HR_DATAVERSE_LOAD_LOCK_WAIT_S"
 
 
-def catalog_table_names() -> list[str]:
-    """The catalog's table names for the trigger form (read when the DAG file is parsed: one small
-    YAML file). An unreadable catalog gives ``[]`` so the DAG still loads; the run then reports the
-    catalog's problems in ``resolve_tables``."""
-    from hr_dataverse.catalog import CatalogError, load_catalog
-
-    try:
-        return load_catalog().names()
-    except CatalogError:
-        return []
-
-
 def resolve_tables(names: Sequence[str] | None) -> dict[str, list[str]]:
     """The selected catalog tables (all for an empty selection), in catalog order: ``all``, and split
     into ``regular`` (read page by page) and ``large`` (``partition_by_key``: read as key ranges)."""

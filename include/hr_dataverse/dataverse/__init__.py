@@ -7,34 +7,7 @@ Names below are loaded on first use, so importing a light module of this package
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .auth import AccessToken, TokenProvider
-    from .changes import ChangePage, read_changes
-    from .diagnostics import Diagnosis, diagnose
-    from .errors import (
-        AuthError,
-        BadRequest,
-        ChangeTrackingNotEnabled,
-        ConfigError,
-        DataverseError,
-        DeltaTokenExpired,
-        ForeignHostError,
-        NetworkError,
-        NotAMember,
-        NotFound,
-        PagingError,
-        PermissionDenied,
-        ServerError,
-        Throttled,
-        Unauthorized,
-        from_response,
-    )
-    from .metadata import AttributeInfo, EntityInfo, count, get_entity, lookup_targets, total_record_count
-    from .paging import Page, iter_pages
-    from .settings import CertificateCredential, DataverseSettings
-    from .transport import DataverseClient, Response, TransportStats
+from typing import Any
 
 _EXPORTS = {
     "AccessToken": "auth", "TokenProvider": "auth", "ChangePage": "changes", "read_changes": "changes",

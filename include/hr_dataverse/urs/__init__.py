@@ -10,16 +10,7 @@ schema is generated from it when a DAG file is parsed) loads neither msal, reque
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .errors import MappingError
-    from .plan import Plan, build_plan
-    from .rules import DesiredState, HrData, Scope, desired_state
-    from .runner import MappingResult, run_mapping
-    from .settings import MappingConfigError, MappingSettings
-    from .state import MappedRow, MappingState
-    from .write_path import Blocker, WritePathBlocked, check_write_path
+from typing import Any
 
 _EXPORTS = {
     "MappingError": "errors", "Plan": "plan", "build_plan": "plan", "DesiredState": "rules",
