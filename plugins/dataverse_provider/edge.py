@@ -15,7 +15,7 @@ whatever happens. Guarantees:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -97,6 +97,8 @@ def task_error(subject: str, exc: BaseException) -> AirflowException | None:
     return error
 
 
-def to_xcom(value: XComValue, **extra: Any) -> dict[str, Any]:
-    """A core value object as the task's XCom value (plus the edge's own ``extra`` keys)."""
-    return {**value.to_dict(), **extra}
+def to_xcom(value: XComValue | Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+    """A core value object as the task's XCom value (plus the edge's own ``extra`` keys); a core
+    function that still returns a plain mapping passes through as a copy."""
+    data = dict(value) if isinstance(value, Mapping) else value.to_dict()
+    return {**data, **extra}
