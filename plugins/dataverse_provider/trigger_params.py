@@ -19,45 +19,55 @@ from typing import Any
 from airflow.sdk import Param
 
 from dataverse_provider.hooks.dataverse import DataverseHook
-from hr_dataverse.quality.settings import QualitySettings
-from hr_dataverse.settings_schema import schema_properties
-from hr_dataverse.urs.settings import MappingSettings
 
 CONN_ID = "conn_id"
 URS_MAPPING = "urs_mapping"
 DATA_QUALITY = "data_quality"
 
-# Keys of the urs_mapping object: run switches first, then the MappingSettings fields.
-_MAPPING_FIELDS = schema_properties(MappingSettings)
-MAPPING_PROPERTIES: dict[str, dict[str, Any]] = {
-    **{k: _MAPPING_FIELDS[k] for k in ("enabled", "dry_run")},
-    "full_remap": {"type": "boolean", "title": "Full remap",
-                   "description": "Re-evaluate every HR row, not only what changed since the last mapping run "
-                                  "(still writes only differences)."},
-    **_MAPPING_FIELDS,
-}
-QUALITY_PROPERTIES: dict[str, dict[str, Any]] = schema_properties(QualitySettings)
+def mapping_properties() -> dict[str, dict[str, Any]]:
+    """Keys of the urs_mapping object: run switches first, then the ``MappingSettings`` fields."""
+    from hr_dataverse.settings_schema import schema_properties
+    from hr_dataverse.urs.settings import MappingSettings
+
+    fields = schema_properties(MappingSettings)
+    return {
+        **{k: fields[k] for k in ("enabled", "dry_run")},
+        "full_remap": {"type": "boolean", "title": "Full remap",
+                       "description": "Re-evaluate every HR row, not only what changed since the last mapping run "
+                                      "(still writes only differences)."},
+        **fields,
+    }
+
+
+def quality_properties() -> dict[str, dict[str, Any]]:
+    """Keys of the data_quality object: the ``QualitySettings`` fields a run may override."""
+    from hr_dataverse.quality.settings import QualitySettings
+    from hr_dataverse.settings_schema import schema_properties
+
+    return schema_properties(QualitySettings)
 
 
 def urs_mapping_param() -> Param:
+    properties = mapping_properties()
     return Param(
-        None, type=["null", "object"], properties=MAPPING_PROPERTIES, additionalProperties=False,
+        None, type=["null", "object"], properties=properties, additionalProperties=False,
         title="URS characteristic mapping", section="URS characteristic mapping",
         description="Leave empty to run with the deployment's settings (Variable hr_urs_mapping_settings, "
                     "else the built-in defaults: enabled, not a dry run). Keys set here apply to this run only, "
-                    'e.g. {"dry_run": true} or {"enabled": false}. Keys: ' + ", ".join(MAPPING_PROPERTIES)
+                    'e.g. {"dry_run": true} or {"enabled": false}. Keys: ' + ", ".join(properties)
                     + " (see the README, Characteristic mapping).",
     )
 
 
 def data_quality_param() -> Param:
+    properties = quality_properties()
     return Param(
-        None, type=["null", "object"], properties=QUALITY_PROPERTIES, additionalProperties=False,
+        None, type=["null", "object"], properties=properties, additionalProperties=False,
         title="Data-quality overrides", section="Data quality",
         description="Leave empty to run with the deployment's settings (Variable hr_data_quality_settings). "
                     'Keys set here apply to this run only, e.g. {"severity": {"option_domain": "error", '
                     '"cdm_workerpersonaldetail": "off"}, "freshness_hours": 48}. Keys: '
-                    + ", ".join(QUALITY_PROPERTIES) + ".",
+                    + ", ".join(properties) + ".",
     )
 
 

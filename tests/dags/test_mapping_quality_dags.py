@@ -18,7 +18,7 @@ import pytest
 from dataverse_emulator.mutations import apply
 from dataverse_emulator.testing import RunningEmulator, running_emulator
 from dataverse_provider.hooks.dataverse import DataverseHook
-from dataverse_provider.trigger_params import MAPPING_PROPERTIES, QUALITY_PROPERTIES
+from dataverse_provider.trigger_params import mapping_properties, quality_properties
 from hr_dataverse.catalog import DEFAULT_CATALOG, load_catalog
 from hr_deployment.assets import table_asset
 from hr_deployment.pools import DATAVERSE_POOL
@@ -142,19 +142,20 @@ def test_form_schemas_generated_from_the_settings_list_exactly_what_the_tasks_ac
     from hr_dataverse.quality.settings import _PARAM_TYPES
     from hr_dataverse.urs.settings import EXPIRED_POLICIES, LEVEL_VALUE_RULES, RESOURCE_TYPES, MappingSettings
 
-    assert set(MAPPING_PROPERTIES) == {f.name for f in fields(MappingSettings)} | {"full_remap"}
-    assert MAPPING_PROPERTIES["expired_certificates"]["enum"] == list(EXPIRED_POLICIES)
-    assert MAPPING_PROPERTIES["level_value_rule"]["enum"] == list(LEVEL_VALUE_RULES)
-    assert MAPPING_PROPERTIES["resource_type"]["enum"] == list(RESOURCE_TYPES)
-    assert set(QUALITY_PROPERTIES) == {"severity", *_PARAM_TYPES}
+    mapping, quality = mapping_properties(), quality_properties()
+    assert set(mapping) == {f.name for f in fields(MappingSettings)} | {"full_remap"}
+    assert mapping["expired_certificates"]["enum"] == list(EXPIRED_POLICIES)
+    assert mapping["level_value_rule"]["enum"] == list(LEVEL_VALUE_RULES)
+    assert mapping["resource_type"]["enum"] == list(RESOURCE_TYPES)
+    assert set(quality) == {"severity", *_PARAM_TYPES}
     from hr_dataverse.quality.severity import SEVERITIES as QUALITY_SEVERITIES
 
-    assert QUALITY_PROPERTIES["severity"]["additionalProperties"]["enum"] == list(QUALITY_SEVERITIES)
-    assert MAPPING_PROPERTIES["batch_size"]["maximum"] == 1000 and MAPPING_PROPERTIES["active_worker_status"][
+    assert quality["severity"]["additionalProperties"]["enum"] == list(QUALITY_SEVERITIES)
+    assert mapping["batch_size"]["maximum"] == 1000 and mapping["active_worker_status"][
         "type"] == ["integer", "null"]
     for name, field in {f.name: f for f in fields(MappingSettings)}.items():  # the default ends the description
         default = field.default if field.default is not None else "null"
-        assert str(default).lower().removesuffix(".0") in MAPPING_PROPERTIES[name]["description"].lower()
+        assert str(default).lower().removesuffix(".0") in mapping[name]["description"].lower()
 
 
 @pytest.mark.parametrize(("values", "message"), [
