@@ -29,7 +29,8 @@ NEEDS_TABLE = ("sync_now", "clear_tracking")
 def choose_action(action: str, table: str | None) -> str:
     """The task id that performs ``action``; fails with the reason when the input does not fit."""
     from dataverse_provider.integration import read_switch
-    from hr_dataverse.catalog import CatalogError, load_catalog
+    from dataverse_provider.environment import configured_catalog
+    from hr_dataverse.catalog import CatalogError
 
     if action not in ACTIONS:
         raise AirflowFailException(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
@@ -37,7 +38,7 @@ def choose_action(action: str, table: str | None) -> str:
         raise AirflowFailException(f"'{ACTIONS[action]}' needs a table: pick one in the Table field")
     if table:
         try:
-            load_catalog().get(table)
+            configured_catalog().get(table)
         except CatalogError as exc:
             raise AirflowFailException("\n".join(exc.problems)) from None
     if action == "sync_now":
@@ -70,13 +71,13 @@ def clear_tracking(table: str) -> dict[str, Any]:
 def view_linked_rows(table: str | None, limit: int) -> list[dict[str, Any]]:
     """The first ``limit`` rows of the ``hr_linked_rows`` view (most recently synced first), logged as
     a table and returned (ids and timestamps only, no HR data)."""
+    from dataverse_provider.environment import configured_catalog
     from dataverse_provider.warehouse import open_warehouse
-    from hr_dataverse.catalog import load_catalog
     from hr_dataverse.sync import linked_rows
 
     warehouse = open_warehouse()
     try:
-        rows = linked_rows(warehouse, load_catalog(), table, limit=limit)
+        rows = linked_rows(warehouse, configured_catalog(), table, limit=limit)
     except ValueError as exc:  # CatalogError is a ValueError too
         raise AirflowFailException(str(exc)) from None
     finally:

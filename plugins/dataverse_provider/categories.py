@@ -9,7 +9,6 @@ every table of the named categories, in catalog order; ``[]`` when both are empt
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
 from typing import Any
 
 from airflow.sdk import Param
@@ -24,24 +23,10 @@ LABELS = {"worker": "Worker", "organization": "Organization and positions", "ski
 
 def catalog_categories() -> list[str]:
     """The categories the catalog uses, cached per catalog file version; [] when it cannot be read."""
-    from hr_dataverse.catalog import catalog_path
+    from dataverse_provider.environment import parsed_catalog
 
-    path = catalog_path()
-    try:
-        version = path.stat().st_mtime_ns
-    except OSError:
-        version = None
-    return list(_read(str(path), version))
-
-
-@cache
-def _read(path: str, version: int | None) -> tuple[str, ...]:
-    from hr_dataverse.catalog import CatalogError, load_catalog
-
-    try:
-        return tuple(load_catalog(path).categories())
-    except CatalogError:
-        return ()
+    catalog = parsed_catalog()
+    return catalog.categories() if catalog is not None else []
 
 
 def category_param() -> Param:
@@ -62,9 +47,9 @@ def selected_tables(tables: Sequence[str] | str | None, categories: Sequence[str
     names, wanted = table_names(tables), table_names(categories)
     if not wanted:
         return names
-    from hr_dataverse.catalog import load_catalog
+    from dataverse_provider.environment import configured_catalog
 
-    catalog = load_catalog()
+    catalog = configured_catalog()
     chosen = set(names) | set(catalog.in_categories(wanted))
     return [n for n in catalog.names() if n in chosen] + [n for n in names if n not in catalog]
 

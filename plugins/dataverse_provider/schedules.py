@@ -8,8 +8,6 @@ problems.
 
 from __future__ import annotations
 
-from functools import cache
-
 from airflow.sdk import AssetAny
 
 from dataverse_provider.assets import table_asset
@@ -22,24 +20,9 @@ DEFAULT_MAPPING_TRIGGERS = ("mshr_hcmworkerskillentity", "mshr_hcmworkercertific
 
 def catalog_names() -> list[str]:
     """The catalog's table names (``$HR_DATAVERSE_CATALOG`` or the packaged file), cached per file version."""
-    from hr_dataverse.catalog import catalog_path
+    from dataverse_provider.environment import catalog_names as names
 
-    path = catalog_path()
-    try:
-        version = path.stat().st_mtime_ns
-    except OSError:
-        version = None
-    return list(_read_names(str(path), version))
-
-
-@cache
-def _read_names(path: str, version: int | None) -> tuple[str, ...]:
-    from hr_dataverse.catalog import CatalogError, load_catalog
-
-    try:
-        return tuple(load_catalog(path).names())
-    except CatalogError:
-        return ()
+    return names()
 
 
 def mapping_trigger_tables() -> list[str]:

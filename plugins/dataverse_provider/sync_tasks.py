@@ -31,22 +31,20 @@ def catalog_table_names() -> list[str]:
     """The catalog's table names for the trigger form (read when the DAG file is parsed: one small
     YAML file). An unreadable catalog gives ``[]`` so the DAG still loads; the run then reports the
     catalog's problems in ``resolve_tables``."""
-    from hr_dataverse.catalog import CatalogError, load_catalog
+    from dataverse_provider.environment import catalog_names
 
-    try:
-        return load_catalog().names()
-    except CatalogError:
-        return []
+    return catalog_names()
 
 
 def resolve_tables(names: Sequence[str] | None) -> dict[str, list[str]]:
     """The selected catalog tables (all for an empty selection), in catalog order: ``all``, and split
     into ``regular`` (read page by page) and ``large`` (``partition_by_key``: read as key ranges)."""
-    from hr_dataverse.catalog import CatalogError, load_catalog
+    from dataverse_provider.environment import configured_catalog
+    from hr_dataverse.catalog import CatalogError
     from hr_dataverse.sync import select_tables
 
     try:
-        specs = select_tables(load_catalog(), names)
+        specs = select_tables(configured_catalog(), names)
     except CatalogError as exc:
         raise AirflowFailException("\n".join(exc.problems)) from None
     return {
@@ -90,6 +88,16 @@ def lock_wait_s() -> float:
     return value
 
 
+def baseline_overlap() -> bool:
+    """Whether a baseline's key ranges are read while its key walk runs (``$HR_DATAVERSE_BASELINE_OVERLAP``)."""
+    from dataverse_provider.environment import baseline_overlap as configured
+
+    try:
+        return configured()
+    except ValueError as exc:
+        raise AirflowFailException(str(exc)) from None
+
+
 def load_table(table: str, *, mode: str, slots: int, run_id: str, outlet_events: Any = None,
                conn_id: str = "dataverse_default", guard: Any = None, mapping: Any = None) -> dict[str, Any]:
     """Sync one table with at most ``slots`` requests in flight (the pool slots the task holds, capped
@@ -102,16 +110,17 @@ def load_table(table: str, *, mode: str, slots: int, run_id: str, outlet_events:
     ``mapping`` is the run's ``urs_mapping`` form value: tables only the mapping needs (catalog
     ``required: mapping``) are optional while it is off.
     """
+    from dataverse_provider.environment import configured_catalog
     from dataverse_provider.hooks.dataverse import DataverseHook
     from dataverse_provider.run_settings import mapping_enabled
     from dataverse_provider.warehouse import open_warehouse
-    from hr_dataverse.catalog import CatalogError, load_catalog
+    from hr_dataverse.catalog import CatalogError
     from hr_dataverse.sync import ConcurrencyBudget, TableSyncResult, sync_table
 
     try:
-        spec = load_catalog().get(table)
+        spec = configured_catalog().get(table)
         if spec.required_for_mapping:
-            spec = load_catalog().with_mapping(mapping_enabled(mapping)).get(table)
+            spec = configured_catalog().with_mapping(mapping_enabled(mapping)).get(table)
     except CatalogError as exc:
         raise AirflowFailException("\n".join(exc.problems)) from None
     started = time.monotonic()
@@ -131,7 +140,7 @@ def load_table(table: str, *, mode: str, slots: int, run_id: str, outlet_events:
             # An optional table that cannot be read is expected: its failure is a warning, not an error.
             table_log = log if spec.required else _WarningsOnly(log, {})
             result = sync_table(client, warehouse, spec, mode=mode, run_id=run_id, concurrency=budget,
-                                delete_guard=guard, lock_wait_s=lock_wait_s(),
+                                delete_guard=guard, lock_wait_s=lock_wait_s(), baseline_overlap=baseline_overlap(),
                                 log=table_log).to_dict()  # type: ignore[arg-type]
     except Exception as exc:
         error = task_error(table, exc)
