@@ -28,8 +28,8 @@ NEEDS_TABLE = ("sync_now", "clear_tracking")
 
 def choose_action(action: str, table: str | None) -> str:
     """The task id that performs ``action``; fails with the reason when the input does not fit."""
-    from dataverse_provider.integration import read_switch
     from dataverse_provider.environment import configured_catalog
+    from dataverse_provider.integration import read_switch
     from hr_dataverse.catalog import CatalogError
 
     if action not in ACTIONS:

@@ -78,7 +78,8 @@ def _refuse_local_sqlite(url: str, conn_id: str) -> str:
 def open_warehouse(conn_id: str = WAREHOUSE_CONN_ID) -> Warehouse:
     """The warehouse to load into (see the module docstring for how it is found); a SQLite file is
     refused on a distributed executor."""
-    from dataverse_provider.environment import WAREHOUSE_URL_ENV, warehouse_url as configured_url
+    from dataverse_provider.environment import WAREHOUSE_URL_ENV
+    from dataverse_provider.environment import warehouse_url as configured_url
     from hr_dataverse.warehouse import Warehouse
 
     url = warehouse_url(conn_id)

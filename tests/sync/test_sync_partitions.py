@@ -14,7 +14,7 @@ from sync_helpers import data_columns, mismatches, warehouse_rows
 from dataverse_emulator.guid_order import sql_guid_key
 from hr_dataverse.catalog import load_catalog
 from hr_dataverse.dataverse import ChangePage
-from hr_dataverse.sync import ConcurrencyBudget, SyncError, sync_table
+from hr_dataverse.sync import ConcurrencyBudget, sync_table
 from hr_dataverse.sync.parallel import read_partitions
 from hr_dataverse.sync.partitions import (
     KeyRange,

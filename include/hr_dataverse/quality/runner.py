@@ -19,9 +19,8 @@ environment is never touched), so no password lands in GX's project file.
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Iterable
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any

@@ -58,8 +58,8 @@ class DataverseEntityAccessCheckOperator(DataverseCheckOperator):
         """Catalog specs for the requested names (all when none are given), in catalog order. Tables
         only the URS mapping needs are required only while it is enabled for this run (the run's
         ``urs_mapping`` form value over the deployment's Variable)."""
-        from dataverse_provider.run_settings import mapping_enabled
         from dataverse_provider.environment import configured_catalog
+        from dataverse_provider.run_settings import mapping_enabled
 
         form = ((context or {}).get("params") or {}).get("urs_mapping")
         catalog = configured_catalog(self.catalog_path)
