@@ -36,16 +36,6 @@ def config() -> EmulatorConfig:
     return EmulatorConfig(seed=7)
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def entra(config: EmulatorConfig, clock: Clock) -> Entra:
-    return Entra.with_defaults(config, clock, ENV)
-
-
 @pytest.fixture(scope="module")
 def client_cert() -> tuple[rsa.RSAPrivateKey, x509.Certificate, bytes]:
     return _self_signed()
