@@ -519,19 +519,17 @@ class _Parser:
         return _as_predicate(node)
 
     def parse_or(self) -> _Node:
-        left = self.parse_and()
-        while self._is_word("or"):
-            self.i += 1
-            right = self.parse_and()
-            left = _Bool(_logical("Or", left, right))
-        return left
+        return self._parse_logical("or", "Or", self.parse_and)
 
     def parse_and(self) -> _Node:
-        left = self.parse_comparison()
-        while self._is_word("and"):
+        return self._parse_logical("and", "And", self.parse_comparison)
+
+    def _parse_logical(self, word: str, name: str, operand: Callable[[], _Node]) -> _Node:
+        """``operand (word operand)*``, left-associative."""
+        left = operand()
+        while self._is_word(word):
             self.i += 1
-            right = self.parse_comparison()
-            left = _Bool(_logical("And", left, right))
+            left = _Bool(_logical(name, left, operand()))
         return left
 
     def parse_comparison(self) -> _Node:
