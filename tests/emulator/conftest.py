@@ -89,6 +89,13 @@ def dv(emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[W
 
 
 @pytest.fixture(scope="module")
+def emu(emulator_state_dir: Path) -> Iterator[RunningEmulator]:
+    """One running emulator per test module (the conformance tests' clients connect to it)."""
+    with running_emulator(emulator_state_dir) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
 def shared_dv(emulator_state_dir: Path) -> Iterator[WebApiClient]:
     """Authenticated client on one emulator per test module, for tests that only read."""
     saved = {name: os.environ.pop(name) for name in _CA_ENV if name in os.environ}

@@ -206,6 +206,15 @@ def _scan_quoted(text: str, start: int, prefixed: bool) -> tuple[str, int]:
         return text[start + 1 : j].replace("''", "'"), j + 1
 
 
+def _required_digits(text: str, i: int) -> int:
+    """The index past the digits starting at ``i``; at least one digit must be there."""
+    if i >= len(text) or not text[i].isdigit():
+        raise ODataError(f"A digit was expected at position {i} in '{text}'.")
+    while i < len(text) and text[i].isdigit():
+        i += 1
+    return i
+
+
 def _scan_number(text: str, i: int) -> tuple[_Lit, int]:
     n = len(text)
     start = i
@@ -215,20 +224,13 @@ def _scan_number(text: str, i: int) -> tuple[_Lit, int]:
         i += 1
     is_int = True
     if i < n and text[i] == ".":
-        i += 1
-        if i >= n or not text[i].isdigit():
-            raise ODataError(f"A digit was expected at position {i} in '{text}'.")
-        while i < n and text[i].isdigit():
-            i += 1
+        i = _required_digits(text, i + 1)
         is_int = False
     if i < n and text[i] in "eE":
         i += 1
         if i < n and text[i] in "+-":
             i += 1
-        if i >= n or not text[i].isdigit():
-            raise ODataError(f"A digit was expected at position {i} in '{text}'.")
-        while i < n and text[i].isdigit():
-            i += 1
+        i = _required_digits(text, i)
         is_int = False
     body = text[start:i]
     suffix = text[i].lower() if i < n and text[i] in "mMdDfFlL" else ""
