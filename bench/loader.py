@@ -22,7 +22,8 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from hr_dataverse.catalog import TableSpec, load_catalog
+from dataverse_provider.environment import baseline_overlap, configured_catalog
+from hr_dataverse.catalog import TableSpec
 from hr_dataverse.dataverse import DataverseClient, DataverseError, DataverseSettings
 from hr_dataverse.dataverse.metadata import total_record_count
 from hr_dataverse.sync import ConcurrencyBudget, TableSyncResult, sync_table
@@ -56,7 +57,7 @@ def start_order(client: DataverseClient, specs: list[TableSpec]) -> list[int]:
 
 def load_all(args: dict[str, Any]) -> dict[str, Any]:
     """Sync every catalog table as ``args`` says (see ``run.py``'s ``loader_args``)."""
-    specs = [s for s in load_catalog() if not s.fno_entity]  # Dataverse tables (F&O reloads are not benched)
+    specs = [s for s in configured_catalog() if not s.fno_entity]  # Dataverse tables (F&O reloads are not benched)
     pool = SlotPool(args["pool"])
     results: dict[str, TableSyncResult] = {}
     timeline: dict[str, tuple[int, float]] = {}  # table -> (slots, seconds from the start until it began)
@@ -100,7 +101,7 @@ def sync_one(client: DataverseClient, spec: TableSpec, args: dict[str, Any], slo
     warehouse = Warehouse(args["url"], schema=args.get("schema"))
     try:
         return sync_table(client, warehouse, spec, mode=args["mode"], run_id=args["run_id"],
-                          concurrency=ConcurrencyBudget(slots))
+                          concurrency=ConcurrencyBudget(slots), baseline_overlap=baseline_overlap())
     except Exception as exc:  # noqa: BLE001 - reported per table in the run's JSON, like the DAG's summary
         return TableSyncResult.failure(spec.name, args["mode"], f"{type(exc).__name__}: {exc}",
                                        seconds=time.monotonic() - started)

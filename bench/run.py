@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from hr_dataverse.catalog import load_catalog
+from dataverse_provider.environment import configured_catalog
 
 from . import profiling
 from .chart import write_chart
@@ -153,7 +153,7 @@ def bench_backend(settings: BenchSettings, target: Target) -> Iterator[dict[str,
 
 
 def measure(kind: str, settings: BenchSettings, emulator: EmulatorProcess, target: Target) -> dict[str, Any]:
-    specs = [s for s in load_catalog() if not s.fno_entity]  # what bench.loader syncs
+    specs = [s for s in configured_catalog() if not s.fno_entity]  # what bench.loader syncs
     changes = None
     if kind == "delta":
         changes = emulator.bulk_changes([s.name for s in specs], settings.change_fraction, settings.delete_share,

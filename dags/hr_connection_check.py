@@ -19,7 +19,7 @@ privilege or table on a *required* table, …) fails the task at once, listing e
 its cause and fix. Warnings (secret expiring soon, change tracking off, optional table
 unreadable) are logged only. Each task writes a JSON report to
 `<storage>/checks/<dag_id>/<run_id>/<task_id>.json`, where storage is `$HR_REPORT_STORAGE_URL`
-(else `$HR_REPORTS_DIR`, default `<AIRFLOW_HOME>/../reports`).
+(else `$HR_REPORTS_DIR`, default `reports/` in the checkout).
 
 3. **credential_expiry**: reads the app registration's secrets and certificates from Microsoft
    Graph (with the app's own credentials; needs the application permission Application.Read.All,

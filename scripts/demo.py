@@ -245,11 +245,11 @@ def print_counts(warehouse: Warehouse, run_id: str) -> None:
 
 def category_rows(warehouse: Warehouse) -> dict[str, int]:
     """Live rows per catalog category after the full load (optional tables that did not load count 0)."""
-    from hr_dataverse.catalog import load_catalog
+    from dataverse_provider.environment import configured_catalog
 
     states = {s.table_name: s.rows_total or 0 for s in warehouse.states()}
     out: dict[str, int] = {}
-    for spec in load_catalog():
+    for spec in configured_catalog():
         out[spec.category.value] = out.get(spec.category.value, 0) + states.get(spec.name, 0)
     return out
 

@@ -171,7 +171,7 @@ def warehouse_url(plan: Plan) -> str:
 def compare_with_emulator(info: dict[str, Any], engine: sa.Engine) -> str:
     """Every table loaded in the last run: the warehouse's live primary keys equal the emulator's."""
     from dataverse_emulator.testing import client_settings
-    from hr_dataverse.catalog import load_catalog
+    from dataverse_provider.environment import configured_catalog
     from hr_dataverse.dataverse import DataverseClient, get_entity, iter_pages
 
     with engine.connect() as conn:
@@ -180,7 +180,7 @@ def compare_with_emulator(info: dict[str, Any], engine: sa.Engine) -> str:
             "(SELECT run_id FROM _hr_sync_runs ORDER BY started_at DESC LIMIT 1)"))]
     if not loaded:
         raise CheckFailed("the warehouse has no loaded table")
-    specs = {t.name: t for t in load_catalog()}
+    specs = {t.name: t for t in configured_catalog()}
     total = 0
     with DataverseClient(client_settings(info)) as client:
         for table in sorted(loaded):

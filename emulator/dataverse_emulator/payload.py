@@ -29,6 +29,7 @@ from .schema import (
     DATETIME,
     DECIMAL,
     DOUBLE,
+    EDM_TYPES,
     INTEGER,
     LOOKUP,
     MEMO,
@@ -62,11 +63,6 @@ NAMESPACE = "Microsoft.Dynamics.CRM."
 # Instance annotations a client may echo back from a read; they carry no column value.
 IGNORED_ANNOTATIONS = frozenset({"@odata.context", "@odata.etag", "@odata.id", "@odata.editLink"})
 SYSTEM_READ_ONLY = frozenset({"createdon", "modifiedon", "versionnumber"})
-_EDM = {
-    STRING: "Edm.String", MEMO: "Edm.String", INTEGER: "Edm.Int32", BIGINT: "Edm.Int64",
-    DECIMAL: "Edm.Decimal", DOUBLE: "Edm.Double", MONEY: "Edm.Decimal", BOOLEAN: "Edm.Boolean",
-    UNIQUEIDENTIFIER: "Edm.Guid",
-}
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?(Z|[+-]\d{2}:\d{2})$")
 
@@ -284,7 +280,7 @@ class Binder:
         entity_set = table.entity_set_name
         if kind in (STRING, MEMO):
             if not isinstance(value, str):
-                raise _convert(entity_set, value, "Edm.String")
+                raise _convert(entity_set, value, EDM_TYPES[STRING])
             if attr.max_length is not None and len(value) > attr.max_length:
                 raise validation_error(
                     f"The length of the '{attr.logical_name}' attribute of the '{table.logical_name}' entity "
@@ -293,7 +289,7 @@ class Binder:
             return value
         if kind in OPTION_TYPES and kind != BOOLEAN:
             if isinstance(value, bool) or not isinstance(value, int):
-                raise _convert(entity_set, value, "Edm.Int32")
+                raise _convert(entity_set, value, EDM_TYPES[kind])
             if attr.options is not None and value not in attr.options:
                 # UNCONFIRMED code; text as observed for out-of-range choices.
                 raise validation_error(
@@ -303,15 +299,15 @@ class Binder:
             return value
         if kind in (INTEGER, BIGINT):
             if isinstance(value, bool) or not isinstance(value, int):
-                raise _convert(entity_set, value, _EDM[kind])
+                raise _convert(entity_set, value, EDM_TYPES[kind])
             return self._in_range(table, attr, value)
         if kind in (DECIMAL, DOUBLE, MONEY):
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise _convert(entity_set, value, _EDM[kind])
+                raise _convert(entity_set, value, EDM_TYPES[kind])
             return self._in_range(table, attr, float(value))
         if kind == BOOLEAN:
             if not isinstance(value, bool):
-                raise _convert(entity_set, value, "Edm.Boolean")
+                raise _convert(entity_set, value, EDM_TYPES[BOOLEAN])
             return value
         if kind == DATETIME:
             return _datetime(entity_set, attr, value)
@@ -320,7 +316,7 @@ class Binder:
                 return str(uuid.UUID(value))
             except ValueError:
                 pass
-        raise _convert(entity_set, value, _EDM.get(kind, kind))
+        raise _convert(entity_set, value, kind if kind == LOOKUP else EDM_TYPES.get(kind, kind))
 
     @staticmethod
     def _in_range(table: TableDef, attr: AttributeDef, value: int | float) -> int | float:

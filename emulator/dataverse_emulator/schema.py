@@ -39,6 +39,13 @@ ATTRIBUTE_TYPES = frozenset(
      STATUS, UNIQUEIDENTIFIER}
 )
 OPTION_TYPES = frozenset({PICKLIST, STATE, STATUS, BOOLEAN})
+# The OData (EDM) type of each AttributeType: $metadata's property types and write-conversion errors.
+EDM_TYPES = {
+    STRING: "Edm.String", MEMO: "Edm.String", INTEGER: "Edm.Int32", BIGINT: "Edm.Int64",
+    DECIMAL: "Edm.Decimal", DOUBLE: "Edm.Double", MONEY: "Edm.Decimal", BOOLEAN: "Edm.Boolean",
+    DATETIME: "Edm.DateTimeOffset", LOOKUP: "Edm.Guid", PICKLIST: "Edm.Int32", STATE: "Edm.Int32",
+    STATUS: "Edm.Int32", UNIQUEIDENTIFIER: "Edm.Guid",
+}
 BULK_MESSAGES = frozenset({"CreateMultiple", "UpdateMultiple", "UpsertMultiple"})
 
 BOOLEAN_OPTIONS = {0: "No", 1: "Yes"}

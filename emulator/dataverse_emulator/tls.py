@@ -15,7 +15,8 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+
+from .certs import certificate
 
 _HOSTS = ("localhost",)
 _IPS = ("127.0.0.1", "::1")
@@ -38,15 +39,9 @@ def ensure_certificates(state_dir: Path, extra_hosts: tuple[str, ...] = ()) -> T
         return files
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hr-dataverse emulator local CA")])
+    ca_name = "hr-dataverse emulator local CA"
     ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=3650))
+        certificate(ca_name, ca_key.public_key(), valid_for=dt.timedelta(days=3650), now=now)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -64,13 +59,7 @@ def ensure_certificates(state_dir: Path, extra_hosts: tuple[str, ...] = ()) -> T
         [x509.DNSName(h) for h in dict.fromkeys((*_HOSTS, *extra_hosts))] + [x509.IPAddress(ipaddress.ip_address(i)) for i in _IPS]
     )
     cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=825))
+        certificate("localhost", key.public_key(), issuer=ca_name, valid_for=dt.timedelta(days=825), now=now)
         .add_extension(san, critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)

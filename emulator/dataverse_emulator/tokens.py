@@ -17,10 +17,10 @@ from urllib.parse import urlsplit
 
 import jwt
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
+from dataverse_emulator.certs import self_signed
 from dataverse_emulator.clock import Clock
 
 # Hosts that name the same loopback emulator; a token for one is valid for the other.
@@ -94,18 +94,7 @@ class SigningKey:
 
     @classmethod
     def generate(cls, now: datetime) -> SigningKey:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "accounts.accesscontrol.windows.net")])
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(days=1))
-            .not_valid_after(now + timedelta(days=5 * 365))
-            .sign(key, hashes.SHA256())
-        )
+        key, cert = self_signed("accounts.accesscontrol.windows.net", valid_for=timedelta(days=5 * 365), now=now)
         return cls(private_key=key, certificate=cert, kid=cert_thumbprints(cert)[0])
 
     def jwk(self, issuer: str) -> dict[str, Any]:

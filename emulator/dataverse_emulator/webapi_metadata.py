@@ -20,6 +20,7 @@ from .schema import (
     DATETIME,
     DECIMAL,
     DOUBLE,
+    EDM_TYPES,
     INTEGER,
     LOOKUP,
     MEMO,
@@ -47,12 +48,6 @@ XML = "application/xml"
 # not found in the MetadataCache." (observed in public issue logs); the emulator returns that text as 404.
 ENTITY_NOT_FOUND = "0x80041102"
 
-EDM_TYPES = {
-    STRING: "Edm.String", MEMO: "Edm.String", INTEGER: "Edm.Int32", BIGINT: "Edm.Int64",
-    DECIMAL: "Edm.Decimal", DOUBLE: "Edm.Double", MONEY: "Edm.Decimal", BOOLEAN: "Edm.Boolean",
-    DATETIME: "Edm.DateTimeOffset", LOOKUP: "Edm.Guid", PICKLIST: "Edm.Int32", STATE: "Edm.Int32",
-    STATUS: "Edm.Int32", UNIQUEIDENTIFIER: "Edm.Guid",
-}
 # Derived AttributeMetadata type per AttributeType (the @odata.type and the cast segment name).
 METADATA_TYPES = {
     STRING: "StringAttributeMetadata", MEMO: "MemoAttributeMetadata", INTEGER: "IntegerAttributeMetadata",

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import wraps
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote_plus
 from xml.sax.saxutils import escape, unescape
@@ -203,12 +205,21 @@ def retrieve_total_record_count(api: WebApi, req: Request, principal: Principal,
     })
 
 
-def collection(api: WebApi, req: Request, principal: Principal, target: Target) -> Response:
-    table = target.table
-    assert table is not None
-    denied = api.check_read(principal, table)
-    if denied is not None:
-        return denied
+def _readable(handler: Callable[..., Response]) -> Callable[[WebApi, Request, Principal, Target], Response]:
+    """A handler of the target's table, called with it once the principal may read it (else the refusal)."""
+
+    @wraps(handler)
+    def checked(api: WebApi, req: Request, principal: Principal, target: Target) -> Response:
+        table = target.table
+        assert table is not None
+        denied = api.check_read(principal, table)
+        return denied if denied is not None else handler(api, req, principal, target, table)
+
+    return checked
+
+
+@_readable
+def collection(api: WebApi, req: Request, principal: Principal, target: Target, table: TableDef) -> Response:
     if "$apply" in req.query:
         from .webapi_apply import apply_collection
 
@@ -332,13 +343,9 @@ def _after(row: dict[str, Any], position: list[tuple[OrderBy, Any]]) -> bool:
     return False
 
 
-def entity(api: WebApi, req: Request, principal: Principal, target: Target) -> Response:
+@_readable
+def entity(api: WebApi, req: Request, principal: Principal, target: Target, table: TableDef) -> Response:
     """One row by GUID or alternate key, optionally one property of it (``/<property>``)."""
-    table = target.table
-    assert table is not None
-    denied = api.check_read(principal, table)
-    if denied is not None:
-        return denied
     query = req.query
     check_supported(query)
     for option in ("$filter", "$orderby", "$top", "$count", "$skiptoken", "$deltatoken", "$apply", "fetchXml"):
@@ -380,13 +387,9 @@ def _property(api: WebApi, req: Request, principal: Principal, table: TableDef, 
     return Response.json(200, {"@odata.context": context, "value": item[sub]}, rows=1)
 
 
-def count(api: WebApi, req: Request, principal: Principal, target: Target) -> Response:
+@_readable
+def count(api: WebApi, req: Request, principal: Principal, target: Target, table: TableDef) -> Response:
     """``<set>/$count``: a bare number as text/plain, capped like ``@odata.count``. [PA-COUNT]"""
-    table = target.table
-    assert table is not None
-    denied = api.check_read(principal, table)
-    if denied is not None:
-        return denied
     query = req.query
     check_supported(query, known=("$filter", "$deltatoken"))
     predicate = None

@@ -1,23 +1,22 @@
 """Entity catalog: which Dataverse tables to sync and how (``catalog.yaml`` next to this module).
 
-``load_catalog()`` reads the file named by ``HR_DATAVERSE_CATALOG`` when set, else the packaged
-default. Every problem is reported as ``<file>: table '<name>': <problem>`` in one
+``load_catalog(path)`` reads the file at ``path`` (the deployment resolves ``HR_DATAVERSE_CATALOG``),
+else the packaged default. Every problem is reported as ``<file>: table '<name>': <problem>`` in one
 ``CatalogError`` listing all problems, so a bad entry never surfaces as a stack trace.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from os import PathLike
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-CATALOG_ENV = "HR_DATAVERSE_CATALOG"
 DEFAULT_CATALOG = Path(__file__).with_name("catalog.yaml")
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")  # Dataverse logical names are lower case
@@ -139,15 +138,10 @@ class Catalog:
                                     for t in self.tables), source=self.source)
 
 
-def catalog_path(path: str | os.PathLike[str] | None = None) -> Path:
-    """The catalog file to use: ``path``, else ``$HR_DATAVERSE_CATALOG``, else the packaged default."""
-    chosen = path or os.environ.get(CATALOG_ENV) or DEFAULT_CATALOG
-    return Path(chosen)
-
-
-def load_catalog(path: str | os.PathLike[str] | None = None) -> Catalog:
-    """Read and validate a catalog file; raises ``CatalogError`` naming every bad entry and field."""
-    source = catalog_path(path)
+def load_catalog(path: str | PathLike[str] | None = None) -> Catalog:
+    """Read and validate a catalog file (default: the packaged one); raises ``CatalogError`` naming every
+    bad entry and field."""
+    source = Path(path or DEFAULT_CATALOG)
     try:
         text = source.read_text(encoding="utf-8")
     except OSError as exc:

@@ -4,7 +4,7 @@ Everything a task writes for another component to read (data-quality reports, GX
 reports) goes to ``$HR_REPORT_STORAGE_URL`` through Airflow's ``ObjectStoragePath``:
 
 * ``file:///shared/reports`` — one machine, or a volume every container mounts (the default is
-  ``file://`` + ``$HR_REPORTS_DIR`` or ``<AIRFLOW_HOME>/../reports``);
+  ``file://`` + ``$HR_REPORTS_DIR`` or ``<checkout>/reports``: ``environment.py``);
 * ``abfs://<container>/<path>`` — ADLS Gen2 / Blob through the azure provider (connection given by
   ``$HR_REPORT_STORAGE_CONN_ID`` or as ``abfs://<conn_id>@<container>/<path>``; set its extra
   ``account_name``);
@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dataverse_provider.environment import quality_dir, reports_dir
 from hr_dataverse.quality.lock import LOCK_FILE, quality_lock
 
 if TYPE_CHECKING:
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 
 STORAGE_URL_ENV = "HR_REPORT_STORAGE_URL"
 STORAGE_CONN_ENV = "HR_REPORT_STORAGE_CONN_ID"
-REPORTS_ENV = "HR_REPORTS_DIR"
 SCRATCH_ENV = "HR_SCRATCH_DIR"
 QUALITY = "quality"
 CHECKS = "checks"
@@ -46,16 +46,6 @@ CHECKS = "checks"
 
 class StorageConfigError(ValueError):
     """The report storage URL cannot be used; the message names the setting."""
-
-
-def reports_root(configured: str | None = None) -> Path:
-    """The local reports folder: ``configured``, else ``$HR_REPORTS_DIR``, else ``<AIRFLOW_HOME>/../reports``."""
-    if configured:
-        return Path(configured)
-    if os.environ.get(REPORTS_ENV):
-        return Path(os.environ[REPORTS_ENV])
-    airflow_home = Path(os.environ.get("AIRFLOW_HOME") or Path.home() / "airflow")
-    return airflow_home.resolve().parent / "reports"
 
 
 def storage_root() -> ObjectStoragePath | None:
@@ -71,20 +61,18 @@ def storage_root() -> ObjectStoragePath | None:
 
 def quality_storage(configured: str | os.PathLike[str] | None = None) -> ObjectStoragePath:
     """Where quality reports are published: ``configured`` (a local folder or URL), else
-    ``$HR_REPORT_STORAGE_URL/quality``, else ``file://`` + the quality folder of ``hr_dataverse``."""
-    from hr_dataverse.quality.paths import quality_root
-
+    ``$HR_REPORT_STORAGE_URL/quality``, else ``file://`` + ``quality_dir()`` (``$HR_QUALITY_DIR``)."""
     if configured:
-        return _path(str(configured)) if "://" in str(configured) else _local(quality_root(configured))
+        return _path(str(configured)) if "://" in str(configured) else _local(quality_dir(configured))
     root = storage_root()
-    return root / QUALITY if root is not None else _local(quality_root())
+    return root / QUALITY if root is not None else _local(quality_dir())
 
 
 def checks_storage(configured: str | None = None) -> ObjectStoragePath:
     """Where check reports go: ``<configured>/checks``, else ``$HR_REPORT_STORAGE_URL/checks``, else
-    ``<reports_root()>/checks``."""
+    ``<reports_dir()>/checks`` (``$HR_REPORTS_DIR``)."""
     root = None if configured else storage_root()
-    return root / CHECKS if root is not None else _local(reports_root(configured).resolve()) / CHECKS
+    return root / CHECKS if root is not None else _local(reports_dir(configured).resolve()) / CHECKS
 
 
 def display(path: ObjectStoragePath) -> str:

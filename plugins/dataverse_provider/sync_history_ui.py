@@ -97,9 +97,6 @@ def build_history_app(warehouse: Warehouse | None = None, *, require_login: bool
 
 
 def _catalog_names() -> list[str]:
-    from hr_dataverse.catalog import CatalogError, load_catalog
+    from dataverse_provider.environment import catalog_names
 
-    try:
-        return load_catalog().names()
-    except CatalogError:
-        return []
+    return catalog_names()

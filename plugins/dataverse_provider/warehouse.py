@@ -1,5 +1,6 @@
 """Where the HR warehouse is: the Airflow connection ``hr_warehouse`` when one is defined, else
-``$HR_WAREHOUSE_URL``, else the embedded SQLite file ``data/hr_warehouse.db`` of the checkout.
+``$HR_WAREHOUSE_URL``, else the embedded SQLite file ``data/hr_warehouse.db`` of the checkout
+(``environment.py``).
 
 The connection may be given as a URI (``AIRFLOW_CONN_HR_WAREHOUSE='postgresql://user:pw@host:5432/db'``
 or ``'sqlite:////abs/path/hr.db'``), as a Postgres/SQLite connection in the UI, or as any connection
@@ -51,19 +52,24 @@ def warehouse_url(conn_id: str = WAREHOUSE_CONN_ID) -> str | None:
 LOCAL_EXECUTORS = ("LocalExecutor",)
 
 
-def checked_warehouse_url(conn_id: str = WAREHOUSE_CONN_ID) -> str | None:
-    """:func:`warehouse_url`, refused when it is a local SQLite file and tasks run on a distributed
-    executor (the message names the settings to change)."""
+def checked_warehouse_url(conn_id: str = WAREHOUSE_CONN_ID) -> str:
+    """:func:`warehouse_url`, else ``$HR_WAREHOUSE_URL`` or the checkout's SQLite file; refused when it
+    is a local SQLite file and tasks run on a distributed executor (the message names the settings to change)."""
+    from dataverse_provider.environment import warehouse_url as configured_url
+
+    return _refuse_local_sqlite(warehouse_url(conn_id) or configured_url(), conn_id)
+
+
+def _refuse_local_sqlite(url: str, conn_id: str) -> str:
     from airflow.configuration import conf
 
-    from hr_dataverse.warehouse import WarehouseConfigError, default_url
+    from hr_dataverse.warehouse import WarehouseConfigError
 
-    url = warehouse_url(conn_id)
     executors = [e.strip().split(".")[-1].split(":")[-1] for e in conf.get("core", "executor").split(",") if e.strip()]
     distributed = [e for e in executors if e not in LOCAL_EXECUTORS]
-    if distributed and (url or default_url()).startswith("sqlite"):
+    if distributed and url.startswith("sqlite"):
         raise WarehouseConfigError(
-            f"the HR warehouse is a local SQLite file ({url or default_url()}) but tasks run on {distributed[0]}: "
+            f"the HR warehouse is a local SQLite file ({url}) but tasks run on {distributed[0]}: "
             f"each worker would write its own copy. Point connection '{conn_id}' (AIRFLOW_CONN_HR_WAREHOUSE) or "
             "HR_WAREHOUSE_URL at PostgreSQL, e.g. postgresql+psycopg2://user:password@host:5432/hr_warehouse")
     return url
@@ -72,10 +78,12 @@ def checked_warehouse_url(conn_id: str = WAREHOUSE_CONN_ID) -> str | None:
 def open_warehouse(conn_id: str = WAREHOUSE_CONN_ID) -> Warehouse:
     """The warehouse to load into (see the module docstring for how it is found); a SQLite file is
     refused on a distributed executor."""
-    from hr_dataverse.warehouse import WAREHOUSE_URL_ENV, Warehouse
+    from dataverse_provider.environment import WAREHOUSE_URL_ENV
+    from dataverse_provider.environment import warehouse_url as configured_url
+    from hr_dataverse.warehouse import Warehouse
 
-    url = checked_warehouse_url(conn_id)
+    url = warehouse_url(conn_id)
     # Name the setting to fix in connection errors: the connection, else the variable, else the default.
     source = (f"the Airflow connection '{conn_id}'" if url else
               f"${WAREHOUSE_URL_ENV} (no Airflow connection '{conn_id}' is defined)")
-    return Warehouse(url, source=source)
+    return Warehouse(_refuse_local_sqlite(url or configured_url(), conn_id), source=source)

@@ -28,7 +28,8 @@ NEEDS_TABLE = ("sync_now", "clear_tracking")
 
 def choose_action(action: str, table: str | None) -> str:
     """The task id that performs ``action``; fails with the reason when the input does not fit."""
-    from hr_dataverse.catalog import CatalogError, load_catalog
+    from dataverse_provider.environment import configured_catalog
+    from hr_dataverse.catalog import CatalogError
     from hr_deployment.integration import read_switch
 
     if action not in ACTIONS:
@@ -37,7 +38,7 @@ def choose_action(action: str, table: str | None) -> str:
         raise AirflowFailException(f"'{ACTIONS[action]}' needs a table: pick one in the Table field")
     if table:
         try:
-            load_catalog().get(table)
+            configured_catalog().get(table)
         except CatalogError as exc:
             raise AirflowFailException("\n".join(exc.problems)) from None
     if action == "sync_now":
@@ -68,12 +69,12 @@ def view_linked_rows(table: str | None, limit: int) -> list[dict[str, Any]]:
     """The first ``limit`` rows of the ``hr_linked_rows`` view (most recently synced first), logged as
     a table and returned (ids and timestamps only, no HR data)."""
     from dataverse_provider.edge import task_session
-    from hr_dataverse.catalog import load_catalog
+    from dataverse_provider.environment import configured_catalog
     from hr_dataverse.sync import linked_rows
 
     with task_session("linked rows") as session:  # the warehouse only
         try:
-            rows = linked_rows(session.warehouse, load_catalog(), table, limit=limit)
+            rows = linked_rows(session.warehouse, configured_catalog(), table, limit=limit)
         except ValueError as exc:  # CatalogError is a ValueError too
             raise AirflowFailException(str(exc)) from None
     if not rows:

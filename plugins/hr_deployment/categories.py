@@ -40,9 +40,9 @@ def selected_tables(tables: Sequence[str] | str | None, categories: Sequence[str
     names, wanted = table_names(tables), table_names(categories)
     if not wanted:
         return names
-    from hr_dataverse.catalog import load_catalog
+    from dataverse_provider.environment import configured_catalog
 
-    catalog = load_catalog()
+    catalog = configured_catalog()
     chosen = set(names) | set(catalog.in_categories(wanted))
     return [n for n in catalog.names() if n in chosen] + [n for n in names if n not in catalog]
 

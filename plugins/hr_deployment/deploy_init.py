@@ -71,9 +71,8 @@ def ensure_warehouse_database() -> str:
     import sqlalchemy as sa
 
     from dataverse_provider.warehouse import checked_warehouse_url
-    from hr_dataverse.warehouse import default_url
 
-    url = sa.make_url(checked_warehouse_url() or default_url())
+    url = sa.make_url(checked_warehouse_url())
     if url.get_backend_name() != "postgresql":
         return f"warehouse: {url.get_backend_name()} ({url.database})"
     admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")

@@ -8,8 +8,6 @@ problems.
 
 from __future__ import annotations
 
-from functools import cache
-
 from airflow.sdk import AssetAny
 
 from hr_deployment.assets import table_asset
@@ -22,34 +20,17 @@ DEFAULT_MAPPING_TRIGGERS = ("mshr_hcmworkerskillentity", "mshr_hcmworkercertific
 
 def catalog_names() -> list[str]:
     """The catalog's table names (``$HR_DATAVERSE_CATALOG`` or the packaged file), cached per file version."""
-    return list(_read_catalog(*_catalog_version())[0])
+    from dataverse_provider.environment import catalog_names as names
+
+    return names()
 
 
 def catalog_categories() -> list[str]:
     """The categories the catalog uses, cached per catalog file version; [] when it cannot be read."""
-    return list(_read_catalog(*_catalog_version())[1])
+    from dataverse_provider.environment import parsed_catalog
 
-
-def _catalog_version() -> tuple[str, int | None]:
-    from hr_dataverse.catalog import catalog_path
-
-    path = catalog_path()
-    try:
-        return str(path), path.stat().st_mtime_ns
-    except OSError:
-        return str(path), None
-
-
-@cache
-def _read_catalog(path: str, version: int | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(table names, categories) of the catalog file at ``path`` as of ``version``."""
-    from hr_dataverse.catalog import CatalogError, load_catalog
-
-    try:
-        catalog = load_catalog(path)
-    except CatalogError:
-        return (), ()
-    return tuple(catalog.names()), tuple(catalog.categories())
+    catalog = parsed_catalog()
+    return catalog.categories() if catalog is not None else []
 
 
 def mapping_trigger_tables() -> list[str]:

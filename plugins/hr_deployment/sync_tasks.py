@@ -31,11 +31,12 @@ LOCK_WAIT_ENV = "HR_DATAVERSE_LOAD_LOCK_WAIT_S"
 def resolve_tables(names: Sequence[str] | None) -> dict[str, list[str]]:
     """The selected catalog tables (all for an empty selection), in catalog order: ``all``, and split
     into ``regular`` (read page by page) and ``large`` (``partition_by_key``: read as key ranges)."""
-    from hr_dataverse.catalog import CatalogError, load_catalog
+    from dataverse_provider.environment import configured_catalog
+    from hr_dataverse.catalog import CatalogError
     from hr_dataverse.sync import select_tables
 
     try:
-        specs = select_tables(load_catalog(), names)
+        specs = select_tables(configured_catalog(), names)
     except CatalogError as exc:
         raise AirflowFailException("\n".join(exc.problems)) from None
     return {
@@ -79,6 +80,16 @@ def lock_wait_s() -> float:
     return value
 
 
+def baseline_overlap() -> bool:
+    """Whether a baseline's key ranges are read while its key walk runs (``$HR_DATAVERSE_BASELINE_OVERLAP``)."""
+    from dataverse_provider.environment import baseline_overlap as configured
+
+    try:
+        return configured()
+    except ValueError as exc:
+        raise AirflowFailException(str(exc)) from None
+
+
 def load_table(table: str, *, mode: str, slots: int, run_id: str, outlet_events: Any = None,
                conn_id: str = DataverseHook.default_conn_name, guard: Any = None, mapping: Any = None
                ) -> dict[str, Any]:
@@ -93,14 +104,15 @@ def load_table(table: str, *, mode: str, slots: int, run_id: str, outlet_events:
     ``required: mapping``) are optional while it is off. ``conn_id``: the Dataverse connection.
     """
     from dataverse_provider.edge import task_session, to_xcom
+    from dataverse_provider.environment import configured_catalog
     from dataverse_provider.run_settings import mapping_enabled
-    from hr_dataverse.catalog import CatalogError, load_catalog
+    from hr_dataverse.catalog import CatalogError
     from hr_dataverse.sync import ConcurrencyBudget, TableSyncResult, sync_table
 
     try:
-        spec = load_catalog().get(table)
+        spec = configured_catalog().get(table)
         if spec.required_for_mapping:
-            spec = load_catalog().with_mapping(mapping_enabled(mapping)).get(table)
+            spec = configured_catalog().with_mapping(mapping_enabled(mapping)).get(table)
     except CatalogError as exc:
         raise AirflowFailException("\n".join(exc.problems)) from None
     started = time.monotonic()
@@ -119,6 +131,7 @@ def load_table(table: str, *, mode: str, slots: int, run_id: str, outlet_events:
                 table_log = log if spec.required else _WarningsOnly(log, {})
                 outcome = sync_table(session.client, session.warehouse, spec, mode=mode, run_id=run_id,
                                      concurrency=budget, delete_guard=guard, lock_wait_s=lock_wait_s(),
+                                     baseline_overlap=baseline_overlap(),
                                      log=table_log)  # type: ignore[arg-type]
     except AirflowFailException as error:  # mapped by the edge from a core error a retry cannot fix
         core_error = getattr(error, "core_error", None)

@@ -64,21 +64,14 @@ def test_a_secret_expiring_soon_warns_and_names_it(emulator: Any) -> None:
 
 
 def test_certificate_in_use_is_matched_by_thumbprint(emulator: Any) -> None:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
+    from cryptography.hazmat.primitives import serialization
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hr-sync-cert")])
-    now = datetime.now(UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
-            .not_valid_after(now + timedelta(days=12, hours=1)).sign(key, hashes.SHA256()))
-    emulator.app.entra.add_certificate(emulator.info["client_id"], cert.public_bytes(serialization.Encoding.PEM))
+    from dataverse_emulator.certs import cert_pem, key_pem, self_signed
+
+    key, cert = self_signed("hr-sync-cert", valid_for=timedelta(days=12, hours=1))
+    emulator.app.entra.add_certificate(emulator.info["client_id"], cert_pem(cert))
     sha1 = hashlib.sha1(cert.public_bytes(serialization.Encoding.DER)).hexdigest().upper()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
+    pem = key_pem(key).decode()
     settings = settings_for(emulator.info, client_secret=None, client_secret_expires_on=None,
                             certificate=CertificateCredential(private_key_pem=pem, thumbprint=sha1))
     report = run_credential_expiry_check(settings, warn_days=10)

@@ -61,21 +61,14 @@ def test_certificate_key_stays_out_of_debug_logs(airflow_db: None, emulator_stat
     import datetime as dt
     import hashlib
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
+    from cryptography.hazmat.primitives import serialization
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hr-dataverse-debug-test")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=365)).sign(key, hashes.SHA256()))  # not expiring soon
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
+    from dataverse_emulator import certs
+
+    key, cert = certs.self_signed("hr-dataverse-debug-test", valid_for=dt.timedelta(days=365))  # not expiring soon
+    key_pem = certs.key_pem(key).decode()
     with running_emulator(emulator_state_dir) as emu:
-        emu.app.entra.add_certificate(emu.info["client_id"], cert.public_bytes(serialization.Encoding.PEM))
+        emu.app.entra.add_certificate(emu.info["client_id"], certs.cert_pem(cert))
         thumbprint = hashlib.sha1(cert.public_bytes(serialization.Encoding.DER)).hexdigest().upper()
         conn = json.loads(conn_json(emu.info, password=""))
         conn["extra"].update(certificate_private_key=key_pem.replace("\n", "\\n"), certificate_thumbprint=thumbprint)

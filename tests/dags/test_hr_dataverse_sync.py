@@ -182,7 +182,7 @@ def synced(runnable: dict[str, Any], airflow_db: None, emulator_state_dir: Path,
         mp.setenv("HR_WAREHOUSE_URL", f"sqlite:///{tmp / 'hr.db'}")
         mp.setenv("HR_REPORTS_DIR", str(tmp / "reports"))
         mp.setenv("HR_QUALITY_DIR", str(tmp / "quality"))
-        warehouse = Warehouse()
+        warehouse = Warehouse(f"sqlite:///{tmp / 'hr.db'}")
         try:
             conf = {"tables": [*REGULAR, *LARGE], "mode": "full", **LATER_STEPS}
             run = runnable["hr_dataverse_sync"].test(run_conf=conf)
@@ -421,7 +421,7 @@ def test_a_category_from_the_form_syncs_its_tables_including_f_and_o(
         mp.setenv("HR_WAREHOUSE_URL", f"sqlite:///{tmp_path / 'hr.db'}")
         mp.setenv("HR_REPORTS_DIR", str(tmp_path / "reports"))
         mp.setenv("HR_QUALITY_DIR", str(tmp_path / "quality"))
-        warehouse = Warehouse()
+        warehouse = Warehouse(f"sqlite:///{tmp_path / 'hr.db'}")
         try:
             run = runnable["hr_dataverse_sync"].test(
                 run_conf={"tables": [], "categories": ["benefits"], "mode": "full", **LATER_STEPS})

@@ -1,4 +1,5 @@
-"""Helpers for Web API tests: an authenticated ``requests`` session against the emulator over TLS."""
+"""Helpers for Web API tests: an authenticated ``requests`` session against the emulator over TLS; the
+handler tests' clock and Entra."""
 
 from __future__ import annotations
 
@@ -12,8 +13,12 @@ import msal
 import pytest
 import requests
 
+from dataverse_emulator.clock import Clock
+from dataverse_emulator.config import EmulatorConfig
+from dataverse_emulator.entra import Entra
 from dataverse_emulator.testing import RunningEmulator, running_emulator
 
+LOOPBACK = "https://127.0.0.1:8443"  # the handler tests' Entra and Dataverse origin (no server runs)
 # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's ``verify``; the emulator CA must win.
 _CA_ENV = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
@@ -62,6 +67,18 @@ def web_api_client(emulator: RunningEmulator) -> WebApiClient:
 
 
 @pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def entra(config: EmulatorConfig, clock: Clock) -> Entra:
+    """Entra with the default tenant and apps for the environment at ``LOOPBACK``; each module's
+    ``config`` fixture gives the seed."""
+    return Entra.with_defaults(config, clock, LOOPBACK)
+
+
+@pytest.fixture
 def dv(emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[WebApiClient]:
     """Authenticated client on a fresh emulator (tests that change data, security or the clock)."""
     for name in _CA_ENV:
@@ -69,6 +86,13 @@ def dv(emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[W
     client = web_api_client(emulator)
     yield client
     client.session.close()
+
+
+@pytest.fixture(scope="module")
+def emu(emulator_state_dir: Path) -> Iterator[RunningEmulator]:
+    """One running emulator per test module (the conformance tests' clients connect to it)."""
+    with running_emulator(emulator_state_dir) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -16,13 +16,12 @@ import importlib.util
 import logging
 import sys
 import types
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from dataverse_emulator.testing import RunningEmulator, access_token, running_emulator
+from dataverse_emulator.testing import RunningEmulator, access_token
 
 # Airbyte's discovery query (source.py, SourceMicrosoftDataverse.discover).
 DISCOVER = ("EntityDefinitions?$select=LogicalName,EntitySetName,PrimaryIdAttribute,CanChangeTrackingBeEnabled,"
@@ -55,12 +54,6 @@ def _load_connector_module() -> types.ModuleType:
 def _parents(name: str) -> list[str]:
     parts = name.split(".")
     return [".".join(parts[: i + 1]) for i in range(len(parts))]
-
-
-@pytest.fixture(scope="module")
-def emu(emulator_state_dir: Path) -> Iterator[RunningEmulator]:
-    with running_emulator(emulator_state_dir) as running:
-        yield running
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
@@ -17,15 +16,9 @@ from dataverse_api.dataverse import DataverseClient
 from dataverse_api.utils.batching import BatchCommand, RequestMethod
 
 from dataverse_emulator.odata.filter import collection_navigation_name
-from dataverse_emulator.testing import RunningEmulator, access_token, running_emulator
+from dataverse_emulator.testing import RunningEmulator, access_token
 
 NS = "Microsoft.Dynamics.CRM."
-
-
-@pytest.fixture(scope="module")
-def emu(emulator_state_dir: Path) -> Iterator[RunningEmulator]:
-    with running_emulator(emulator_state_dir) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

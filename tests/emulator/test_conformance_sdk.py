@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from azure.identity import ClientSecretCredential
@@ -19,13 +18,7 @@ from PowerPlatform.Dataverse.core.errors import HttpError
 from PowerPlatform.Dataverse.models.upsert import UpsertItem
 
 from dataverse_emulator.security import DEFAULT_ROLE
-from dataverse_emulator.testing import RunningEmulator, running_emulator
-
-
-@pytest.fixture(scope="module")
-def emu(emulator_state_dir: Path) -> Iterator[RunningEmulator]:
-    with running_emulator(emulator_state_dir) as running:
-        yield running
+from dataverse_emulator.testing import RunningEmulator
 
 
 @pytest.fixture(scope="module")

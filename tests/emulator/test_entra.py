@@ -7,16 +7,16 @@ import json
 import re
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import jwt
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
+from dataverse_emulator.certs import cert_pem, self_signed
 from dataverse_emulator.clock import Clock
 from dataverse_emulator.config import EmulatorConfig
 from dataverse_emulator.entra import JWT_BEARER, Entra, RegistryError
@@ -36,36 +36,14 @@ def config() -> EmulatorConfig:
     return EmulatorConfig(seed=7)
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def entra(config: EmulatorConfig, clock: Clock) -> Entra:
-    return Entra.with_defaults(config, clock, ENV)
-
-
 @pytest.fixture(scope="module")
 def client_cert() -> tuple[rsa.RSAPrivateKey, x509.Certificate, bytes]:
     return _self_signed()
 
 
 def _self_signed(days: int = 30) -> tuple[rsa.RSAPrivateKey, x509.Certificate, bytes]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hr-dataverse-test")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=days))
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert, cert.public_bytes(serialization.Encoding.PEM)
+    key, cert = self_signed("hr-dataverse-test", valid_for=timedelta(days=days))
+    return key, cert, cert_pem(cert)
 
 
 def _b64url(data: bytes, padded: bool = True) -> str:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import jwt
 import msal
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import hashes
+
+from dataverse_emulator.certs import cert_pem, key_pem, self_signed
 
 
 @pytest.fixture(autouse=True)
@@ -37,23 +36,8 @@ def _scope(info: dict) -> list[str]:
 
 
 def _key_and_cert() -> tuple[bytes, bytes, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hr-dataverse-msal-test")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return key_pem, cert.public_bytes(serialization.Encoding.PEM), cert.fingerprint(hashes.SHA1()).hex()
+    key, cert = self_signed("hr-dataverse-msal-test", valid_for=timedelta(days=30))
+    return key_pem(key), cert_pem(cert), cert.fingerprint(hashes.SHA1()).hex()
 
 
 def _assert_error(result: dict, error: str, code: int) -> None:

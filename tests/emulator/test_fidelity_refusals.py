@@ -8,58 +8,46 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from emulator_helpers import dataverse_error
 from test_webapi_batch import batch_body, parse_batch_response, post_batch
 
 from dataverse_emulator.testing import access_token
 
-JSON = "application/json; odata.metadata=minimal"
 TRACK = "odata.track-changes"
-
-
-def _error(resp, status: int, code: str, message: str | None = None) -> str:
-    assert resp.status_code == status, resp.text
-    assert resp.headers["Content-Type"] == JSON
-    assert resp.headers["OData-Version"] == "4.0"
-    body = resp.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
-    assert body["error"]["code"] == code
-    if message is not None:
-        assert body["error"]["message"] == message
-    return body["error"]["message"]
 
 
 @pytest.mark.parametrize("option", ["$skip", "$search", "$format", "$compute", "$levels"])
 def test_unsupported_system_options_are_refused(shared_dv, option):
-    _error(shared_dv.get(f"cdm_workers?{option}=1"), 400, "0x80060888", f"The query parameter {option} is not supported")
+    dataverse_error(shared_dv.get(f"cdm_workers?{option}=1"), 400, "0x80060888", f"The query parameter {option} is not supported")
 
 
 def test_unknown_system_option_is_refused_not_ignored(shared_dv):
-    _error(shared_dv.get("cdm_workers?$nosuch=1"), 400, "0x80060888",
+    dataverse_error(shared_dv.get("cdm_workers?$nosuch=1"), 400, "0x80060888",
            "The query parameter '$nosuch' begins with a system-reserved '$' character but is not recognized.")
     # The same on a single row and on $count.
     row_id = next(shared_dv.app.store.iter_rows("cdm_worker"))["cdm_workerid"]
-    _error(shared_dv.get(f"cdm_workers({row_id})?$nosuch=1"), 400, "0x80060888")
-    _error(shared_dv.get("cdm_workers/$count?$select=cdm_fullname"), 400, "0x80060888")
+    dataverse_error(shared_dv.get(f"cdm_workers({row_id})?$nosuch=1"), 400, "0x80060888")
+    dataverse_error(shared_dv.get("cdm_workers/$count?$select=cdm_fullname"), 400, "0x80060888")
 
 
 @pytest.mark.parametrize("parameter", ["savedQuery", "userQuery", "sql"])
 def test_views_are_not_implemented_and_say_so(shared_dv, parameter):
-    message = _error(shared_dv.get(f"cdm_workers?{parameter}=00000000-0000-0000-0000-000000000001"), 501, "0x80060888")
+    message = dataverse_error(shared_dv.get(f"cdm_workers?{parameter}=00000000-0000-0000-0000-000000000001"), 501, "0x80060888")
     assert parameter in message
 
 
 def test_top_above_5000_is_refused(shared_dv):
-    _error(shared_dv.get("cdm_workers?$top=5001"), 400, "0x80060888",
+    dataverse_error(shared_dv.get("cdm_workers?$top=5001"), 400, "0x80060888",
            "The $top query option value 5001 exceeds the maximum of 5000 records that can be returned.")
     assert shared_dv.get("cdm_workers?$top=5000&$select=cdm_fullname").status_code == 200
 
 
 def test_odata_version_3_is_refused(shared_dv):
     resp = shared_dv.get("cdm_workers?$top=1", headers={"OData-Version": "3.0"})
-    _error(resp, 400, "0x80060888", "The value '3.0' of the OData-Version HTTP header is invalid. Only '4.0' is "
+    dataverse_error(resp, 400, "0x80060888", "The value '3.0' of the OData-Version HTTP header is invalid. Only '4.0' is "
                                     "supported as value for the OData-Version header.")
     resp = shared_dv.get("cdm_workers?$top=1", headers={"OData-MaxVersion": "3.0"})
-    _error(resp, 400, "0x80060888")
+    dataverse_error(resp, 400, "0x80060888")
     assert shared_dv.get("cdm_workers?$top=1", headers={"OData-MaxVersion": "4.01"}).status_code == 200
 
 
@@ -72,10 +60,10 @@ def test_a_body_without_json_content_type_is_refused(dv, method):
         url += "/description"
     body = b'{"name":"x","characteristictype":1}' if method != "PUT" else b'{"value":"y"}'
     missing = dv.session.request(method, url, data=body, headers={"OData-Version": "4.0"})
-    _error(missing, 400, "0x80060888", "A missing or empty content type header was found when trying to read a "
+    dataverse_error(missing, 400, "0x80060888", "A missing or empty content type header was found when trying to read a "
                                        "message. The content type header is required.")
     wrong = dv.session.request(method, url, data=body, headers={"Content-Type": "text/plain"})
-    _error(wrong, 415, "0x80060888", "The request entity's media type 'text/plain' is not supported for this resource.")
+    dataverse_error(wrong, 415, "0x80060888", "The request entity's media type 'text/plain' is not supported for this resource.")
     assert before == (dv.app.store.count("characteristic"), dv.app.store.current_version())  # nothing written
 
 
@@ -117,12 +105,12 @@ def test_delta_token_reused_with_another_select_or_set_is_refused(dv):
     token = urlsplit(link).query.split("$deltatoken=")[1]
     assert dv.get(link).status_code == 200
     other_select = dv.get(f"cdm_workers?$select=cdm_workernumber&$deltatoken={token}")
-    _error(other_select, 400, "0x80060888", "The $deltatoken value was issued for another $select; a delta link must "
+    dataverse_error(other_select, 400, "0x80060888", "The $deltatoken value was issued for another $select; a delta link must "
                                             "be used as returned, with its own $select.")
     other_set = dv.get(f"cdm_jobs?$select=cdm_fullname&$deltatoken={token}")
     assert other_set.status_code == 400
     other_set = dv.get(f"cdm_companies?$deltatoken={token}")
-    _error(other_set, 400, "0x80060888",
+    dataverse_error(other_set, 400, "0x80060888",
            "The $deltatoken value was issued for the entity set 'cdm_workers', not 'cdm_companies'.")
     # $count of changes only needs the right entity set.
     assert dv.get(f"cdm_workers/$count?$deltatoken={token}").status_code == 200

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from emulator_helpers import generated_store
 
-from dataverse_emulator.clock import Clock
 from dataverse_emulator.config import EmulatorConfig
-from dataverse_emulator.datagen import generate
 from dataverse_emulator.guid_order import sql_guid_key
 from dataverse_emulator.odata.filter import TableResolver, parse_filter
 from dataverse_emulator.odata.key_range import key_range
-from dataverse_emulator.schema import build_schema
 from dataverse_emulator.store import Store
 
 PK = "cdm_workerid"
@@ -49,12 +47,7 @@ def test_other_filters_scan(text):
 
 @pytest.fixture(scope="module")
 def store():
-    config = EmulatorConfig(scale=40)
-    schema = build_schema(config)
-    clock = Clock()
-    s = Store(schema, clock, config)
-    s.load(generate(config, schema, clock))
-    return s
+    return generated_store(EmulatorConfig(scale=40))
 
 
 def _pages(store: Store, table: str, predicate, bounds, size: int) -> list[list[dict]]:

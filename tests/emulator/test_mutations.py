@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from emulator_helpers import generated_store
 
-from dataverse_emulator.clock import Clock
 from dataverse_emulator.config import EmulatorConfig
-from dataverse_emulator.datagen import TEST_EMPLOYEE, generate
+from dataverse_emulator.datagen import TEST_EMPLOYEE
 from dataverse_emulator.mutations import (
     MutationError,
     add_skill,
@@ -20,20 +20,13 @@ from dataverse_emulator.mutations import (
     rerate_skill,
     terminate,
 )
-from dataverse_emulator.schema import build_schema
-from dataverse_emulator.store import Store
 
 WS, WC = "mshr_hcmworkerskillentity", "mshr_hcmworkercertificateentity"
 
 
 @pytest.fixture
 def store():
-    config = EmulatorConfig(scale=60)
-    schema = build_schema(config)
-    clock = Clock()
-    s = Store(schema, clock, config)
-    s.load(generate(config, schema, clock))
-    return s
+    return generated_store(EmulatorConfig(scale=60))
 
 
 def _worker(store, number=TEST_EMPLOYEE):

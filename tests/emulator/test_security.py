@@ -29,16 +29,6 @@ def config() -> EmulatorConfig:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def entra(config: EmulatorConfig, clock: Clock) -> Entra:
-    return Entra.with_defaults(config, clock, ENV)
-
-
-@pytest.fixture
 def security(entra: Entra, config: EmulatorConfig, clock: Clock) -> Security:
     return Security.with_defaults(entra, config, clock, ENV, TABLES, URS)
 

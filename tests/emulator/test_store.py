@@ -8,17 +8,14 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from emulator_helpers import generated_store
 
-from dataverse_emulator.clock import Clock
 from dataverse_emulator.config import EmulatorConfig
-from dataverse_emulator.datagen import generate
 from dataverse_emulator.guid_order import sql_guid_key
-from dataverse_emulator.schema import build_schema
 from dataverse_emulator.store import (
     DuplicateRow,
     InvalidDeltaToken,
     RowNotFound,
-    Store,
     StoreError,
     UnknownTable,
     parse_delta_token,
@@ -34,11 +31,7 @@ def config():
 
 @pytest.fixture
 def store(config):
-    schema = build_schema(config)
-    clock = Clock()
-    s = Store(schema, clock, config)
-    s.load(generate(config, schema, clock))
-    return s
+    return generated_store(config)
 
 
 def _new(store, name="Welding"):

@@ -6,8 +6,8 @@ import re
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
+from emulator_helpers import dataverse_error
 
-JSON = "application/json; odata.metadata=minimal"
 TRACK = "odata.track-changes"
 TOKEN_RE = re.compile(r"\$deltatoken=(\d+)%21\d{2}%2f\d{2}%2f\d{4}%20\d{2}%3a\d{2}%3a\d{2}$")
 
@@ -28,12 +28,6 @@ def _follow(dv, url: str, prefer: str | None) -> list[dict]:
 
 def _initial(dv, select: str = "cdm_fullname", prefer: str = f"{TRACK},odata.maxpagesize=7") -> list[dict]:
     return _follow(dv, f"{dv.api}cdm_workers?$select={select}", prefer)
-
-
-def _error(resp, status: int, code: str, message: str) -> None:
-    assert resp.status_code == status, resp.text
-    assert resp.headers["Content-Type"] == JSON
-    assert resp.json() == {"error": {"code": code, "message": message}}
 
 
 def test_initial_read_is_paged_and_only_the_last_page_has_the_delta_link(dv):
@@ -74,12 +68,12 @@ def test_rows_changed_during_the_initial_read_come_again_in_the_delta(dv):
 def test_query_options_refused_with_track_changes(shared_dv, option):
     name = option.split("=")[0]
     resp = shared_dv.get(f"cdm_workers?$select=cdm_fullname&{option}", prefer=TRACK)
-    _error(resp, 400, "0x80060888", f'The "{name}" query parameter isn\'t supported when Change Tracking is enabled.')
+    dataverse_error(resp, 400, "0x80060888", f'The "{name}" query parameter isn\'t supported when Change Tracking is enabled.')
 
 
 def test_table_without_change_tracking_is_refused(shared_dv):
     resp = shared_dv.get("cdm_workeraddresses?$select=cdm_city", prefer=TRACK)
-    _error(resp, 400, "0x80072491", "Entity cdm_workeraddress isn't enabled for change tracking.")
+    dataverse_error(resp, 400, "0x80072491", "Entity cdm_workeraddress isn't enabled for change tracking.")
 
 
 def test_delta_with_updates_and_deletes(dv):
@@ -155,10 +149,10 @@ def test_expired_token_asks_for_a_full_sync(dv):
     dv.app.clock.advance(2 * 86400)
     dv.reauthenticate()
     message = "Version stamp associated with the client has expired. Please perform a full sync."
-    _error(dv.get(link), 400, "0x80044352", message)
-    _error(dv.get(link, prefer=f"{TRACK},odata.maxpagesize=10"), 400, "0x80044352", message)
+    dataverse_error(dv.get(link), 400, "0x80044352", message)
+    dataverse_error(dv.get(link, prefer=f"{TRACK},odata.maxpagesize=10"), 400, "0x80044352", message)
 
 
 def test_unreadable_token_asks_for_a_full_sync(shared_dv):
     message = "Version stamp associated with the client has expired. Please perform a full sync."
-    _error(shared_dv.get("cdm_workers?$select=cdm_fullname&$deltatoken=not-a-token"), 400, "0x80044352", message)
+    dataverse_error(shared_dv.get("cdm_workers?$select=cdm_fullname&$deltatoken=not-a-token"), 400, "0x80044352", message)

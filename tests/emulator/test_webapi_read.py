@@ -5,21 +5,9 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
+from emulator_helpers import JSON, dataverse_error
 
 from dataverse_emulator.guid_order import sql_guid_key
-
-JSON = "application/json; odata.metadata=minimal"
-
-
-def _error(resp, status: int, code: str, message: str | None = None) -> dict:
-    assert resp.status_code == status, resp.text
-    assert resp.headers["Content-Type"] == JSON
-    assert resp.headers["OData-Version"] == "4.0"
-    body = resp.json()
-    assert set(body) == {"error"} and body["error"]["code"] == code
-    if message is not None:
-        assert body["error"]["message"] == message
-    return body["error"]
 
 
 def _rows(dv, table: str) -> list[dict]:
@@ -60,14 +48,14 @@ def test_older_versions_are_aliases(shared_dv, version):
 
 
 def test_unknown_version_and_unknown_segment_are_404(shared_dv):
-    _error(shared_dv.get(shared_dv.api.replace("/v9.2/", "/v7.3/") + "WhoAmI"), 404, "0x80060888",
+    dataverse_error(shared_dv.get(shared_dv.api.replace("/v9.2/", "/v7.3/") + "WhoAmI"), 404, "0x80060888",
            "Resource not found for the segment 'v7.3'.")
-    _error(shared_dv.get("ListTables"), 404, "0x80060888", "Resource not found for the segment 'ListTables'.")
-    _error(shared_dv.get("cdm_workers/cdm_foo"), 404, "0x80060888", "Resource not found for the segment 'cdm_foo'.")
+    dataverse_error(shared_dv.get("ListTables"), 404, "0x80060888", "Resource not found for the segment 'ListTables'.")
+    dataverse_error(shared_dv.get("cdm_workers/cdm_foo"), 404, "0x80060888", "Resource not found for the segment 'cdm_foo'.")
 
 
 def test_malformed_key_is_a_syntax_error(shared_dv):
-    _error(shared_dv.get("cdm_workers(not-a-guid)"), 400, "0x8006088a", "Bad Request - Error in query syntax.")
+    dataverse_error(shared_dv.get("cdm_workers(not-a-guid)"), 400, "0x8006088a", "Bad Request - Error in query syntax.")
 
 
 # --- RetrieveTotalRecordCount ----------------------------------------------------------------------
@@ -87,10 +75,10 @@ def test_retrieve_total_record_count_inline_and_alias(shared_dv):
 
 
 def test_retrieve_total_record_count_refuses_unknown_and_unreadable_tables(shared_dv):
-    _error(shared_dv.get("RetrieveTotalRecordCount(EntityNames=['cdm_nope'])"), 404, "0x80041102")
-    err = _error(shared_dv.get("RetrieveTotalRecordCount(EntityNames=['cdm_worker','cdm_workerpersonaldetail'])"),
-                 403, "0x80040220")
-    assert "prvReadcdm_workerpersonaldetail" in err["message"]
+    dataverse_error(shared_dv.get("RetrieveTotalRecordCount(EntityNames=['cdm_nope'])"), 404, "0x80041102")
+    message = dataverse_error(shared_dv.get("RetrieveTotalRecordCount(EntityNames=['cdm_worker','cdm_workerpersonaldetail'])"),
+                     403, "0x80040220")
+    assert "prvReadcdm_workerpersonaldetail" in message
 
 
 # --- query options ----------------------------------------------------------------------------------
@@ -128,7 +116,7 @@ def test_no_select_returns_every_column_with_nulls_and_wire_formats(shared_dv):
 @pytest.mark.parametrize("option", ["$skip=2", "$search=x", "$format=json"])
 def test_unsupported_options_are_refused(shared_dv, option):
     name = option.split("=")[0]
-    _error(shared_dv.get(f"cdm_workers?{option}"), 400, "0x80060888", f"The query parameter {name} is not supported")
+    dataverse_error(shared_dv.get(f"cdm_workers?{option}"), 400, "0x80060888", f"The query parameter {name} is not supported")
 
 
 @pytest.mark.parametrize("select", ["cdm_nope", "cdm_workerid,cdm_jobid"])
@@ -136,13 +124,13 @@ def test_unknown_or_bare_lookup_property_is_400(shared_dv, select):
     bad = select.split(",")[-1]
     table = "cdm_workers" if select == "cdm_nope" else "cdm_jobpositions"
     entity = "cdm_worker" if select == "cdm_nope" else "cdm_jobposition"
-    _error(shared_dv.get(f"{table}?$select={bad}"), 400, "0x80060888",
+    dataverse_error(shared_dv.get(f"{table}?$select={bad}"), 400, "0x80060888",
            f"Could not find a property named '{bad}' on type 'Microsoft.Dynamics.CRM.{entity}'.")
 
 
 def test_bad_filter_is_400(shared_dv):
-    err = _error(shared_dv.get("cdm_workers?$filter=cdm_lastname eq 'O'Bryan'"), 400, "0x80060888")
-    assert "unterminated literal" in err["message"] or "Syntax error" in err["message"]
+    message = dataverse_error(shared_dv.get("cdm_workers?$filter=cdm_lastname eq 'O'Bryan'"), 400, "0x80060888")
+    assert "unterminated literal" in message or "Syntax error" in message
 
 
 def test_annotations_formatted_values_and_lookup_terms(shared_dv):
@@ -210,7 +198,7 @@ def test_expand_single_valued_navigation_with_nested_select(shared_dv):
         job = shared_dv.app.store.get("cdm_job", row["cdm_jobid"])
         assert item["cdm_JobId"] == {"@odata.etag": f'W/"{job["versionnumber"]}"', "cdm_name": job["cdm_name"],
                                      "cdm_jobid": job["cdm_jobid"]}
-    _error(shared_dv.get("cdm_jobpositions?$expand=cdm_jobid"), 400, "0x80060888")
+    dataverse_error(shared_dv.get("cdm_jobpositions?$expand=cdm_jobid"), 400, "0x80060888")
 
 
 # --- paging -----------------------------------------------------------------------------------------
@@ -276,7 +264,7 @@ def test_preference_applied_lists_each_preference_once(shared_dv):
 
 
 def test_corrupt_skiptoken_is_400(shared_dv):
-    _error(shared_dv.get("cdm_workers?$skiptoken=garbage"), 400, "0x80060888")
+    dataverse_error(shared_dv.get("cdm_workers?$skiptoken=garbage"), 400, "0x80060888")
 
 
 # --- single rows ------------------------------------------------------------------------------------
@@ -302,14 +290,14 @@ def test_alternate_key_with_quote_escaping(shared_dv):
     resp = shared_dv.get(f"cdm_companies(cdm_companycode='{company['cdm_companycode']}')?$select=cdm_name")
     assert resp.status_code == 200 and resp.json()["cdm_name"] == company["cdm_name"]
     missing = shared_dv.get("cdm_companies(cdm_companycode='O''B')")
-    _error(missing, 404, "0x80040217")
-    _error(shared_dv.get("cdm_companies(cdm_name='x')"), 400, "0x80060888",
+    dataverse_error(missing, 404, "0x80040217")
+    dataverse_error(shared_dv.get("cdm_companies(cdm_name='x')"), 400, "0x80060888",
            "The requested key attributes do not exist for the entity cdm_company")
 
 
 def test_missing_row_is_404(shared_dv):
     missing = "00000000-0000-0000-0000-000000000001"
-    _error(shared_dv.get(f"cdm_workers({missing})"), 404, "0x80040217",
+    dataverse_error(shared_dv.get(f"cdm_workers({missing})"), 404, "0x80040217",
            f"cdm_worker With Id = {missing} Does Not Exist")
 
 
@@ -328,6 +316,6 @@ def test_single_property(shared_dv):
 
 
 def test_get_on_an_action_or_batch_is_405(shared_dv):
-    _error(shared_dv.get("bookableresources/Microsoft.Dynamics.CRM.CreateMultiple"), 405, "0x80060888",
+    dataverse_error(shared_dv.get("bookableresources/Microsoft.Dynamics.CRM.CreateMultiple"), 405, "0x80060888",
            "The HTTP method 'GET' is not supported for the segment 'Microsoft.Dynamics.CRM.CreateMultiple'.")
-    _error(shared_dv.get("$batch"), 405, "0x80060888", "The HTTP method 'GET' is not supported for the segment '$batch'.")
+    dataverse_error(shared_dv.get("$batch"), 405, "0x80060888", "The HTTP method 'GET' is not supported for the segment '$batch'.")

@@ -3,25 +3,14 @@ Network is limited to 127.0.0.1 (every other host fails to resolve), so a page n
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import pytest
+from shared_helpers import find_chromium
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-
-
-def find_chromium() -> str:
-    found = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing; `make test` installs Debian's chromium package")
-        pytest.skip("chromium is not installed (`make test` installs it: apt-get install chromium)")
-    return found
 
 
 def render(url: str, profile: Path, screenshot: str, *, size: str = "1280,2000") -> str:

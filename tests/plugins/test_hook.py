@@ -8,12 +8,10 @@ import json
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import NameOID
 
+from dataverse_emulator.certs import self_signed
 from dataverse_provider.hooks.dataverse import DataverseHook
 from hr_dataverse.dataverse import ConfigError
 from hr_dataverse.defaults import DEFAULT_MAX_CONCURRENCY
@@ -29,12 +27,7 @@ def use(monkeypatch: pytest.MonkeyPatch, conn: dict[str, Any] | str, conn_id: st
 
 def pfx_and_cert(password: bytes) -> tuple[bytes, bytes]:
     """A PFX (key + self-signed certificate) under ``password`` and the certificate as PEM."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hook-test")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
-            .not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
+    key, cert = self_signed("hook-test", valid_for=dt.timedelta(days=1), backdated=dt.timedelta(hours=1))
     pfx = pkcs12.serialize_key_and_certificates(b"t", key, cert, None,
                                                 serialization.BestAvailableEncryption(password))
     return pfx, cert.public_bytes(serialization.Encoding.PEM)

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from quality_helpers import DEFECTS, SECURED, Scenario, secure_column, sync_catalog
+from shared_helpers import drop_schemas
 
 from dataverse_emulator.testing import RunningEmulator, running_emulator
 from hr_dataverse.quality.runner import run_and_report
@@ -69,10 +69,7 @@ def defect_scenario(request: pytest.FixtureRequest, emulator_state_dir: Path,
         wh.dispose()
     yield scenario
     if schema:
-        engine = sa.create_engine(url)
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        engine.dispose()
+        drop_schemas(url, schema)
 
 
 def workers_by_load_order(emu: RunningEmulator) -> list[dict]:

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 from dataclasses import dataclass, field
 from html import unescape
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from dataverse_emulator.testing import RunningEmulator, client_settings
 from hr_dataverse.catalog import load_catalog
@@ -22,17 +18,6 @@ from hr_dataverse.quality.report import ReportPaths
 from hr_dataverse.quality.results import CheckResult, QualityRun
 from hr_dataverse.sync import sync_table
 from hr_dataverse.warehouse import Warehouse
-
-
-def find_chromium() -> str:
-    """Debian's headless Chromium; skips locally without it, fails under CI (``make test`` installs it)."""
-    found = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing; `make test` installs Debian's chromium package")
-        pytest.skip("chromium is not installed (`make test` installs it: apt-get install chromium)")
-    return found
-
 
 # Every defect the emulator can inject, each on its own table/column so one run shows all of them.
 DEFECTS: dict[str, Any] = {

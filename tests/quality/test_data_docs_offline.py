@@ -8,7 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from quality_helpers import Scenario, find_chromium, page_text
+from quality_helpers import Scenario, page_text
+from shared_helpers import find_chromium
 
 from hr_dataverse.quality.offline_docs import CDN_FILES, GX_IMAGES, VENDOR_DIR, make_offline
 

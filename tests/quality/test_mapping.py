@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from quality_helpers import Scenario, sync_catalog
+from shared_helpers import drop_schemas
 
 from dataverse_emulator.testing import running_emulator
 from hr_dataverse.quality.runner import run_quality
@@ -36,10 +37,7 @@ def warehouse_copy(request: pytest.FixtureRequest, clean_scenario: Scenario, emu
             sync_catalog(emu, wh)
         yield wh
         wh.dispose()
-        engine = sa.create_engine(url)
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        engine.dispose()
+        drop_schemas(url, schema)
         return
     target = tmp_path / "warehouse.db"
     source = sqlite3.connect(clean_scenario.url.removeprefix("sqlite:///"))

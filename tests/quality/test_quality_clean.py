@@ -65,3 +65,14 @@ def test_later_runs_keep_history_and_show_the_trend(clean_scenario: Scenario) ->
     index = page_text((root / "index.html").read_text(encoding="utf-8"))
     assert index.index("clean-2") < index.index("clean-1")  # newest first
     assert json.loads((root / "latest" / "summary.json").read_text(encoding="utf-8"))["run_id"] == "clean-2"
+
+
+def test_gx_gets_the_warehouse_url_without_the_project_file_or_the_process_environment(
+        clean_scenario: Scenario) -> None:
+    import os
+
+    from hr_dataverse.quality.runner import WAREHOUSE_URL_VAR
+
+    project = (clean_scenario.root / "gx" / "great_expectations.yml").read_text(encoding="utf-8")
+    assert f"${{{WAREHOUSE_URL_VAR}}}" in project and "warehouse.db" not in project
+    assert WAREHOUSE_URL_VAR not in os.environ

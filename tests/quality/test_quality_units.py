@@ -92,12 +92,10 @@ def test_bad_settings_are_named(kwargs: dict, message: str) -> None:
         QualitySettings(**kwargs)
 
 
-def test_quality_dir_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("HR_QUALITY_DIR", str(tmp_path / "q"))
-    assert QualitySettings().root == tmp_path / "q"
+def test_quality_dir_is_the_callers(tmp_path: Path) -> None:
     assert QualitySettings(quality_dir=tmp_path / "other").root == tmp_path / "other"
-    monkeypatch.delenv("HR_QUALITY_DIR")
-    assert QualitySettings().root.parts[-2:] == ("reports", "quality")
+    with pytest.raises(QualityConfigError, match="quality_dir is not set"):
+        QualitySettings().root  # noqa: B018 - the property raises
 
 
 # --- check generation --------------------------------------------------------------------------

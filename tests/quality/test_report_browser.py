@@ -11,7 +11,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from quality_helpers import Scenario, find_chromium, page_text
+from quality_helpers import Scenario, page_text
+from shared_helpers import find_chromium
 
 pytestmark = pytest.mark.browser
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
+from shared_helpers import drop_schemas
 from sync_helpers import settings_for
 
 from hr_dataverse.dataverse import DataverseClient
@@ -43,13 +43,7 @@ class Warehouses:
         for wh in self.opened:
             wh.dispose()
         if self.backend == "postgres":
-            engine = sa.create_engine(self.postgres_url)
-            with engine.begin() as conn:
-                names = conn.scalars(sa.text("SELECT nspname FROM pg_namespace WHERE nspname LIKE :p"),
-                                     {"p": f"{self.prefix}%"}).all()
-                for name in names:
-                    conn.exec_driver_sql(f'DROP SCHEMA "{name}" CASCADE')
-            engine.dispose()
+            drop_schemas(self.postgres_url, self.prefix)
 
 
 def _warehouses(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[Warehouses]:

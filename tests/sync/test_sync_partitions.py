@@ -14,7 +14,7 @@ from sync_helpers import data_columns, mismatches, warehouse_rows
 from dataverse_emulator.guid_order import sql_guid_key
 from hr_dataverse.catalog import load_catalog
 from hr_dataverse.dataverse import ChangePage
-from hr_dataverse.sync import ConcurrencyBudget, SyncError, sync_table
+from hr_dataverse.sync import ConcurrencyBudget, sync_table
 from hr_dataverse.sync.parallel import read_partitions
 from hr_dataverse.sync.partitions import (
     KeyRange,
@@ -113,14 +113,13 @@ def test_client_guid_order_agrees_with_the_emulators_sql_server_order():
 
 @pytest.mark.parametrize("overlap", [True, False])
 def test_key_ranges_are_read_while_the_baseline_is_still_paging(emulator_factory, make_client, warehouses,
-                                                                 monkeypatch, overlap):
+                                                                 overlap):
     emulator = emulator_factory(latency_ms=20)
     client = make_client(emulator, max_concurrency=2)
     spec = replace(load_catalog().get("cdm_worker"), partition_by_key=True)
     emulator.app.request_log.clear()
-    monkeypatch.setenv("HR_DATAVERSE_BASELINE_OVERLAP", "1" if overlap else "0")
     result = sync_table(client, warehouses.open("w"), spec, run_id="run-1", page_size=5,
-                        concurrency=ConcurrencyBudget(2))
+                        concurrency=ConcurrencyBudget(2), baseline_overlap=overlap)
     log = [e for e in emulator.app.request_log.entries() if e.path.endswith("/cdm_workers")]
     baseline = [e for e in log if "%24filter" not in e.query and "$filter" not in e.query]
     ranges = [e for e in log if all(e is not b for b in baseline)]
@@ -215,8 +214,3 @@ def test_a_range_walk_that_reads_dataverse_runs_beside_the_workers_within_the_bu
     assert events.index("walk done") < events.index("range 2 read")  # the walk did not wait for the data
     assert budget.peak <= 2
 
-
-def test_a_bad_overlap_setting_is_refused_by_name(client, warehouses, monkeypatch):
-    monkeypatch.setenv("HR_DATAVERSE_BASELINE_OVERLAP", "maybe")
-    with pytest.raises(SyncError, match="HR_DATAVERSE_BASELINE_OVERLAP must be 1 or 0"):
-        sync_table(client, warehouses.open("w"), load_catalog().get("cdm_worker"), run_id="run-1")

@@ -6,6 +6,7 @@ from collections import Counter
 from datetime import date, timedelta
 
 import pytest
+from shared_helpers import drop_schemas
 from urs_expectation import (
     eligible_workers,
     expected_after_mapping,
@@ -310,7 +311,6 @@ def test_worker_lookup_name_is_a_setting(make_env):
 def test_mapping_on_postgresql(make_env, postgres_url):
     import uuid
 
-    import sqlalchemy as sa
 
     schema = f"urs_{uuid.uuid4().hex[:10]}"
     try:
@@ -322,7 +322,4 @@ def test_mapping_on_postgresql(make_env, postgres_url):
         env.app.request_log.clear()
         assert env.map().write_requests == 0 and env.writes() == []
     finally:
-        engine = sa.create_engine(postgres_url)
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        engine.dispose()
+        drop_schemas(postgres_url, schema)

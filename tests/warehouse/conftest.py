@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
+from shared_helpers import drop_schemas
 from warehouse_fakes import Target
 
 from hr_dataverse.warehouse import Warehouse
@@ -26,13 +26,7 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
     yield Target("postgres", url, schema, opened)
     for wh in opened:
         wh.dispose()
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        names = conn.scalars(sa.text("SELECT nspname FROM pg_namespace WHERE nspname LIKE :p"),
-                             {"p": f"{schema}%"}).all()
-        for name in names:
-            conn.exec_driver_sql(f'DROP SCHEMA "{name}" CASCADE')
-    engine.dispose()
+    drop_schemas(url, schema)
 
 
 @pytest.fixture

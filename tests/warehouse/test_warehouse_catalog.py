@@ -12,7 +12,7 @@ import yaml
 from dataverse_emulator.config import EmulatorConfig
 from dataverse_emulator.schema import LOOKUP, OPTION_TYPES, build_schema, hr_tables
 from dataverse_emulator.schema_coverage import COVERAGE_TABLES
-from hr_dataverse.catalog import CATALOG_ENV, CatalogError, load_catalog
+from hr_dataverse.catalog import CatalogError, load_catalog
 from hr_dataverse.warehouse import SchemaDriftError, WarehouseError, columns_for
 
 GOOD = {"name": "cdm_worker", "primary_key": "cdm_workerid", "columns": ["cdm_workerid", "cdm_workernumber"]}
@@ -132,9 +132,8 @@ def test_missing_file_and_unknown_table(tmp_path: Path) -> None:
         load_catalog().get("account")
 
 
-def test_env_var_points_at_a_custom_catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(CATALOG_ENV, str(write(tmp_path, {"tables": [GOOD]}, "custom.yaml")))
-    catalog = load_catalog()
+def test_a_custom_catalog_file(tmp_path: Path) -> None:
+    catalog = load_catalog(write(tmp_path, {"tables": [GOOD]}, "custom.yaml"))
     assert catalog.names() == ["cdm_worker"] and catalog.source.name == "custom.yaml"
     assert catalog.get("cdm_worker").required is True  # tables are required unless marked otherwise
 

@@ -154,11 +154,3 @@ def test_password_never_shown(tmp_path) -> None:
     assert "s3cret" not in repr(wh) and "***" in repr(wh)
     wh.dispose()
 
-
-def test_default_url_is_the_checkout_sqlite_file(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    from hr_dataverse.warehouse import WAREHOUSE_URL_ENV, default_url
-
-    monkeypatch.delenv(WAREHOUSE_URL_ENV, raising=False)
-    assert default_url().endswith("/data/hr_warehouse.db") and default_url().startswith("sqlite:///")
-    monkeypatch.setenv(WAREHOUSE_URL_ENV, f"sqlite:///{tmp_path}/x.db")
-    assert default_url() == f"sqlite:///{tmp_path}/x.db"

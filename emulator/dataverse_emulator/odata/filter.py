@@ -206,6 +206,15 @@ def _scan_quoted(text: str, start: int, prefixed: bool) -> tuple[str, int]:
         return text[start + 1 : j].replace("''", "'"), j + 1
 
 
+def _required_digits(text: str, i: int) -> int:
+    """The index past the digits starting at ``i``; at least one digit must be there."""
+    if i >= len(text) or not text[i].isdigit():
+        raise ODataError(f"A digit was expected at position {i} in '{text}'.")
+    while i < len(text) and text[i].isdigit():
+        i += 1
+    return i
+
+
 def _scan_number(text: str, i: int) -> tuple[_Lit, int]:
     n = len(text)
     start = i
@@ -215,20 +224,13 @@ def _scan_number(text: str, i: int) -> tuple[_Lit, int]:
         i += 1
     is_int = True
     if i < n and text[i] == ".":
-        i += 1
-        if i >= n or not text[i].isdigit():
-            raise ODataError(f"A digit was expected at position {i} in '{text}'.")
-        while i < n and text[i].isdigit():
-            i += 1
+        i = _required_digits(text, i + 1)
         is_int = False
     if i < n and text[i] in "eE":
         i += 1
         if i < n and text[i] in "+-":
             i += 1
-        if i >= n or not text[i].isdigit():
-            raise ODataError(f"A digit was expected at position {i} in '{text}'.")
-        while i < n and text[i].isdigit():
-            i += 1
+        i = _required_digits(text, i)
         is_int = False
     body = text[start:i]
     suffix = text[i].lower() if i < n and text[i] in "mMdDfFlL" else ""
@@ -519,19 +521,17 @@ class _Parser:
         return _as_predicate(node)
 
     def parse_or(self) -> _Node:
-        left = self.parse_and()
-        while self._is_word("or"):
-            self.i += 1
-            right = self.parse_and()
-            left = _Bool(_logical("Or", left, right))
-        return left
+        return self._parse_logical("or", "Or", self.parse_and)
 
     def parse_and(self) -> _Node:
-        left = self.parse_comparison()
-        while self._is_word("and"):
+        return self._parse_logical("and", "And", self.parse_comparison)
+
+    def _parse_logical(self, word: str, name: str, operand: Callable[[], _Node]) -> _Node:
+        """``operand (word operand)*``, left-associative."""
+        left = operand()
+        while self._is_word(word):
             self.i += 1
-            right = self.parse_comparison()
-            left = _Bool(_logical("And", left, right))
+            left = _Bool(_logical(name, left, operand()))
         return left
 
     def parse_comparison(self) -> _Node:

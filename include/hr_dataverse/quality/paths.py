@@ -1,6 +1,6 @@
 """Where data-quality reports live (standard library only: the Airflow UI plugin imports this).
 
-``$HR_QUALITY_DIR`` when set, else ``<checkout>/reports/quality`` (git-ignored)::
+The root is the caller's (``QualitySettings.quality_dir``; the deployment resolves ``$HR_QUALITY_DIR``)::
 
     <root>/gx/                 GX project: suites, validation definitions, results (not served)
     <root>/docs/               GX Data Docs site, rebuilt on every run, every run's results kept
@@ -12,13 +12,11 @@
 
 from __future__ import annotations
 
-import os
-import re
+from os import PathLike
 from pathlib import Path
 
-QUALITY_DIR_ENV = "HR_QUALITY_DIR"
-# include/hr_dataverse/quality/paths.py -> the checkout root.
-DEFAULT_QUALITY_DIR = Path(__file__).resolve().parents[3] / "reports" / "quality"
+from ..filenames import portable_name
+
 RUNS_DIR = "runs"
 LATEST_DIR = "latest"
 DOCS_DIR = "docs"
@@ -27,19 +25,16 @@ SUMMARY_JSON = "summary.json"
 INDEX_HTML = "index.html"
 HISTORY_JSON = "history.json"
 SERVED = (RUNS_DIR, LATEST_DIR, DOCS_DIR, INDEX_HTML)  # what the UI plugin may serve; never gx/
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def quality_root(configured: str | os.PathLike[str] | None = None) -> Path:
-    """``configured``, else ``$HR_QUALITY_DIR``, else ``<checkout>/reports/quality``."""
-    chosen = configured or os.environ.get(QUALITY_DIR_ENV) or DEFAULT_QUALITY_DIR
-    return Path(chosen).expanduser().resolve()
+def quality_root(root: str | PathLike[str]) -> Path:
+    """``root`` as an absolute path (``~`` expanded)."""
+    return Path(root).expanduser().resolve()
 
 
 def run_folder(run_id: str) -> str:
     """A run id as a portable folder name (Airflow run ids hold ':' and '+')."""
-    name = _UNSAFE.sub("_", run_id).strip("._") or "_"
-    return name[:150]
+    return portable_name(run_id)
 
 
 def dag_run_report_id(dag_id: str, run_id: str) -> str:

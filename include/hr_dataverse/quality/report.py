@@ -44,7 +44,7 @@ class ReportPaths:
     index: Path
 
 
-def write_report(run: QualityRun, root: str | os.PathLike[str] | None = None, *, keep_runs: int = 90) -> ReportPaths:
+def write_report(run: QualityRun, root: str | os.PathLike[str], *, keep_runs: int = 90) -> ReportPaths:
     """Write the run's summary (and refresh latest/, index, history); returns where."""
     root = quality_root(root)
     folder = run_folder(run.run_id)

@@ -11,16 +11,16 @@ live rows), two suites per asset (column checks with SUMMARY results, custom-SQL
 COMPLETE results) and their validation definitions; run them, store the results, rebuild the Data
 Docs site ``<root>/docs`` for this run (every earlier run stays listed). Returns a ``QualityRun``.
 
-The data source's connection string is stored as ``${HR_QUALITY_GX_WAREHOUSE_URL}`` and the URL
-is put in the environment only while the run uses it, so no password lands in GX's project file.
+The data source's connection string is stored as ``${HR_QUALITY_GX_WAREHOUSE_URL}`` and the URL is
+given to the GX context as its ``runtime_environment`` (GX substitutes it from there; the process
+environment is never touched), so no password lands in GX's project file.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Iterable
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,7 +53,7 @@ class QualityRunError(RuntimeError):
 
 
 def run_quality(
-    warehouse: Warehouse | str | sa.URL | None = None,
+    warehouse: Warehouse | str | sa.URL,
     *,
     catalog: Catalog | None = None,
     settings: QualitySettings | None = None,
@@ -63,7 +63,7 @@ def run_quality(
     loads: Any = None,
 ) -> QualityRun:
     """Run every check of ``catalog`` (default: the packaged one) against ``warehouse`` (a
-    ``Warehouse``, a URL, or None for ``$HR_WAREHOUSE_URL``/the embedded SQLite file).
+    ``Warehouse`` or a URL), writing GX's project under ``settings.quality_dir``.
 
     :param run_id: names the run in GX and in the report folder (default: the UTC time).
     :param tables: only these catalog tables (and the URS mapping check when ``_hr_urs_mapping`` is
@@ -99,7 +99,7 @@ def run_quality(
 
 
 def run_and_report(
-    warehouse: Warehouse | str | sa.URL | None = None,
+    warehouse: Warehouse | str | sa.URL,
     *,
     catalog: Catalog | None = None,
     settings: QualitySettings | None = None,
@@ -129,25 +129,24 @@ def _validate(plan: Plan, facts: WarehouseFacts, url: sa.URL, root: Path, run_id
     gx = import_gx()
     from great_expectations.core.run_identifier import RunIdentifier
 
-    ctx = _context(gx, root)
+    ctx = _context(gx, root, url)
     run = RunIdentifier(run_name=run_id, run_time=now)
     results: list[CheckResult] = []
     resources: list[Any] = []
     pages: dict[str, dict[str, str]] = {}
-    with _env(WAREHOUSE_URL_VAR, url.render_as_string(hide_password=False)):
+    try:
+        if DATASOURCE in ctx.data_sources.all():
+            ctx.data_sources.delete(DATASOURCE)
+        add = ctx.data_sources.add_sqlite if facts.dialect == "sqlite" else ctx.data_sources.add_postgres
+        source = add(DATASOURCE, connection_string=f"${{{WAREHOUSE_URL_VAR}}}")
+    except Exception as exc:  # noqa: BLE001 - GX wraps driver errors in many types; report them plainly
+        raise QualityRunError(f"GX cannot use the warehouse {_masked(url)}: {exc}") from None
+    for asset in plan.assets.values():
         try:
-            if DATASOURCE in ctx.data_sources.all():
-                ctx.data_sources.delete(DATASOURCE)
-            add = ctx.data_sources.add_sqlite if facts.dialect == "sqlite" else ctx.data_sources.add_postgres
-            source = add(DATASOURCE, connection_string=f"${{{WAREHOUSE_URL_VAR}}}")
-        except Exception as exc:  # noqa: BLE001 - GX wraps driver errors in many types; report them plainly
-            raise QualityRunError(f"GX cannot use the warehouse {_masked(url)}: {exc}") from None
-        for asset in plan.assets.values():
-            try:
-                results += _validate_asset(ctx, gx, source, asset, plan, facts, run, settings, resources, pages, root)
-            except Exception as exc:  # noqa: BLE001 - e.g. the connection dropped mid-run; say where
-                raise QualityRunError(f"GX failed while checking {asset.name}: {type(exc).__name__}: {exc}") from exc
-        ctx.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=resources)
+            results += _validate_asset(ctx, gx, source, asset, plan, facts, run, settings, resources, pages, root)
+        except Exception as exc:  # noqa: BLE001 - e.g. the connection dropped mid-run; say where
+            raise QualityRunError(f"GX failed while checking {asset.name}: {type(exc).__name__}: {exc}") from exc
+    ctx.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=resources)
     make_offline(root / DOCS_DIR)  # the pages' CDN scripts and styles, served from the site itself
     order = {c.id: i for i, c in enumerate(plan.checks)}
     results.sort(key=lambda r: order.get(r.id, len(order)))
@@ -191,12 +190,14 @@ def _validate_asset(ctx: Any, gx: Any, source: Any, asset: Asset, plan: Plan, fa
     return results
 
 
-def _context(gx: Any, root: Path) -> Any:
-    """The file-backed GX project under ``<root>/gx`` with our Data Docs site and no progress bars."""
+def _context(gx: Any, root: Path, url: sa.URL) -> Any:
+    """The file-backed GX project under ``<root>/gx`` with our Data Docs site and no progress bars; the
+    warehouse URL is a runtime config variable (never written to the project)."""
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    runtime = {WAREHOUSE_URL_VAR: url.render_as_string(hide_password=False)}
     try:
-        ctx = gx.get_context(mode="file", project_root_dir=str(root))
+        ctx = gx.get_context(mode="file", project_root_dir=str(root), runtime_environment=runtime)
     except Exception as exc:  # noqa: BLE001 - a damaged project surfaces as one of many GX types
         raise QualityRunError(f"the GX project in {root / 'gx'} cannot be opened: {exc}") from None
     site = {"class_name": "SiteBuilder", "show_how_to_buttons": False,
@@ -256,19 +257,6 @@ def _page(ctx: Any, result_id: Any, root: Path) -> str:
     urls = ctx.get_docs_sites_urls(resource_identifier=result_id, site_name=DOCS_SITE, only_if_exists=False)
     path = Path(unquote(urlparse(urls[0]["site_url"]).path))
     return path.relative_to(root).as_posix()
-
-
-@contextmanager
-def _env(name: str, value: str) -> Iterator[None]:
-    previous = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = previous
 
 
 def _masked(url: sa.URL) -> str:

@@ -43,7 +43,8 @@ class QualityConfigError(ValueError):
 class QualitySettings:
     """How the checks are built and where reports go.
 
-    :param quality_dir: report root (default ``$HR_QUALITY_DIR`` or ``<checkout>/reports/quality``).
+    :param quality_dir: report root, needed to run the checks (the deployment passes ``$HR_QUALITY_DIR``
+        or ``<checkout>/reports/quality``).
     :param freshness_hours: the last successful sync of each table must be at most this old.
     :param exact_count_tolerance: rows the live count may differ from an exact source count
         (``$count``, taken just before the read; changes made during the read shift it).
@@ -112,6 +113,8 @@ class QualitySettings:
 
     @property
     def root(self) -> Path:
+        if self.quality_dir is None:
+            raise QualityConfigError("quality_dir is not set: say where the quality reports go")
         return quality_root(self.quality_dir)
 
     def with_params(self, params: Mapping[str, Any] | None) -> QualitySettings:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing
@@ -60,7 +59,6 @@ if TYPE_CHECKING:
     from ..warehouse import Warehouse
 
 SYNC_MODES = ("auto", "full", "delta")
-BASELINE_OVERLAP_ENV = "HR_DATAVERSE_BASELINE_OVERLAP"
 DEFAULT_PARTITION_THRESHOLD = 100_000
 MAX_PARTITIONS = 16
 NO_BASELINE = ("Dataverse ended the change-tracking read without a delta link (a known service issue "
@@ -83,7 +81,7 @@ def sync_table(
     concurrency: ConcurrencyBudget | None = None,
     log: logging.Logger = _log,
     partition_threshold: int = DEFAULT_PARTITION_THRESHOLD,
-    baseline_overlap: bool | None = None,
+    baseline_overlap: bool = True,
     delete_guard: DeleteGuardSettings | None = None,
     lock_wait_s: float = DEFAULT_LOCK_WAIT_S,
 ) -> TableSyncResult:
@@ -96,7 +94,6 @@ def sync_table(
         (``max_concurrency``, lowered to ``x-ms-dop-hint``).
     :param baseline_overlap: read a large table's key ranges while its change-tracking baseline is
         still paging (see ``partitioned_full_load``); False waits for the whole baseline first.
-        Default: ``$HR_DATAVERSE_BASELINE_OVERLAP`` (``1``/``0``), else True.
     :param delete_guard: when a full read's deletes are held (``delete_guard.py``); default settings
         when None. A held load returns status ``warning`` with ``deletes_held`` set.
     :param lock_wait_s: how long to wait while another process loads the same table (the load lock,
@@ -111,8 +108,7 @@ def sync_table(
         raise SyncError(spec.name, f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
     if not run_id:
         raise SyncError(spec.name, "run_id must not be empty")
-    overlap = baseline_overlap if baseline_overlap is not None else _env_flag(BASELINE_OVERLAP_ENV, True, spec.name)
-    run = _TableRun(client, warehouse, spec, run_id, page_size, concurrency, log, partition_threshold, overlap,
+    run = _TableRun(client, warehouse, spec, run_id, page_size, concurrency, log, partition_threshold, baseline_overlap,
                     delete_guard or DeleteGuardSettings())
     try:
         with warehouse.load_lock(spec.name, wait_s=lock_wait_s):
@@ -488,17 +484,6 @@ class _Baseline:
             if closed is not None:
                 return closed
         raise StopIteration
-
-
-def _env_flag(name: str, default: bool, table: str) -> bool:
-    raw = os.environ.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise SyncError(table, f"{name} must be 1 or 0 (true/false), got {raw!r}")
 
 
 def _foreign_host(link: str, environment_root: str) -> tuple[str, str] | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .columns import ColumnSelection, ColumnSpec, columns_for
-from .engine import WAREHOUSE_URL_ENV, create_engine, default_url
+from .engine import create_engine
 from .errors import SchemaDriftError, WarehouseConfigError, WarehouseError, WarehouseUnavailableError
 from .load import LoadResult, LoadSession
 from .schema import DriftReport
@@ -13,8 +13,8 @@ from .views import LINKED_ROWS_VIEW
 from .warehouse import Warehouse
 
 __all__ = [
-    "DEFAULT_LOCK_WAIT_S", "LINKED_ROWS_VIEW", "MODES", "WAREHOUSE_URL_ENV", "ColumnSelection", "ColumnSpec",
+    "DEFAULT_LOCK_WAIT_S", "LINKED_ROWS_VIEW", "MODES", "ColumnSelection", "ColumnSpec",
     "DriftReport", "LoadResult", "LoadSession", "RequestCounts", "RunRecord", "SchemaDriftError", "SyncState",
     "TableBusyError", "Warehouse", "WarehouseConfigError", "WarehouseError", "WarehouseUnavailableError",
-    "columns_for", "create_engine", "default_url",
+    "columns_for", "create_engine",
 ]

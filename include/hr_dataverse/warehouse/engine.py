@@ -9,7 +9,6 @@ never fails on a lock upgrade). Transactions that only stage use a deferred ``BE
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,16 +19,8 @@ from sqlalchemy import event
 
 from .errors import WarehouseConfigError, WarehouseUnavailableError
 
-WAREHOUSE_URL_ENV = "HR_WAREHOUSE_URL"
-# include/hr_dataverse/warehouse/engine.py -> the checkout root.
-DEFAULT_SQLITE_FILE = Path(__file__).resolve().parents[3] / "data" / "hr_warehouse.db"
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 _BEGIN_OPTION = "hr_sqlite_begin"
-
-
-def default_url() -> str:
-    """``$HR_WAREHOUSE_URL`` when set, else the embedded SQLite file ``data/hr_warehouse.db``."""
-    return os.environ.get(WAREHOUSE_URL_ENV) or f"sqlite:///{DEFAULT_SQLITE_FILE}"
 
 
 def create_engine(url: str | sa.URL, *, busy_timeout_s: float = 60.0, source: str | None = None) -> sa.Engine:

@@ -13,20 +13,19 @@ an older one. ``table_lock`` serialises them:
   when the holder's process dies, whatever killed it.
 
 The waiter polls (a non-blocking try every ``poll_s``) for at most ``wait_s`` seconds, then raises
-``TableBusyError``; ``wait_s=0`` means: do not wait.
+``TableBusyError``; ``wait_s=0`` means: do not wait. Both locks are ``hr_dataverse.locks``'.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 
 import sqlalchemy as sa
 
+from ..filenames import portable_name
+from ..locks import LockBusyError, database_lock
 from .errors import WarehouseError
 
 DEFAULT_LOCK_WAIT_S = 600.0
@@ -50,70 +49,18 @@ def table_lock(engine: sa.Engine, key: str, table: str, *, wait_s: float = DEFAU
     """Hold the load lock ``key`` of ``table`` for the block; raises ``TableBusyError`` after ``wait_s``."""
     if wait_s < 0:
         raise WarehouseError(f"table '{table}': the lock wait must not be negative, got {wait_s}")
-    backend = engine.url.get_backend_name()
-    if backend == "postgresql":
-        with _advisory_lock(engine, key, table, wait_s, poll_s, log):
-            yield
-    elif backend == "sqlite":
-        database = engine.url.database or ""
-        path = Path(database).with_name(f"{Path(database).name}.{_file_safe(key)}.load.lock")
-        with _file_lock(path, table, wait_s, poll_s, log):
-            yield
-    else:  # create_engine accepts only the two backends above
-        raise WarehouseError(f"table '{table}': no load lock for backend {backend!r}")
-
-
-def _wait(try_once: Callable[[], bool], table: str, wait_s: float, poll_s: float, log: logging.Logger) -> None:
-    started = time.monotonic()
-    if try_once():
-        return
-    log.info("table %s: another process is loading it; waiting up to %.0f s for it to finish", table, wait_s)
-    while time.monotonic() - started < wait_s:
-        time.sleep(min(poll_s, max(0.0, wait_s - (time.monotonic() - started))))
-        if try_once():
-            log.info("table %s: the other load finished after %.1f s; loading now", table, time.monotonic() - started)
-            return
-    raise TableBusyError(table, time.monotonic() - started)
-
-
-@contextmanager
-def _advisory_lock(engine: sa.Engine, key: str, table: str, wait_s: float, poll_s: float,
-                   log: logging.Logger) -> Iterator[None]:
-    params = {"key": key}
-    with engine.connect() as conn:
-        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-
-        def try_once() -> bool:
-            return bool(conn.scalar(sa.text("SELECT pg_try_advisory_lock(hashtextextended(:key, 0))"), params))
-
-        _wait(try_once, table, wait_s, poll_s, log)
+    try:
+        lock = database_lock(
+            engine, key, f".{portable_name(key)}.load.lock", wait_s=wait_s, poll_s=poll_s,
+            on_wait=lambda: log.info("table %s: another process is loading it; waiting up to %.0f s for it "
+                                     "to finish", table, wait_s),
+            on_acquired=lambda waited: log.info("table %s: the other load finished after %.1f s; loading now",
+                                                table, waited))
+    except ValueError:  # create_engine accepts only the two backends the lock knows
+        raise WarehouseError(f"table '{table}': no load lock for backend {engine.url.get_backend_name()!r}") from None
+    with ExitStack() as held:
         try:
-            yield
-        finally:
-            try:
-                conn.execute(sa.text("SELECT pg_advisory_unlock(hashtextextended(:key, 0))"), params)
-            except sa.exc.DBAPIError:
-                conn.invalidate()  # the session (and with it the lock) is gone or must not be reused
-
-
-@contextmanager
-def _file_lock(path: Path, table: str, wait_s: float, poll_s: float, log: logging.Logger) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-
-        def try_once() -> bool:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return False
-            return True
-
-        _wait(try_once, table, wait_s, poll_s, log)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _file_safe(key: str) -> str:
-    return "".join(c if c.isalnum() or c in "_-" else "_" for c in key)
+            held.enter_context(lock)
+        except LockBusyError as exc:
+            raise TableBusyError(table, exc.waited_s) from None
+        yield

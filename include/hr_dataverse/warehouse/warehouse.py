@@ -33,7 +33,7 @@ import sqlalchemy as sa
 
 from ..catalog import TableSpec
 from .columns import ColumnSpec
-from .engine import WAREHOUSE_URL_ENV, create_engine, default_url, write_transaction, writing
+from .engine import create_engine, write_transaction, writing
 from .errors import WarehouseConfigError, WarehouseError
 from .load import LoadResult, LoadSession
 from .lookup_names import Dependent, lookup_targets_table, replace_targets
@@ -58,7 +58,7 @@ class Warehouse:
 
     def __init__(
         self,
-        url: str | sa.URL | None = None,
+        url: str | sa.URL,
         *,
         schema: str | None = None,
         table_prefix: str = "",
@@ -72,9 +72,7 @@ class Warehouse:
             raise WarehouseConfigError(f"table_prefix {table_prefix!r} must be a lower-case identifier")
         if chunk_rows < 1:
             raise WarehouseConfigError("chunk_rows must be at least 1")
-        if source is None:
-            source = "the warehouse URL passed in" if url else f"${WAREHOUSE_URL_ENV} (or the default SQLite file)"
-        self.engine = create_engine(url or default_url(), busy_timeout_s=busy_timeout_s, source=source)
+        self.engine = create_engine(url, busy_timeout_s=busy_timeout_s, source=source or "the warehouse URL passed in")
         if schema is not None and self.engine.dialect.name != "postgresql":
             self.engine.dispose()
             raise WarehouseConfigError("schema is only supported on PostgreSQL; use table_prefix on SQLite")

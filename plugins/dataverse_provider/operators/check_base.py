@@ -4,27 +4,18 @@ report, log one line of cause and one of fix per failure, fail on blockers, retu
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from dataverse_provider.hooks.dataverse import DataverseHook
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from hr_dataverse.checks import CheckReport
-
-from dataverse_provider.hooks.dataverse import DataverseHook
-from dataverse_provider.report_storage import REPORTS_ENV, reports_root  # noqa: F401 - re-exported
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def _safe(part: str) -> str:
-    """Run ids hold ':' and '+' (manual__2025-01-01T00:00:00+00:00); keep paths portable."""
-    return _UNSAFE.sub("_", part).strip("_") or "_"
 
 
 class DataverseCheckOperator(BaseOperator):
@@ -33,7 +24,7 @@ class DataverseCheckOperator(BaseOperator):
     :param dataverse_conn_id: the Dataverse connection.
     :param reports_dir: a local root for reports; default the report storage URL
         (``dataverse_provider.report_storage``: ``$HR_REPORT_STORAGE_URL``, else ``$HR_REPORTS_DIR``
-        or ``<AIRFLOW_HOME>/../reports``); the report goes to ``<root>/checks/<dag_id>/<run_id>/<task_id>.json``.
+        or ``<checkout>/reports``); the report goes to ``<root>/checks/<dag_id>/<run_id>/<task_id>.json``.
     """
 
     template_fields: Sequence[str] = ("dataverse_conn_id", "reports_dir")
@@ -79,9 +70,10 @@ class DataverseCheckOperator(BaseOperator):
     def _write(self, report: CheckReport, context: Context) -> str:
         """Write the report to the report storage; returns its name for logs and XCom."""
         from dataverse_provider.report_storage import checks_storage, display, write_text
+        from hr_dataverse.filenames import portable_name as safe
 
         run_id = str(context.get("run_id") or "manual")
-        path = checks_storage(self.reports_dir) / _safe(self.dag_id) / _safe(run_id) / f"{_safe(self.task_id)}.json"
+        path = checks_storage(self.reports_dir) / safe(self.dag_id) / safe(run_id) / f"{safe(self.task_id)}.json"
         write_text(path, report.to_json())
         return display(path)
 

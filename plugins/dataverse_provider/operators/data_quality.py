@@ -160,15 +160,15 @@ class HrDataQualityOperator(BaseOperator):
     def _configure(self, context: Context, root: Path) -> tuple[Any, QualitySettings, str | None]:
         """Catalog, settings (task values, then the trigger form's) and warehouse URL; bad input fails
         the task with the problem named, never a stack trace. ``root``: the local working copy."""
+        from dataverse_provider.environment import configured_catalog
         from dataverse_provider.run_settings import log_settings, quality_layers
         from dataverse_provider.warehouse import checked_warehouse_url
-        from hr_dataverse.catalog import load_catalog
         from hr_dataverse.quality.option_sets import load_option_domains
         from hr_dataverse.quality.settings import QualitySettings, parse_severity
         from hr_dataverse.warehouse import WarehouseError
 
         try:
-            catalog = load_catalog(self.catalog_path or None)
+            catalog = configured_catalog(self.catalog_path)
             domains = self._fetch_domains(catalog, root) if self.dataverse_conn_id else load_option_domains(root)
             task_severity = parse_severity(self.severity)
             layers = quality_layers((context.get("params") or {}).get(self.params_key), task_severity)

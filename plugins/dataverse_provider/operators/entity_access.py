@@ -58,11 +58,11 @@ class DataverseEntityAccessCheckOperator(DataverseCheckOperator):
         """Catalog specs for the requested names (all when none are given), in catalog order. Tables
         only the URS mapping needs are required only while it is enabled for this run (the run's
         ``urs_mapping`` form value over the deployment's Variable)."""
+        from dataverse_provider.environment import configured_catalog
         from dataverse_provider.run_settings import mapping_enabled
-        from hr_dataverse.catalog import load_catalog
 
         form = ((context or {}).get("params") or {}).get("urs_mapping")
-        catalog = load_catalog(self.catalog_path or None)
+        catalog = configured_catalog(self.catalog_path)
         if any(t.required_for_mapping for t in catalog.tables):
             catalog = catalog.with_mapping(mapping_enabled(form))
         wanted = table_names(self.tables)

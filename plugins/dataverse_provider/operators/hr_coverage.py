@@ -34,12 +34,13 @@ class DataverseHrCoverageOperator(DataverseCheckOperator):
         return "hr_coverage"
 
     def run_checks(self, hook: DataverseHook, context: Context) -> CheckReport:
-        from hr_dataverse.catalog import CatalogError, load_catalog
+        from dataverse_provider.environment import configured_catalog
+        from hr_dataverse.catalog import CatalogError
         from hr_dataverse.checks import CheckReport
         from hr_dataverse.checks.coverage_report import run_coverage_report
 
         try:
-            catalog = load_catalog(self.catalog_path or None)
+            catalog = configured_catalog(self.catalog_path)
         except CatalogError as exc:
             report = CheckReport(self.report_name())
             report.warning("catalog", self.catalog_path or "entity catalog", "The entity catalog is invalid: "
