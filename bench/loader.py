@@ -25,7 +25,7 @@ from typing import Any
 from hr_dataverse.catalog import TableSpec, load_catalog
 from hr_dataverse.dataverse import DataverseClient, DataverseError, DataverseSettings
 from hr_dataverse.dataverse.metadata import total_record_count
-from hr_dataverse.sync import ConcurrencyBudget, TableSyncResult, sync_table
+from hr_dataverse.sync import ConcurrencyBudget, RunMetadata, TableSyncResult, sync_table
 from hr_dataverse.warehouse import Warehouse
 
 from .slots import SlotPool
@@ -63,16 +63,25 @@ def load_all(args: dict[str, Any]) -> dict[str, Any]:
     started = time.monotonic()
     with DataverseClient(client_settings(args["info"], args["max_concurrency"])) as client:
         order = start_order(client, specs)
+        # One metadata request for every table of the run, as RunMetadata says (run_metadata false: one per table).
+        metadata = None
+        if args.get("run_metadata", True):
+            warehouse = Warehouse(args["url"], schema=args.get("schema"))
+            try:
+                metadata = RunMetadata.fetch(client, [s.name for s in specs], warehouse=warehouse)
+            finally:
+                warehouse.dispose()
         def work(spec: TableSpec, priority: int) -> None:
             slots = args["large_slots"] if spec.partition_by_key else 1
             with pool.hold(slots, priority):
                 timeline[spec.name] = (slots, time.monotonic() - started)
-                results[spec.name] = sync_one(client, spec, args, slots)
+                results[spec.name] = sync_one(client, spec, args, slots, metadata)
 
         if args.get("serial"):  # one table after another, in catalog order: how `airflow dags test` runs them
             for spec in specs:
                 timeline[spec.name] = (args["large_slots"] if spec.partition_by_key else 1, time.monotonic() - started)
-                results[spec.name] = sync_one(client, spec, args, args["large_slots"] if spec.partition_by_key else 1)
+                results[spec.name] = sync_one(client, spec, args, args["large_slots"] if spec.partition_by_key else 1,
+                                              metadata)
         else:
             threads = [threading.Thread(target=work, args=(specs[i], rank), name=f"load-{specs[i].name}")
                        for rank, i in enumerate(order)]
@@ -94,13 +103,14 @@ def load_all(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def sync_one(client: DataverseClient, spec: TableSpec, args: dict[str, Any], slots: int) -> TableSyncResult:
+def sync_one(client: DataverseClient, spec: TableSpec, args: dict[str, Any], slots: int,
+             metadata: RunMetadata | None = None) -> TableSyncResult:
     """One table, as the DAG's load task: a failure is recorded, not raised (the run summary reports it)."""
     started = time.monotonic()
     warehouse = Warehouse(args["url"], schema=args.get("schema"))
     try:
         return sync_table(client, warehouse, spec, mode=args["mode"], run_id=args["run_id"],
-                          concurrency=ConcurrencyBudget(slots))
+                          concurrency=ConcurrencyBudget(slots), metadata=metadata)
     except Exception as exc:  # noqa: BLE001 - reported per table in the run's JSON, like the DAG's summary
         return TableSyncResult.failure(spec.name, args["mode"], f"{type(exc).__name__}: {exc}",
                                        seconds=time.monotonic() - started)
