@@ -40,17 +40,18 @@ def client_settings(info: dict[str, Any], max_concurrency: int) -> DataverseSett
     )
 
 
-def start_order(client: DataverseClient, specs: list[TableSpec]) -> list[int]:
-    """Indexes of ``specs``, large (``partition_by_key``) tables first, biggest first: they take
-    longest, so starting them first shortens the run (the longest-processing-time-first rule; Airflow
-    would order by priority_weight). Sizes are one ``RetrieveTotalRecordCount`` over the large
-    tables; if that is refused, they keep catalog order."""
-    large = [s.name for s in specs if s.partition_by_key]
+def start_order(client: DataverseClient, specs: list[TableSpec], stored: dict[str, int]) -> list[int]:
+    """Indexes of ``specs``, large (``partition_by_key``) tables first, then every table biggest first:
+    the longest reads start first, so the run's tail is short (the longest-processing-time-first
+    rule; Airflow would order by priority_weight). Sizes are the live rows ``stored`` by each table's
+    last load; large tables without one are sized by one ``RetrieveTotalRecordCount``; if that is
+    refused, they keep catalog order."""
+    large = [s.name for s in specs if s.partition_by_key and s.name not in stored]
+    sizes = dict(stored)
     try:
-        sizes = total_record_count(client, large)
+        sizes.update(total_record_count(client, large))
     except DataverseError as exc:
         logging.getLogger(__name__).warning("table sizes unknown (%s): large tables start in catalog order", exc)
-        sizes = {}
     return sorted(range(len(specs)), key=lambda i: (not specs[i].partition_by_key, -sizes.get(specs[i].name, 0), i))
 
 
@@ -62,15 +63,14 @@ def load_all(args: dict[str, Any]) -> dict[str, Any]:
     timeline: dict[str, tuple[int, float]] = {}  # table -> (slots, seconds from the start until it began)
     started = time.monotonic()
     with DataverseClient(client_settings(args["info"], args["max_concurrency"])) as client:
-        order = start_order(client, specs)
-        # One metadata request for every table of the run, as RunMetadata says (run_metadata false: one per table).
-        metadata = None
-        if args.get("run_metadata", True):
-            warehouse = Warehouse(args["url"], schema=args.get("schema"))
-            try:
-                metadata = RunMetadata.fetch(client, [s.name for s in specs], warehouse=warehouse)
-            finally:
-                warehouse.dispose()
+        warehouse = Warehouse(args["url"], schema=args.get("schema"))
+        try:
+            order = start_order(client, specs, {s.table_name: s.rows_total or 0 for s in warehouse.states()})
+            # One metadata request for every table of the run (RunMetadata; run_metadata false: one per table).
+            metadata = (RunMetadata.fetch(client, [s.name for s in specs], warehouse=warehouse)
+                        if args.get("run_metadata", True) else None)
+        finally:
+            warehouse.dispose()
         def work(spec: TableSpec, priority: int) -> None:
             slots = args["large_slots"] if spec.partition_by_key else 1
             with pool.hold(slots, priority):
