@@ -82,6 +82,8 @@ def get_entities(client: DataverseClient, logical_names: Iterable[str]) -> dict[
     A metadata query is never paged (reference §8), so one ``$filter`` of ``LogicalName eq`` terms
     joined by ``or`` answers for every table at once; a table the answer lacks (unknown, or not
     readable by the caller) is simply missing from the result. Build each with ``entity_from_payload``.
+    ``or`` in a metadata ``$filter`` is plain OData, not shown in Microsoft's metadata examples
+    (UNCONFIRMED); ``RunMetadata`` falls back to one request per table if it is refused.
     """
     names = sorted({check_name(n, "table") for n in logical_names})
     if not names:
