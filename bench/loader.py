@@ -26,7 +26,7 @@ from dataverse_provider.environment import baseline_overlap, configured_catalog
 from hr_dataverse.catalog import TableSpec
 from hr_dataverse.dataverse import DataverseClient, DataverseError, DataverseSettings
 from hr_dataverse.dataverse.metadata import total_record_count
-from hr_dataverse.sync import ConcurrencyBudget, TableSyncResult, sync_table
+from hr_dataverse.sync import ConcurrencyBudget, RunMetadata, TableSyncResult, sync_table
 from hr_dataverse.warehouse import Warehouse
 
 from .slots import SlotPool
@@ -41,17 +41,18 @@ def client_settings(info: dict[str, Any], max_concurrency: int) -> DataverseSett
     )
 
 
-def start_order(client: DataverseClient, specs: list[TableSpec]) -> list[int]:
-    """Indexes of ``specs``, large (``partition_by_key``) tables first, biggest first: they take
-    longest, so starting them first shortens the run (the longest-processing-time-first rule; Airflow
-    would order by priority_weight). Sizes are one ``RetrieveTotalRecordCount`` over the large
-    tables; if that is refused, they keep catalog order."""
-    large = [s.name for s in specs if s.partition_by_key]
+def start_order(client: DataverseClient, specs: list[TableSpec], stored: dict[str, int]) -> list[int]:
+    """Indexes of ``specs``, large (``partition_by_key``) tables first, then every table biggest first:
+    the longest reads start first, so the run's tail is short (the longest-processing-time-first
+    rule; Airflow would order by priority_weight). Sizes are the live rows ``stored`` by each table's
+    last load; large tables without one are sized by one ``RetrieveTotalRecordCount``; if that is
+    refused, they keep catalog order."""
+    large = [s.name for s in specs if s.partition_by_key and s.name not in stored]
+    sizes = dict(stored)
     try:
-        sizes = total_record_count(client, large)
+        sizes.update(total_record_count(client, large))
     except DataverseError as exc:
         logging.getLogger(__name__).warning("table sizes unknown (%s): large tables start in catalog order", exc)
-        sizes = {}
     return sorted(range(len(specs)), key=lambda i: (not specs[i].partition_by_key, -sizes.get(specs[i].name, 0), i))
 
 
@@ -63,17 +64,25 @@ def load_all(args: dict[str, Any]) -> dict[str, Any]:
     timeline: dict[str, tuple[int, float]] = {}  # table -> (slots, seconds from the start until it began)
     started = time.monotonic()
     with DataverseClient(client_settings(args["info"], args["max_concurrency"])) as client:
-        order = start_order(client, specs)
+        warehouse = Warehouse(args["url"], schema=args.get("schema"))
+        try:
+            order = start_order(client, specs, {s.table_name: s.rows_total or 0 for s in warehouse.states()})
+            # One metadata request for every table of the run (RunMetadata; run_metadata false: one per table).
+            metadata = (RunMetadata.fetch(client, [s.name for s in specs], warehouse=warehouse)
+                        if args.get("run_metadata", True) else None)
+        finally:
+            warehouse.dispose()
         def work(spec: TableSpec, priority: int) -> None:
             slots = args["large_slots"] if spec.partition_by_key else 1
             with pool.hold(slots, priority):
                 timeline[spec.name] = (slots, time.monotonic() - started)
-                results[spec.name] = sync_one(client, spec, args, slots)
+                results[spec.name] = sync_one(client, spec, args, slots, metadata)
 
         if args.get("serial"):  # one table after another, in catalog order: how `airflow dags test` runs them
             for spec in specs:
                 timeline[spec.name] = (args["large_slots"] if spec.partition_by_key else 1, time.monotonic() - started)
-                results[spec.name] = sync_one(client, spec, args, args["large_slots"] if spec.partition_by_key else 1)
+                results[spec.name] = sync_one(client, spec, args, args["large_slots"] if spec.partition_by_key else 1,
+                                              metadata)
         else:
             threads = [threading.Thread(target=work, args=(specs[i], rank), name=f"load-{specs[i].name}")
                        for rank, i in enumerate(order)]
@@ -95,13 +104,15 @@ def load_all(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def sync_one(client: DataverseClient, spec: TableSpec, args: dict[str, Any], slots: int) -> TableSyncResult:
+def sync_one(client: DataverseClient, spec: TableSpec, args: dict[str, Any], slots: int,
+             metadata: RunMetadata | None = None) -> TableSyncResult:
     """One table, as the DAG's load task: a failure is recorded, not raised (the run summary reports it)."""
     started = time.monotonic()
     warehouse = Warehouse(args["url"], schema=args.get("schema"))
     try:
         return sync_table(client, warehouse, spec, mode=args["mode"], run_id=args["run_id"],
-                          concurrency=ConcurrencyBudget(slots), baseline_overlap=baseline_overlap())
+                          concurrency=ConcurrencyBudget(slots), baseline_overlap=baseline_overlap(),
+                          metadata=metadata)
     except Exception as exc:  # noqa: BLE001 - reported per table in the run's JSON, like the DAG's summary
         return TableSyncResult.failure(spec.name, args["mode"], f"{type(exc).__name__}: {exc}",
                                        seconds=time.monotonic() - started)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from hr_dataverse.catalog import load_catalog
-from hr_dataverse.sync import sync_table
+from hr_dataverse.sync import RunMetadata, sync_table
 from hr_dataverse.sync.counts import COUNT_CAP, EXACT, SNAPSHOT, source_count
 
 LARGE = "mshr_hcmworkerskillentity"  # ≈4.7 rows per HR worker in the emulator's data set
@@ -59,8 +59,30 @@ def test_second_sync_of_a_large_table_counts_with_one_request(large_emulator, ma
     wh = warehouses.open()
     spec = load_catalog().get(LARGE)
     first = sync_table(client, wh, spec, run_id="run-1")
+    store = large_emulator.app.store
+    store.update(LARGE, next(store.iter_rows(LARGE))[spec.primary_key], {})  # a change: the delta counts
     large_emulator.app.request_log.clear()
     second = sync_table(client, wh, spec, run_id="run-2")
     assert second.mode_used == "delta" and second.source_count == first.source_count >= COUNT_CAP
     assert second.source_count_method == SNAPSHOT
     assert _count_requests(large_emulator) == ["snapshot"]
+
+
+def test_the_runs_snapshot_serves_every_large_table(large_emulator, make_client, warehouses):
+    """``RunMetadata`` asks ``RetrieveTotalRecordCount`` once for the run's tables whose stored count
+    reached the cap: such a table's delta with changes then sends no count request of its own."""
+    client = make_client(large_emulator)
+    wh = warehouses.open()
+    spec = load_catalog().get(LARGE)
+    names = [LARGE, SMALL, "cdm_workerpersonaldetail"]  # the last one is not readable: never in the snapshot
+    large_emulator.app.request_log.clear()
+    first = sync_table(client, wh, spec, run_id="run-1", metadata=RunMetadata.fetch(client, names, warehouse=wh))
+    assert (first.source_count, first.source_count_method) == (large_emulator.app.store.count(LARGE), SNAPSHOT)
+    assert _count_requests(large_emulator) == ["$count", "snapshot"]  # nothing stored yet: the table's own
+
+    store = large_emulator.app.store
+    store.update(LARGE, next(store.iter_rows(LARGE))[spec.primary_key], {})
+    large_emulator.app.request_log.clear()
+    second = sync_table(client, wh, spec, run_id="run-2", metadata=RunMetadata.fetch(client, names, warehouse=wh))
+    assert second.mode_used == "delta" and second.source_count_method == SNAPSHOT
+    assert _count_requests(large_emulator) == ["snapshot"]  # the run's, none for the table

@@ -10,13 +10,14 @@ from .budget import ConcurrencyBudget
 from .counts import SourceCount
 from .delete_guard import DeleteGuardSettings, DeleteHold, HoldCause
 from .errors import SyncError, UnknownColumnError
+from .metadata_cache import RunMetadata
 from .operations import clear_tracking, linked_rows, resync_table, select_tables
 from .result import FAILED, SKIPPED, SUCCESS, WARNING, TableStatus, TableSyncResult, run_summary
 from .table_sync import DEFAULT_PARTITION_THRESHOLD, SYNC_MODES, sync_table
 
 __all__ = [
     "DEFAULT_PARTITION_THRESHOLD", "FAILED", "SKIPPED", "SUCCESS", "DeleteGuardSettings", "DeleteHold", "HoldCause",
-    "TableStatus", "SYNC_MODES", "WARNING", "ConcurrencyBudget", "SourceCount",
+    "RunMetadata", "TableStatus", "SYNC_MODES", "WARNING", "ConcurrencyBudget", "SourceCount",
     "SyncError", "TableSyncResult", "UnknownColumnError", "clear_tracking", "linked_rows", "resync_table",
     "run_summary", "select_tables", "sync_table",
 ]

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from ..catalog_metadata import resolve_spec
 from ..dataverse import EntityInfo, get_entity
+from ..dataverse.metadata import entity_from_payload
 from ..warehouse import ColumnSelection, DriftReport, SyncState, columns_for
 from ..warehouse.table_rules import TableRules, save_table_rules
 from .errors import UnknownColumnError
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from ..catalog import TableSpec
     from ..dataverse import DataverseClient
     from ..warehouse import Warehouse
+    from .metadata_cache import RunMetadata
 
 
 @dataclass(frozen=True)
@@ -45,11 +47,16 @@ class PreparedTable:
         return self.selection.select
 
 
-def prepare_table(client: DataverseClient, warehouse: Warehouse, spec: TableSpec) -> PreparedTable:
+def prepare_table(client: DataverseClient, warehouse: Warehouse, spec: TableSpec,
+                  metadata: RunMetadata | None = None) -> PreparedTable:
+    """``metadata``: the run's metadata read for all its tables at once (``metadata_cache.py``);
+    without it, or when it lacks this table, the table's own metadata is read."""
     # Labels only for the catalog's option sets, fetched only if a row lacks its FormattedValue.
     # An entry without columns takes them from metadata, its lookup targets included (references).
-    entity = get_entity(client, spec.name, option_columns=None if spec.from_metadata else spec.option_sets,
-                        lookup_targets=spec.from_metadata, lazy_options=True)
+    options = {"option_columns": None if spec.from_metadata else spec.option_sets,
+               "lookup_targets": spec.from_metadata, "lazy_options": True}
+    payload = metadata.payload(spec.name) if metadata is not None else None
+    entity = entity_from_payload(client, payload, **options) if payload else get_entity(client, spec.name, **options)
     metadata_driven = spec.from_metadata
     spec = resolve_spec(spec, entity)
     selection = columns_for(spec, entity)

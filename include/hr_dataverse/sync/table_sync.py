@@ -44,7 +44,7 @@ from ..dataverse import ChangePage, ChangeTrackingNotEnabled, DeltaTokenExpired,
 from ..dataverse.settings import MAX_PAGE_SIZE
 from ..warehouse import DEFAULT_LOCK_WAIT_S, LoadResult, LoadSession, RequestCounts, TableBusyError
 from .budget import ConcurrencyBudget
-from .counts import SourceCount, source_count
+from .counts import SourceCount, source_count, unchanged_count
 from .delete_guard import DeleteEvidence, DeleteGuardSettings, DeleteHold, judge
 from .errors import SyncError
 from .parallel import read_ahead, read_partitions
@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from ..catalog import TableSpec
     from ..dataverse import DataverseClient
     from ..warehouse import Warehouse
+    from .metadata_cache import RunMetadata
 
 SYNC_MODES = ("auto", "full", "delta")
 DEFAULT_PARTITION_THRESHOLD = 100_000
@@ -84,6 +85,7 @@ def sync_table(
     baseline_overlap: bool = True,
     delete_guard: DeleteGuardSettings | None = None,
     lock_wait_s: float = DEFAULT_LOCK_WAIT_S,
+    metadata: RunMetadata | None = None,
 ) -> TableSyncResult:
     """Sync one table; returns a small JSON-able summary (``.to_dict()``) or raises.
 
@@ -98,6 +100,8 @@ def sync_table(
         when None. A held load returns status ``warning`` with ``deletes_held`` set.
     :param lock_wait_s: how long to wait while another process loads the same table (the load lock,
         ``Warehouse.load_lock``); after that the call returns status ``skipped`` without loading.
+    :param metadata: the run's metadata, read once for all its tables (``RunMetadata.fetch``); None:
+        the table reads its own.
     :raises SyncError: bad arguments, or catalog columns the source does not have.
     :raises SchemaDriftError: an incompatible source change (names the column).
     :raises DataverseError / WarehouseError: the table could not be read or written.
@@ -110,6 +114,7 @@ def sync_table(
         raise SyncError(spec.name, "run_id must not be empty")
     run = _TableRun(client, warehouse, spec, run_id, page_size, concurrency, log, partition_threshold, baseline_overlap,
                     delete_guard or DeleteGuardSettings())
+    run.metadata = metadata
     try:
         with warehouse.load_lock(spec.name, wait_s=lock_wait_s):
             return run.execute(mode)
@@ -145,13 +150,14 @@ class _TableRun:
         self.stats_at_start = _counts(client)
         self.prepared: PreparedTable | None = None
         self.count = SourceCount(None, "")
+        self.metadata: RunMetadata | None = None
 
     # --- plan ------------------------------------------------------------------------------
 
     def execute(self, mode: str) -> TableSyncResult:
         # The load starts once it holds the table's lock: waiting for another load is not its duration.
         self.started, self.started_at = time.monotonic(), datetime.now(UTC)
-        prepared = self.prepared = prepare_table(self.client, self.warehouse, self.spec)
+        prepared = self.prepared = prepare_table(self.client, self.warehouse, self.spec, self.metadata)
         for warning in prepared.drift.warnings:
             self.warn(warning, logged=True)
         self.record_lookup_targets()
@@ -159,10 +165,6 @@ class _TableRun:
             self.budget = ConcurrencyBudget.for_client(self.client)
         self.load_mode, reason = self.plan(mode, prepared)
         self.log.info("table %s: %s load (%s)", self.spec.name, self.load_mode, reason)
-        self.count = source_count(self.client, self.spec.name, prepared.entity_set,
-                                  previous=prepared.state.source_count if prepared.state else None)
-        if self.count.problem:
-            self.warn(f"table '{self.spec.name}': no source count ({self.count.problem})")
         if self.load_mode == "delta":
             assert prepared.state is not None and prepared.state.delta_link
             try:
@@ -238,12 +240,17 @@ class _TableRun:
                 new_link = page.delta_link
             if not new_link:
                 raise _NoNewDeltaLink()
+            if load.rows_staged or load.deletes_staged:
+                self.take_count()
+            else:  # nothing changed since the link was taken: neither did the count
+                self.count = unchanged_count(self.previous_count())
             return self.commit(load, "delta", reason, new_link, reconcile=False)
 
     def full_load(self, reason: str) -> TableSyncResult:
         """Change-tracking full load (the baseline link is committed with the rows)."""
         prepared = self.prepared
         assert prepared is not None
+        self.take_count()  # before the read: the delete guard judges the read against it
         parts = self.partitions()
         if parts > 1:
             return self.partitioned_full_load(reason)
@@ -289,6 +296,7 @@ class _TableRun:
         prepared = self.prepared
         assert prepared is not None
         self.load_mode = "full_every_run"
+        self.take_count()  # before the read: the delete guard judges the read against it
         parts = self.partitions()
         if parts > 1:
             # No key sample without a tracked read: spread ranges over the GUID key space.
@@ -386,6 +394,21 @@ class _TableRun:
             source_count_method=self.count.method or None, partitions=partitions, rows_total=done.rows_total,
             status=status, deletes_held=self.hold.to_dict() if done.deletes_held and self.hold else None,
         )
+
+    def take_count(self) -> None:
+        """Count the source now, once per call (a delta that fell back to a full read counts once)."""
+        if self.count.method:
+            return
+        assert self.prepared is not None
+        self.count = source_count(self.client, self.spec.name, self.prepared.entity_set,
+                                  previous=self.previous_count(),
+                                  snapshots=self.metadata.snapshots if self.metadata else None)
+        if self.count.problem:
+            self.warn(f"table '{self.spec.name}': no source count ({self.count.problem})")
+
+    def previous_count(self) -> int | None:
+        state = self.prepared.state if self.prepared else None
+        return state.source_count if state else None
 
     def record_lookup_targets(self) -> None:
         """Record where the catalog's lookups of this table point, once (for ``<lookup>_name`` refreshes)."""

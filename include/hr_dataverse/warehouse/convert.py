@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from .columns import ColumnSpec
+from .converters import Upsert, compile_upsert
 from .errors import WarehouseError
 from .schema import TableLayout
 
@@ -55,7 +56,10 @@ def _bool(v: Any) -> bool:
 
 def _timestamp(v: Any) -> datetime:
     parsed = datetime.fromisoformat(v)
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    tz = parsed.tzinfo
+    if tz is UTC:  # Dataverse writes ...Z: already UTC, no conversion to pay per value
+        return parsed
+    return parsed.replace(tzinfo=UTC) if tz is None else parsed.astimezone(UTC)
 
 
 def _date(v: Any) -> date:
@@ -99,7 +103,9 @@ def _identity(value: Any) -> Any:
 
 class RowConverter:
     """Turns wire rows into staging tuples (in ``columns`` order) for one table layout, encoded
-    for the backend: sqlite3 parameters, or PostgreSQL COPY text fields (``copy=True``)."""
+    for the backend: sqlite3 parameters, or PostgreSQL COPY text fields (``copy=True``).
+    ``upsert(row, seq)`` is compiled per layout (``converters.py``); a value a column's kind cannot
+    hold raises ``WarehouseError`` naming table, row and column."""
 
     def __init__(self, layout: TableLayout, *, copy: bool) -> None:
         self.layout = layout
@@ -114,36 +120,11 @@ class RowConverter:
         ]
         self._text, self._bigint = self._encoder("text"), self._encoder("bigint")
         self._null = "\\N" if copy else None
+        # ``upsert(row, seq)``: one generated function per layout, the hot path (converters.py).
+        self.upsert: Upsert = compile_upsert(self, identity=_identity)
 
     def _encoder(self, kind: str) -> Callable[[Any], Any]:
         return COPY_ENCODERS[kind] if self._copy else SQLITE_ENCODERS.get(kind, _identity)
-
-    def upsert(self, row: Mapping[str, Any], seq: int) -> tuple[Any, ...]:
-        null, pk = self._null, self.layout.primary_key
-        out: list[Any] = [null] * len(self.columns)
-        out[0], out[1] = self._bigint(seq), "u"
-        if row.get(pk) is None:
-            keys = ", ".join(sorted(k for k in row if "@" not in k)[:12])
-            raise WarehouseError(f"table '{self.layout.name}': a row has no primary key '{pk}' (it has: {keys})")
-        for spec, i, convert, encode, companion in self._specs:
-            value = row.get(spec.name)
-            if value is None:
-                continue
-            try:
-                value = convert(value)
-            except (TypeError, ValueError):
-                raise WarehouseError(
-                    f"table '{self.layout.name}', row {row.get(pk)}: column '{spec.name}': cannot store "
-                    f"{value!r} as {spec.kind} (Dataverse type {spec.attribute_type})") from None
-            out[i] = encode(value)
-            if companion is not None:
-                label = _companion(spec, row, value)
-                if label is not None:
-                    out[companion] = self._text(label)
-        version = _version(row)
-        if version is not None:
-            out[-1] = self._bigint(version)
-        return tuple(out)
 
     def delete(self, dataverse_id: str, seq: int) -> tuple[Any, ...]:
         out: list[Any] = [self._null] * len(self.columns)
