@@ -29,6 +29,7 @@ from airflow.sdk import DAG, Param, get_current_context, task
 
 from dataverse_provider.admin_tasks import ACTIONS
 from dataverse_provider.sync_tasks import catalog_table_names
+from hr_dataverse.vocabulary import SyncMode
 
 SYNC_DAG_ID = "hr_dataverse_sync"
 
@@ -82,7 +83,7 @@ with DAG(
     sync_now = TriggerDagRunOperator(
         task_id="sync_now",
         trigger_dag_id=SYNC_DAG_ID,
-        conf={"tables": ["{{ params.table }}"], "mode": "full"},
+        conf={"tables": ["{{ params.table }}"], "mode": SyncMode.FULL.value},
         wait_for_completion=False,
     )
 

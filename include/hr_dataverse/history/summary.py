@@ -5,19 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
+from ..vocabulary import RunStatus
 from ..warehouse import RunRecord
-
-
-class RunStatus(StrEnum):
-    """Status of a history row, and of a run (its worst table)."""
-
-    SUCCESS = "success"
-    WARNING = "warning"
-    SKIPPED = "skipped"
-    FAILED = "failed"
-
 
 _SEVERITY = {RunStatus.SUCCESS: 0, RunStatus.SKIPPED: 1, RunStatus.WARNING: 2, RunStatus.FAILED: 3}
 

@@ -7,14 +7,16 @@ from .engine import WAREHOUSE_URL_ENV, create_engine, default_url
 from .errors import SchemaDriftError, WarehouseConfigError, WarehouseError, WarehouseUnavailableError
 from .load import LoadResult, LoadSession
 from .schema import DriftReport
-from .state import MODES, RequestCounts, RunRecord, SyncState
+from .state import RequestCounts, RunRecord, SyncState
+from .state_store import RunStats, SyncStateStore
 from .table_lock import DEFAULT_LOCK_WAIT_S, TableBusyError
 from .views import LINKED_ROWS_VIEW
 from .warehouse import Warehouse
 
 __all__ = [
-    "DEFAULT_LOCK_WAIT_S", "LINKED_ROWS_VIEW", "MODES", "WAREHOUSE_URL_ENV", "ColumnSelection", "ColumnSpec",
-    "DriftReport", "LoadResult", "LoadSession", "RequestCounts", "RunRecord", "SchemaDriftError", "SyncState",
+    "DEFAULT_LOCK_WAIT_S", "LINKED_ROWS_VIEW", "WAREHOUSE_URL_ENV", "ColumnSelection", "ColumnSpec",
+    "DriftReport", "LoadResult", "LoadSession", "RequestCounts", "RunRecord", "RunStats", "SchemaDriftError",
+    "SyncState", "SyncStateStore",
     "TableBusyError", "Warehouse", "WarehouseConfigError", "WarehouseError", "WarehouseUnavailableError",
     "columns_for", "create_engine", "default_url",
 ]

@@ -1,7 +1,8 @@
-"""Sync state per table (``_hr_sync_state``) and run history (``_hr_sync_runs``).
+"""Sync state per table (``_hr_sync_state``) and run history (``_hr_sync_runs``): tables and records.
 
 The state row of a table is written in the same transaction as the rows it describes (see
-``load.py``), so its ``delta_link`` always matches the warehouse contents.
+``load.py`` and ``state_store.py``), so its ``delta_link`` always matches the warehouse contents.
+Modes and statuses are the vocabulary's ``LoadMode`` and ``RunStatus`` values.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from .schema import TIMESTAMP
 
-MODES = ("full", "delta", "full_every_run")
-RUN_STATUSES = ("success", "warning", "failed", "skipped")
 STATE_TABLE = "_hr_sync_state"
 RUNS_TABLE = "_hr_sync_runs"
 
