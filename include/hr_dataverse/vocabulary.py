@@ -91,3 +91,28 @@ class PlanKind(Vocabulary):
     DEACTIVATE = "deactivate"
     DELETE = "delete"
     ADOPT = "adopt"  # an existing Dataverse row taken into the mapping: no write
+
+
+class CheckStatus(Vocabulary):
+    """Outcome of one pre-flight check entry, in rising severity (``checks/report.py``)."""
+
+    OK = "ok"
+    WARNING = "warning"  # the pipeline runs, with something to fix
+    BLOCKER = "blocker"  # the pipeline cannot run until it is fixed
+
+
+class Severity(Vocabulary):
+    """Severity of a data-quality check (``quality/severity.py``)."""
+
+    ERROR = "error"  # a failed check fails the DAG run (after the report is written)
+    WARNING = "warning"  # reported only
+    OFF = "off"  # the check is dropped
+
+
+class QualityStatus(Vocabulary):
+    """Outcome of a data-quality run, or of one table in it (``quality/results.py``)."""
+
+    PASSED = "passed"
+    WARNINGS = "warnings"
+    FAILED = "failed"
+    LOADS_FAILED = "loads_failed"  # the run's loads failed or loaded nothing: the checks saw stale tables

@@ -57,7 +57,7 @@ class TableSyncResult:
     def failure(cls, table: str, mode: str, error: BaseException | str, *, seconds: float = 0.0,
                 warnings: list[str] | None = None) -> TableSyncResult:
         """The summary of a table whose sync raised (for callers that continue with other tables)."""
-        return cls(table=table, mode_used=mode, reason="failed", seconds=round(seconds, 3),
+        return cls(table=table, mode_used=mode, reason=str(RunStatus.FAILED), seconds=round(seconds, 3),
                    warnings=list(warnings or []), status=RunStatus.FAILED, error=str(error))
 
 
