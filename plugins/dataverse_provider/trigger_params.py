@@ -18,9 +18,11 @@ from typing import Any
 
 from airflow.sdk import Param
 
+from hr_dataverse.vocabulary import Severity
+
 URS_MAPPING = "urs_mapping"
 DATA_QUALITY = "data_quality"
-SEVERITIES = ["error", "warning", "off"]
+SEVERITIES = [s.value for s in Severity]
 
 # Keys of the urs_mapping object: run switches first, then MappingSettings overrides (defaults in brackets).
 MAPPING_PROPERTIES: dict[str, dict[str, Any]] = {
