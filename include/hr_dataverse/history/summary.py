@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..vocabulary import RunStatus
-from ..warehouse import RunRecord
+from ..warehouse import LoadTotals, RunRecord
 
 _SEVERITY = {RunStatus.SUCCESS: 0, RunStatus.SKIPPED: 1, RunStatus.WARNING: 2, RunStatus.FAILED: 3}
 
@@ -18,8 +18,9 @@ def worst(statuses: Iterable[str]) -> RunStatus:
 
 
 @dataclass(frozen=True)
-class RunTotals:
-    """One sync run over the tables it loaded. ``seconds`` is wall time (first start to last finish)."""
+class RunTotals(LoadTotals):
+    """One sync run over the tables it loaded (its ``LoadTotals`` summed over them). ``seconds`` is wall
+    time (first start to last finish)."""
 
     run_id: str
     started_at: datetime
@@ -27,13 +28,6 @@ class RunTotals:
     status: RunStatus
     tables: tuple[str, ...]
     modes: dict[str, int]
-    rows_upserted: int
-    rows_deleted: int
-    pages: int
-    requests: int
-    throttled: int
-    wait_seconds: float
-    retries: int
     warnings: int
 
     @property

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from ..vocabulary import LoadMode, RunStatus
+from ..warehouse.state import LoadTotals
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,8 @@ _BY_TABLE = ("status", "mode_used", "rows_upserted", "rows_deleted", "rows_total
 
 
 @dataclass(frozen=True)
-class RunSummary:
-    """Totals over a run's table results, plus one line per table (``by_table``: the keys of ``_BY_TABLE``).
+class RunSummary(LoadTotals):
+    """``LoadTotals`` over a run's table results, plus one line per table (``by_table``: the keys of ``_BY_TABLE``).
 
     ``to_dict()`` is the XCom and log shape (lists and dicts of plain values); ``from_dict`` reads it back.
     """
@@ -81,13 +82,6 @@ class RunSummary:
     with_warnings: list[str]
     failed: list[str]
     modes: dict[str, list[str]]  # load mode -> tables loaded that way (failed tables left out)
-    rows_upserted: int
-    rows_deleted: int
-    pages: int
-    requests: int
-    throttled: int
-    wait_seconds: float
-    retries: int
     seconds: float
     warnings: list[str]
     errors: dict[str, str | None]

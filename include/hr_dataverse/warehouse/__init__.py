@@ -7,7 +7,7 @@ from .engine import WAREHOUSE_URL_ENV, create_engine, default_url
 from .errors import SchemaDriftError, WarehouseConfigError, WarehouseError, WarehouseUnavailableError
 from .load import LoadResult, LoadSession
 from .schema import DriftReport
-from .state import RequestCounts, RunRecord, SyncState
+from .state import LoadTotals, RequestCounts, RunRecord, SyncState
 from .state_store import RunStats, SyncStateStore
 from .table_lock import DEFAULT_LOCK_WAIT_S, TableBusyError
 from .views import LINKED_ROWS_VIEW
@@ -15,7 +15,7 @@ from .warehouse import Warehouse
 
 __all__ = [
     "DEFAULT_LOCK_WAIT_S", "LINKED_ROWS_VIEW", "WAREHOUSE_URL_ENV", "ColumnSelection", "ColumnSpec",
-    "DriftReport", "LoadResult", "LoadSession", "RequestCounts", "RunRecord", "RunStats", "SchemaDriftError",
+    "DriftReport", "LoadResult", "LoadSession", "LoadTotals", "RequestCounts", "RunRecord", "RunStats", "SchemaDriftError",
     "SyncState", "SyncStateStore",
     "TableBusyError", "Warehouse", "WarehouseConfigError", "WarehouseError", "WarehouseUnavailableError",
     "columns_for", "create_engine", "default_url",

@@ -117,6 +117,19 @@ class RunRecord:
 
 
 @dataclass(frozen=True)
+class LoadTotals:
+    """Counters summed over loads (the tables of a run): what run summaries and the history page show."""
+
+    rows_upserted: int
+    rows_deleted: int
+    pages: int
+    requests: int
+    throttled: int
+    wait_seconds: float
+    retries: int
+
+
+@dataclass(frozen=True)
 class RequestCounts:
     """Requests a load sent and how throttling and retries slowed it (what goes to the run history)."""
 
