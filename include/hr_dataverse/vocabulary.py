@@ -116,3 +116,13 @@ class QualityStatus(Vocabulary):
     WARNINGS = "warnings"
     FAILED = "failed"
     LOADS_FAILED = "loads_failed"  # the run's loads failed or loaded nothing: the checks saw stale tables
+
+
+class ProbeOutcome(Vocabulary):
+    """Outcome of one change probe of a stored delta link (``sync/change_probe.py``)."""
+
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+    EXPIRED = "expired"  # the link is refused: the sync must run (a full resync)
+    THROTTLED = "throttled"
+    FAILED = "failed"
