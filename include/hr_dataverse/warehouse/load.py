@@ -163,7 +163,7 @@ class LoadSession:
         """
         self._check_open()
         status = RunStatus(status)
-        if self.mode is LoadMode.DELTA and not delta_link:
+        if self.mode == LoadMode.DELTA and not delta_link:
             raise WarehouseError(f"table '{self.table}': a delta load must store the new delta link")
         if reconcile_deletes and delete_check is None and self.rows_staged == 0 and source_count != 0:
             raise WarehouseError(f"table '{self.table}': refusing to mark every row deleted: the full load "

@@ -94,7 +94,7 @@ class SyncStateStore:
     def save_load(self, conn: sa.Connection, done: LoadResult, *, status: RunStatus, delta_link: str | None,
                   source_count: int | None, stats: RunStats) -> None:
         """State row + history row of a committed load (inside the load's transaction)."""
-        mode, now = done.mode, done.synced_at
+        mode, now = LoadMode(done.mode), done.synced_at
         values: dict[str, Any] = {
             "table_name": done.table, "warehouse_table": self.table_prefix + done.table, "mode": mode,
             "delta_link": None if mode is LoadMode.FULL_EVERY_RUN else delta_link,
