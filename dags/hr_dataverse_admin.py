@@ -28,6 +28,7 @@ from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOpe
 from airflow.sdk import DAG, Param, get_current_context, task
 
 from dataverse_provider.trigger_params import CONN_ID, conn_id_param
+from hr_dataverse.vocabulary import SyncMode
 from hr_deployment.admin_tasks import ACTIONS
 from hr_deployment.schedules import catalog_names
 
@@ -85,7 +86,7 @@ with DAG(
     sync_now = TriggerDagRunOperator(
         task_id="sync_now",
         trigger_dag_id=SYNC_DAG_ID,
-        conf={"tables": ["{{ params.table }}"], "mode": "full", CONN_ID: "{{ params.conn_id }}"},
+        conf={"tables": ["{{ params.table }}"], "mode": SyncMode.FULL.value, CONN_ID: "{{ params.conn_id }}"},
         wait_for_completion=False,
     )
 

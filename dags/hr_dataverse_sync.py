@@ -84,13 +84,14 @@ from hr_deployment.dag_defaults import retrying
 from hr_deployment.event_sync import changed_tables, sync_schedule
 from hr_deployment.pools import DATAVERSE_POOL, partition_slots
 from hr_deployment.schedules import catalog_names
+from hr_dataverse.vocabulary import SyncMode
 
 SCHEDULE_ENV = "HR_DATAVERSE_SYNC_SCHEDULE"
 DEFAULT_SCHEDULE = "*/15 * * * *"
 MODES = {
-    "auto": "Auto: delta where a delta link is stored, else full",
-    "full": "Full: reload every selected table (delete reconciliation, new baseline)",
-    "delta": "Delta: changes only (falls back to full with a warning where it cannot)",
+    SyncMode.AUTO.value: "Auto: delta where a delta link is stored, else full",
+    SyncMode.FULL.value: "Full: reload every selected table (delete reconciliation, new baseline)",
+    SyncMode.DELTA.value: "Delta: changes only (falls back to full with a warning where it cannot)",
 }
 
 
@@ -132,7 +133,7 @@ with DAG(
         ),
         CATEGORIES: category_param(),
         "mode": Param(
-            "auto", type="string", enum=list(MODES), values_display=MODES, title="Mode",
+            SyncMode.AUTO.value, type="string", enum=list(MODES), values_display=MODES, title="Mode",
             description="auto: changes since the last run, full load where needed. full: reload everything "
                         "selected. delta: changes only, with a warning where a table must fall back to full.",
         ),

@@ -17,6 +17,8 @@ from typing import Any
 
 from airflow.sdk import Asset, AssetAlias
 
+from hr_dataverse.vocabulary import LoadMode, RunStatus
+
 ASSET_URI_PREFIX = "dataverse://hr/"
 SYNC_ALIAS = AssetAlias(name="hr_dataverse_tables")
 
@@ -30,6 +32,6 @@ def asset_event_extra(result: dict[str, Any]) -> dict[str, Any] | None:
     """The event ``extra`` for a load summary (``TableSyncResult.to_dict()``), or None when the
     load left the table as it was (a delta with no changes) and downstream has nothing new."""
     changed = (result.get("rows_upserted") or 0) + (result.get("rows_deleted") or 0)
-    if result.get("status") == "failed" or (result.get("mode_used") == "delta" and not changed):
+    if result.get("status") == RunStatus.FAILED or (result.get("mode_used") == LoadMode.DELTA and not changed):
         return None
     return {k: result.get(k) for k in ("mode_used", "rows_upserted", "rows_deleted", "rows_total")}

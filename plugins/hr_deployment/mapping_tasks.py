@@ -39,6 +39,7 @@ from dataverse_provider.run_settings import (
     mapping_settings,
     variable_object,
 )
+from hr_dataverse.vocabulary import MappingStatus
 
 if TYPE_CHECKING:
     from hr_dataverse.urs import MappingResult, MappingSettings
@@ -121,16 +122,16 @@ def describe_error(error: Mapping[str, Any]) -> str:
 def log_result(result: MappingResult) -> None:
     """The plan (counts, then the first rows of each table and operation for a dry run), what was
     written, plan problems and row errors."""
-    plan = result.plan or {}
+    plan = result.plan.to_dict() if result.plan else {}
     scope = "full remap" if result.full_remap else "incremental" if result.incremental else "everything"
     log.info("URS mapping %s (%s, as of %s): %d writes planned, %d rows left out on purpose", result.status,
              scope, result.as_of, plan.get("writes", 0), plan.get("skipped", 0))
     for table, counts in plan.get("counts", {}).items():
         done = result.done.get(table, {})
         log.info("  %-32s %s", table, ", ".join(
-            f"{kind} {n}" + ("" if result.status == "dry_run" else f" (done {done.get(kind, 0)})")
+            f"{kind} {n}" + ("" if result.status == MappingStatus.DRY_RUN else f" (done {done.get(kind, 0)})")
             for kind, n in counts.items() if n) or "no change")
-    if result.status == "dry_run":
+    if result.status == MappingStatus.DRY_RUN:
         for table, kinds in plan.get("samples", {}).items():
             for kind, rows in kinds.items():
                 for row in rows:

@@ -190,12 +190,13 @@ def summarize(selected: Sequence[str], *results: Sequence[dict[str, Any]] | None
     """The run summary over the load tasks' results (``run_summary`` plus the tables that did not
     report and the optional tables skipped); logs it, fails when a selected table has no result."""
     from dataverse_provider.edge import to_xcom
-    from hr_dataverse.sync import FAILED, run_summary
+    from hr_dataverse.sync import run_summary
+    from hr_dataverse.vocabulary import RunStatus
 
     # Index up to len(): iterating Airflow's lazy XCom sequence probes past its end and logs an error.
     rows = [r for group in results if group for r in (group[i] for i in range(len(group))) if r]
     summary = to_xcom(run_summary(rows))  # the one conversion of the core's summary for XCom
-    skipped = sorted(r["table"] for r in rows if r.get("status") == FAILED and r.get("required") is False)
+    skipped = sorted(r["table"] for r in rows if r.get("status") == RunStatus.FAILED and r.get("required") is False)
     reasons = {r["table"]: r.get("skipped") or "skipped (optional)" for r in rows if r["table"] in skipped}
     for table in skipped:  # the line says what happened, not "failed"
         summary["by_table"][table]["status"] = reasons[table]

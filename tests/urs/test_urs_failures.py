@@ -33,7 +33,7 @@ def test_unknown_navigation_property_fails_each_resource_and_nothing_else(env):
     bad = env.map(MappingSettings(worker_navigation="cdm_workerId", max_errors_reported=10_000))
 
     assert bad.status == "partial" and bad.errors_total == len(bad.errors) > 0
-    creates = bad.plan["counts"]["bookableresource"]["create"]
+    creates = bad.plan.counts["bookableresource"]["create"]
     rejected = [e for e in bad.errors if e["table"] == "bookableresource"]
     assert len(rejected) == creates > 0
     for error in rejected:
@@ -50,7 +50,7 @@ def test_unknown_navigation_property_fails_each_resource_and_nothing_else(env):
     adopted = {k for k, m in state.rows("bookableresource").items()}
     assert adopted and all(m.origin == "adopted" for m in state.rows("bookableresource").values())
     # Unrelated rows went through: catalogues, and the characteristics of resources that already existed.
-    assert bad.done["characteristic"]["create"] == bad.plan["counts"]["characteristic"]["create"] > 0
+    assert bad.done["characteristic"]["create"] == bad.plan.counts["characteristic"]["create"] > 0
     links = {k: n for k, n in urs_snapshot(env.store)["link"].items() if k[0] in adopted}
     workers = {k: v for k, v in eligible_workers(env.store, env.today).items() if k in adopted}
     assert links == dict(expected_links(env.store, workers, env.today))

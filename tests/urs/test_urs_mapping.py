@@ -82,7 +82,7 @@ def test_second_run_without_hr_change_sends_no_write(env):
     assert again.incremental and not full.incremental
     assert again.write_requests == full.write_requests == 0
     assert again.requests == full.requests == 0  # nothing new to look up either
-    assert all(n == 0 for counts in full.plan["counts"].values() for n in counts.values())
+    assert all(n == 0 for counts in full.plan.counts.values() for n in counts.values())
 
 
 def _worker_number(store, worker_id):
@@ -110,7 +110,7 @@ def _step(env, before, mutation, **expect_counts):
     env.app.request_log.clear()
     result = env.map()
     assert result.status == "success" and result.incremental, result.errors
-    planned = {f"{t}.{k}": n for t, counts in result.plan["counts"].items() for k, n in counts.items() if n}
+    planned = {f"{t}.{k}": n for t, counts in result.plan.counts.items() for k, n in counts.items() if n}
     assert planned == expect_counts
     assert len(env.writes()) == result.write_requests >= 1
     return result, _check_eligible_workers(env, before)
@@ -203,7 +203,7 @@ def test_certificates_expire_without_any_hr_change(env):
     result = env.map(today=later)  # no sync, no HR change: only the date moved
 
     assert result.status == "success" and result.incremental
-    planned = {t: {k: n for k, n in c.items() if n} for t, c in result.plan["counts"].items()}
+    planned = {t: {k: n for k, n in c.items() if n} for t, c in result.plan.counts.items()}
     assert planned == {"ratingmodel": {}, "ratingvalue": {}, "characteristic": {}, "bookableresource": {},
                        "bookableresourcecharacteristic": {"delete": result.done["bookableresourcecharacteristic"]
                                                           ["delete"]}}
@@ -282,13 +282,13 @@ def test_dry_run_reports_the_plan_without_writing(env):
     assert all(e.method == "GET" and e.status == 200 for e in env.app.request_log)  # adoption look-ups only
     assert urs_snapshot(env.store) == before
     assert MappingState(env.warehouse).rows("bookableresource") == {}
-    counts = dry.plan["counts"]
+    counts = dry.plan.counts
     assert all(counts[t.logical_name]["create"] > 0 for t in TARGETS)
-    sample = dry.plan["samples"]["bookableresourcecharacteristic"]["create"][0]
+    sample = dry.plan.samples["bookableresourcecharacteristic"]["create"][0]
     assert set(sample) == {"key", "label", "dataverse_id", "body"}
     assert sample["body"]["Resource@odata.bind"].startswith("/bookableresources(")
     assert sample["body"]["Characteristic@odata.bind"].startswith("/characteristics(")
-    resource = dry.plan["samples"]["bookableresource"]["create"][0]["body"]
+    resource = dry.plan.samples["bookableresource"]["create"][0]["body"]
     assert resource["resourcetype"] == 1 and resource["cdm_WorkerId@odata.bind"].startswith("/cdm_workers(")
 
     real = env.map()

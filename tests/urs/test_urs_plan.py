@@ -74,8 +74,8 @@ def test_creates_in_dependency_order_with_stable_ids(state):
                         "cdm_WorkerId@odata.bind": "/cdm_workers(w1)"}
     _accept(state, plan)
     assert _plan(state, _hr()).operations == []
-    assert plan.summary(2, 5)["counts"]["ratingvalue"]["create"] == 2
-    assert len(plan.summary(1, 5)["samples"]["ratingvalue"]["create"]) == 1
+    assert plan.summary(2, 5).counts["ratingvalue"]["create"] == 2
+    assert len(plan.summary(1, 5).samples["ratingvalue"]["create"]) == 1
 
 
 def test_changes_updates_removals_and_deactivations(state):

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from warehouse_fakes import Target
 
-from hr_dataverse.warehouse import RequestCounts
+from hr_dataverse.warehouse import RequestCounts, RunStats
 
 OLD_RUNS_DDL = """CREATE TABLE {name} (
     id {id_type} PRIMARY KEY, run_id TEXT NOT NULL, table_name TEXT NOT NULL, mode TEXT NOT NULL,
@@ -34,8 +34,8 @@ def test_old_history_table_gains_the_new_columns(target: Target) -> None:
     assert (old.run_id, old.requests, old.throttled, old.retries, old.wait_seconds, old.warnings) == \
         ("old", 7, 0, 0, 0.0, ())
     wh.record_run("new", "cdm_job", "delta", status="failed", started_at=started + timedelta(hours=1),
-                  counts=RequestCounts(requests=9, throttled=3, wait_seconds=12.5, retries=4),
-                  warnings=["first warning", "second"])
+                  stats=RunStats(counts=RequestCounts(requests=9, throttled=3, wait_seconds=12.5, retries=4),
+                                 warnings=("first warning", "second")))
     new = wh.runs(run_id="new")[0]
     assert (new.requests, new.throttled, new.wait_seconds, new.retries) == (9, 3, 12.5, 4)
     assert new.warnings == ("first warning", "second")

@@ -20,7 +20,7 @@ from warehouse_fakes import (
     row,
 )
 
-from hr_dataverse.warehouse import Warehouse, WarehouseError
+from hr_dataverse.warehouse import RequestCounts, RunStats, Warehouse, WarehouseError
 
 
 def live_ids(wh: Warehouse) -> set[str]:
@@ -42,7 +42,7 @@ def test_staged_rows_are_typed_and_invisible_until_commit(target: Target) -> Non
     assert load.stage_rows([row(1, version=7, modifiedon="2024-09-02T05:04:05+02:00"), row(2, statecode=1)]) == 2
     assert live_ids(wh) == set() and wh.get_state(TABLE).delta_link is None  # staging never touches live
     result = load.commit(delta_link="https://org/api/data/v9.2/cdm_workers?$deltatoken=1", source_count=2,
-                         pages=1, requests=1)
+                         stats=RunStats(pages=1, counts=RequestCounts(requests=1)))
     assert (result.rows_upserted, result.rows_deleted, result.rows_total, result.rows_deleted_total) == (2, 0, 2, 0)
     got = one(wh, 1)
     assert got["cdm_workerid"] == guid(1)  # upper-case wire GUID stored lower-case
@@ -149,7 +149,7 @@ def test_full_load_reconciles_rows_the_source_no_longer_has(target: Target) -> N
             load.stage_rows([row(i, version=2)])
         load.stage_rows([row(50, version=2)])
         result = load.commit(delta_link="link-2", source_count=11, reconcile_deletes=True,
-                             status="warning", message="delta token expired; full resync")
+                             status="warning", stats=RunStats(message="delta token expired; full resync"))
     assert (result.rows_upserted, result.rows_reconciled, result.rows_deleted, result.rows_total) == (11, 10, 10, 11)
     assert live_ids(wh) == {guid(i) for i in [*range(0, 20, 2), 50]}
     assert wh.runs("run-2")[0].message == "delta token expired; full resync"
@@ -203,7 +203,7 @@ def test_state_operations(target: Target) -> None:
     state = wh.get_state(TABLE)
     assert state.delta_link is None and state.rows_total == 3  # counts and history are kept
     started = datetime(2024, 1, 1, tzinfo=UTC)
-    wh.record_run("run-2", TABLE, "delta", status="failed", started_at=started, message="403 on read")
+    wh.record_run("run-2", TABLE, "delta", status="failed", started_at=started, stats=RunStats(message="403 on read"))
     failed = wh.runs(table=TABLE)[-1]
     assert (failed.run_id, failed.status, failed.message, failed.started_at) == (
         "run-2", "failed", "403 on read", started)
@@ -228,23 +228,20 @@ def test_concurrent_loads_of_different_tables(target: Target) -> None:
 
 
 def test_partitioned_full_load(target: Target) -> None:
+    """Key ranges read in parallel stage into one session; one commit reconciles and stores the link."""
     wh = target.open()
     full_load(wh, "run-1", "link-1", count=30)
-    started = datetime.now(UTC)
-    for part in (range(0, 10), range(10, 20)):  # rows 20..29 are gone from the source
-        with wh.begin_load(TABLE, "run-2", "full") as load:
+    with wh.begin_load(TABLE, "run-2", "full") as load:
+        for part in (range(0, 10), range(10, 20)):  # rows 20..29 are gone from the source
             load.stage_rows([row(i, version=2) for i in part])
-            assert load.commit(partial=True).rows_upserted == 10
-        assert wh.get_state(TABLE).delta_link == "link-1"  # parts alone store nothing
-    with pytest.raises(WarehouseError, match="a partial commit stores no delta link"), \
-            wh.begin_load(TABLE, "run-2", "full") as load:
-        load.commit(partial=True, delta_link="x")
-    result = wh.finish_load(TABLE, "run-2", "full", started_at=started, delta_link="link-2", source_count=20,
-                            rows_upserted=20, pages=2)
-    assert (result.rows_reconciled, result.rows_total, result.rows_deleted_total) == (10, 20, 10)
+            assert wh.get_state(TABLE).delta_link == "link-1"  # staged parts alone store nothing
+        result = load.commit(delta_link="link-2", source_count=20, reconcile_deletes=True, stats=RunStats(pages=2))
+    assert (result.rows_upserted, result.rows_reconciled, result.rows_total, result.rows_deleted_total) == (
+        20, 10, 20, 10)
     assert live_ids(wh) == {guid(i) for i in range(20)}
     state = wh.get_state(TABLE)
     assert (state.delta_link, state.source_count, state.last_rows_upserted) == ("link-2", 20, 20)
+    assert wh.runs("run-2")[0].pages == 2
 
 
 def test_delta_after_full_load(target: Target) -> None:

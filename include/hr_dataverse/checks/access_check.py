@@ -31,6 +31,7 @@ from hr_dataverse.dataverse import (
     total_record_count,
 )
 from hr_dataverse.dataverse.paging import prefer_header
+from hr_dataverse.vocabulary import CheckStatus
 
 from .report import CheckEntry, CheckReport, Status
 
@@ -92,7 +93,7 @@ def run_access_check(client: DataverseClient, tables: Iterable[Any], *, count_ro
 
 
 def _severity(target: TableTarget) -> Status:
-    return "blocker" if target.required else "warning"
+    return CheckStatus.BLOCKER if target.required else CheckStatus.WARNING
 
 
 def _kind(target: TableTarget) -> str:
@@ -159,11 +160,11 @@ def _check_change_tracking(report: CheckReport, client: DataverseClient, target:
     try:
         client.request("GET", info.entity_set_name, params=select, headers={"Prefer": prefer})
     except ChangeTrackingNotEnabled as exc:
-        report.failure("change tracking", name, exc, "warning", cause_suffix=f"Without it {FULL_RELOAD}",
+        report.failure("change tracking", name, exc, CheckStatus.WARNING, cause_suffix=f"Without it {FULL_RELOAD}",
                        can_be_enabled=info.can_change_tracking_be_enabled)
         return
     except DataverseError as exc:
-        _fail(report, "change tracking", target, exc, status="warning",
+        _fail(report, "change tracking", target, exc, status=CheckStatus.WARNING,
               cause_suffix=f"Delta reads are refused, so {FULL_RELOAD}")
         return
     report.ok("change tracking", name, "Change tracking is enabled and readable: loads can be incremental.")
@@ -187,7 +188,7 @@ def _count_rows(report: CheckReport, client: DataverseClient, tables: dict[str, 
         try:
             n = count(client, info.entity_set_name)
         except DataverseError as exc:
-            _fail(report, "row count", TableTarget(name), exc, status="warning",
+            _fail(report, "row count", TableTarget(name), exc, status=CheckStatus.WARNING,
                   cause_suffix="Only the row count is missing; loads are not affected.")
             continue
         capped = n >= 5000

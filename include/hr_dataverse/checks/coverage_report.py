@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from hr_dataverse.dataverse import DataverseClient, DataverseError, count, total_record_count
+from hr_dataverse.vocabulary import CheckStatus
 
 from .report import CheckReport
 
@@ -41,7 +42,7 @@ def run_coverage_report(client: DataverseClient, catalogued: Iterable[str], *, c
     try:
         rows = client.request("GET", "EntityDefinitions", params={"$select": _SELECT}).data.get("value", [])
     except DataverseError as exc:
-        report.failure("new HR tables", "environment", exc, "warning",
+        report.failure("new HR tables", "environment", exc, CheckStatus.WARNING,
                        cause_suffix="The list of HR tables the catalog does not sync could not be read.")
         return report
     tables = {r["LogicalName"]: r for r in rows if str(r.get("LogicalName", "")).startswith(HR_PREFIXES)}
@@ -72,7 +73,7 @@ def _empty_tables(report: CheckReport, client: DataverseClient, present: list[st
             try:
                 n = count(client, tables[name]["EntitySetName"])
             except DataverseError as exc:
-                report.failure("row count", name, exc, "warning", cause_suffix="Whether it is empty is unknown.")
+                report.failure("row count", name, exc, CheckStatus.WARNING, cause_suffix="Whether it is empty is unknown.")
                 continue
         if n:
             continue

@@ -36,6 +36,7 @@ from hr_dataverse.dataverse import DataverseError, DataverseSettings
 from hr_dataverse.dataverse.auth import TokenProvider
 from hr_dataverse.dataverse.errors import network_error
 from hr_dataverse.dataverse.session import pinned_session
+from hr_dataverse.vocabulary import CheckStatus
 
 from .report import CheckReport
 
@@ -191,7 +192,7 @@ def run_credential_expiry_check(settings: DataverseSettings, *, warn_days: int =
                        code="graph_permission_missing", permission=PERMISSION)
         return _from_connection(report, settings, warn_days, today)
     except DataverseError as exc:
-        report.failure(GRAPH_CHECK, target, exc, status="warning",
+        report.failure(GRAPH_CHECK, target, exc, status=CheckStatus.WARNING,
                        cause_suffix=" Microsoft Graph could not be read; the expiry comes from the connection's date.")
         return _from_connection(report, settings, warn_days, today)
     details = {"source": str(ExpirySource.GRAPH), "app": app_name,
@@ -211,7 +212,7 @@ def run_credential_expiry_check(settings: DataverseSettings, *, warn_days: int =
 
 def expiring(report: CheckReport) -> list[str]:
     """Causes of the expiry entries that need a person (expiring soon or expired)."""
-    return [e.cause for e in report if e.check == CHECK and e.status in ("warning", "blocker")
+    return [e.cause for e in report if e.check == CHECK and e.status != CheckStatus.OK
             and e.code in ("credential_expiring", "credential_expired")]
 
 

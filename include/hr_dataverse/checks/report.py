@@ -10,12 +10,13 @@ import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from hr_dataverse.dataverse import DataverseError, NetworkError, ServerError, Throttled, diagnose
+from hr_dataverse.vocabulary import CheckStatus
 
-Status = Literal["ok", "warning", "blocker"]
-STATUSES: tuple[Status, ...] = ("ok", "warning", "blocker")
+Status = CheckStatus  # the name callers import
+STATUSES: tuple[CheckStatus, ...] = tuple(CheckStatus)  # in rising severity
 _TRANSIENT_NETWORK = {"timeout", "connection", "connection_refused"}
 
 
@@ -41,9 +42,11 @@ class CheckEntry:
     details: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.status not in STATUSES:
-            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
-        if self.status != "ok" and not self.fix:
+        try:
+            object.__setattr__(self, "status", CheckStatus(self.status))
+        except ValueError:
+            raise ValueError(f"status must be one of {CheckStatus.listing()}, got {self.status!r}") from None
+        if self.status != CheckStatus.OK and not self.fix:
             raise ValueError(f"a {self.status} entry needs a fix ({self.check} / {self.target})")
 
     @property
@@ -77,22 +80,22 @@ class CheckReport:
 
     def ok(self, check: str, target: str, cause: str, *, request_id: str | None = None, **details: Any
            ) -> CheckEntry:
-        return self.add(CheckEntry(check, target, "ok", cause, request_id=request_id, details=details))
+        return self.add(CheckEntry(check, target, CheckStatus.OK, cause, request_id=request_id, details=details))
 
     def warning(self, check: str, target: str, cause: str, fix: str, *, code: str | None = None,
                 request_id: str | None = None, **details: Any) -> CheckEntry:
-        return self.add(CheckEntry(check, target, "warning", cause, fix, code, request_id, details))
+        return self.add(CheckEntry(check, target, CheckStatus.WARNING, cause, fix, code, request_id, details))
 
     def blocker(self, check: str, target: str, cause: str, fix: str, *, code: str | None = None,
                 request_id: str | None = None, **details: Any) -> CheckEntry:
-        return self.add(CheckEntry(check, target, "blocker", cause, fix, code, request_id, details))
+        return self.add(CheckEntry(check, target, CheckStatus.BLOCKER, cause, fix, code, request_id, details))
 
-    def failure(self, check: str, target: str, error: BaseException, status: Status = "blocker",
+    def failure(self, check: str, target: str, error: BaseException, status: Status = CheckStatus.BLOCKER,
                 *, cause: str | None = None, cause_suffix: str = "", **details: Any) -> CheckEntry:
         """An entry for a client error: cause and fix from :func:`diagnose`, code and request id
         from the error. ``cause`` replaces the diagnosed cause with a more specific one;
         ``cause_suffix`` adds what the failure means for this check."""
-        if status == "ok":
+        if status == CheckStatus.OK:
             raise ValueError("a failure cannot be ok")
         d = diagnose(error)
         code = request_id = None
@@ -105,7 +108,7 @@ class CheckReport:
                                    {"diagnosis": d.check, "transient": is_transient(error), **details}))
 
     def blockers(self) -> list[CheckEntry]:
-        return [e for e in self.entries if e.status == "blocker"]
+        return [e for e in self.entries if e.status == CheckStatus.BLOCKER]
 
     def only_transient_blockers(self) -> bool:
         """True when there are blockers and every one of them may go away on a retry."""
@@ -113,23 +116,23 @@ class CheckReport:
         return bool(blockers) and all(e.details.get("transient") for e in blockers)
 
     def warnings(self) -> list[CheckEntry]:
-        return [e for e in self.entries if e.status == "warning"]
+        return [e for e in self.entries if e.status == CheckStatus.WARNING]
 
     @property
     def status(self) -> Status:
         """The worst status of any entry (``ok`` for an empty report)."""
-        return max((e.status for e in self.entries), key=STATUSES.index, default="ok")
+        return CheckStatus(max((e.status for e in self.entries), key=STATUSES.index, default=CheckStatus.OK))
 
     def counts(self) -> dict[str, int]:
-        return {s: sum(1 for e in self.entries if e.status == s) for s in STATUSES}
+        return {s.value: sum(1 for e in self.entries if e.status == s) for s in STATUSES}
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "created_at": self.created_at,
-            "status": self.status,
+            "status": self.status.value,
             "counts": self.counts(),
-            "entries": [asdict(e) for e in self.entries],
+            "entries": [{**asdict(e), "status": e.status.value} for e in self.entries],  # plain JSON values
         }
 
     def to_json(self) -> str:
@@ -141,4 +144,5 @@ class CheckReport:
 
     def summary_line(self) -> str:
         c = self.counts()
-        return f"{self.name}: {self.status} ({c['ok']} ok, {c['warning']} warnings, {c['blocker']} blockers)"
+        return (f"{self.name}: {self.status} "
+                f"({c[CheckStatus.OK]} ok, {c[CheckStatus.WARNING]} warnings, {c[CheckStatus.BLOCKER]} blockers)")

@@ -34,6 +34,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..vocabulary import WriteOp
 from .errors import (
     DataverseError,
     NetworkError,
@@ -47,7 +48,6 @@ from .errors import (
 if TYPE_CHECKING:
     from .transport import DataverseClient, Response
 
-OPS = ("create", "update", "delete")
 CRLF = "\r\n"
 NAMESPACE = "Microsoft.Dynamics.CRM."
 MAX_BATCH_OPERATIONS = 1000  # Dataverse's limit per $batch
@@ -189,7 +189,7 @@ def delete(client: DataverseClient, table: EntityTable, row_id: str) -> None:
 def write_many(
     client: DataverseClient,
     table: EntityTable,
-    op: str,
+    op: WriteOp | str,
     rows: Sequence[RowWrite],
     *,
     options: WriteOptions | None = None,
@@ -197,9 +197,11 @@ def write_many(
     support: BulkSupport | None = None,
 ) -> list[RowResult]:
     """Write ``rows`` of one table (see the module docstring); one result per row, in order."""
-    if op not in OPS:
-        raise ValueError(f"op must be one of {', '.join(OPS)}, got {op!r}")
-    if op != "create" and any(r.row_id is None for r in rows):
+    try:
+        op = WriteOp(op)
+    except ValueError:
+        raise ValueError(f"op must be one of {WriteOp.listing()}, got {op!r}") from None
+    if op is not WriteOp.CREATE and any(r.row_id is None for r in rows):
         raise ValueError(f"every row to {op} needs its row_id")
     options = options or WriteOptions()
     stats = stats if stats is not None else WriteStats()
@@ -217,10 +219,10 @@ def write_many(
     return [results[i] for i in range(len(rows))]
 
 
-def _bulk_messages(op: str, rows: Sequence[RowWrite]) -> list[str]:
-    if op == "create":
+def _bulk_messages(op: WriteOp, rows: Sequence[RowWrite]) -> list[str]:
+    if op is WriteOp.CREATE:
         return ["UpsertMultiple", "CreateMultiple"] if all(r.row_id for r in rows) else ["CreateMultiple"]
-    return ["UpdateMultiple"] if op == "update" else []
+    return ["UpdateMultiple"] if op is WriteOp.UPDATE else []
 
 
 def _bulk(
@@ -302,7 +304,7 @@ class _Part:
 def _batches(
     client: DataverseClient,
     table: EntityTable,
-    op: str,
+    op: WriteOp,
     rows: Sequence[RowWrite],
     pending: list[int],
     options: WriteOptions,
@@ -326,7 +328,7 @@ def _batches(
     return results
 
 
-def _settle(op: str, rows: Sequence[RowWrite], changeset: list[int],
+def _settle(op: WriteOp, rows: Sequence[RowWrite], changeset: list[int],
             answer: list[_Part] | _Part | None, results: dict[int, RowResult]) -> list[int]:
     """Record a change set's outcome; returns rows to send again (rolled back by another row's failure)."""
     if isinstance(answer, list):  # committed: one part per operation
@@ -347,19 +349,19 @@ def _settle(op: str, rows: Sequence[RowWrite], changeset: list[int],
         failed = changeset[0]
     if failed is None:
         return list(changeset)  # the error does not say which operation failed: try each alone
-    if op == "delete" and answer.status == 404:  # already gone: the desired end state
+    if op is WriteOp.DELETE and answer.status == 404:  # already gone: the desired end state
         results[failed] = RowResult(rows[failed].ref, True, rows[failed].row_id, 404, via="$batch")
     else:
         results[failed] = _part_failure(rows[failed], answer)
     return [i for i in changeset if i != failed]
 
 
-def _send_batch(client: DataverseClient, table: EntityTable, op: str, rows: Sequence[RowWrite],
+def _send_batch(client: DataverseClient, table: EntityTable, op: WriteOp, rows: Sequence[RowWrite],
                 changesets: list[list[int]]) -> list[list[_Part] | _Part | None]:
     """POST one ``$batch``; per change set its committed parts (a list) or its single error part."""
     boundary = f"batch_{uuid.uuid4()}"
     body = _batch_body(client, table, op, rows, changesets, boundary)
-    idempotent = op != "create" or all(rows[i].row_id for c in changesets for i in c)
+    idempotent = op is not WriteOp.CREATE or all(rows[i].row_id for c in changesets for i in c)
     resp = client.request(
         "POST", "$batch", data=body.encode("utf-8"), expect_json=False, idempotent=idempotent,
         headers={"Content-Type": f"multipart/mixed; boundary={boundary}", "Prefer": "odata.continue-on-error"},
@@ -368,7 +370,7 @@ def _send_batch(client: DataverseClient, table: EntityTable, op: str, rows: Sequ
     return [items[n] if n < len(items) else None for n in range(len(changesets))]
 
 
-def _batch_body(client: DataverseClient, table: EntityTable, op: str, rows: Sequence[RowWrite],
+def _batch_body(client: DataverseClient, table: EntityTable, op: WriteOp, rows: Sequence[RowWrite],
                 changesets: list[list[int]], boundary: str) -> str:
     lines: list[str] = []
     for changeset in changesets:
@@ -385,13 +387,13 @@ def _batch_body(client: DataverseClient, table: EntityTable, op: str, rows: Sequ
     return CRLF.join(lines) + CRLF
 
 
-def _operation(table: EntityTable, op: str, row: RowWrite) -> tuple[str, str, dict[str, str], str]:
+def _operation(table: EntityTable, op: WriteOp, row: RowWrite) -> tuple[str, str, dict[str, str], str]:
     """(method, path, headers, JSON body) of one operation inside a change set."""
     json_headers = {"Content-Type": "application/json"}
-    if op == "delete":
+    if op is WriteOp.DELETE:
         return "DELETE", table.path(str(row.row_id)), {}, ""
     body = json.dumps(dict(row.body or {}))
-    if op == "update":
+    if op is WriteOp.UPDATE:
         return "PATCH", table.path(str(row.row_id)), {**json_headers, "If-Match": "*"}, body
     if row.row_id is not None:  # a create with a chosen id is an upsert: repeating it is harmless
         return "PATCH", table.path(row.row_id), json_headers, body

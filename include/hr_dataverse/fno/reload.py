@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 from ..catalog import FNO_KEY_COLUMN, TableSpec
 from ..sync.counts import EXACT, UNAVAILABLE, SourceCount
 from ..sync.delete_guard import DeleteEvidence, DeleteGuardSettings, DeleteHold, HoldCause, judge
-from ..sync.result import SUCCESS, WARNING, TableSyncResult
-from ..warehouse import ColumnSpec
+from ..sync.result import TableSyncResult
+from ..vocabulary import LoadMode, RunStatus
+from ..warehouse import ColumnSpec, RequestCounts, RunStats
 from ..warehouse.table_rules import TableRules, save_table_rules
 from .client import FnoClient, FnoError
 from .entity import FnoEntity, FnoProperty, natural_key, parse_entity
@@ -31,7 +32,7 @@ from .guard import DEFAULT_TOLERANCE, short_read
 if TYPE_CHECKING:
     from ..warehouse import Warehouse
 
-MODE = "full_every_run"
+MODE = LoadMode.FULL_EVERY_RUN
 _log = logging.getLogger(__name__)
 
 
@@ -92,9 +93,10 @@ def sync_fno_entity(client: FnoClient, warehouse: Warehouse, spec: TableSpec, *,
             holds.append(DeleteHold(HoldCause.SHORT_READ, read, 0, 0, 0, expected, count.method,
                                     f"table '{spec.name}': NO rows were soft-deleted: {why}"))
         message = "; ".join(warnings) or None
-        done = load.commit(source_count=expected, reconcile_deletes=why is None, pages=pages,
-                           requests=client.requests - requests_before, status=WARNING if warnings else SUCCESS,
-                           message=message, delete_check=check_deletes if why is None else None)
+        done = load.commit(source_count=expected, reconcile_deletes=why is None,
+                           status=RunStatus.WARNING if warnings else RunStatus.SUCCESS,
+                           stats=RunStats(pages=pages, counts=RequestCounts(requests=client.requests - requests_before),
+                                          message=message), delete_check=check_deletes if why is None else None)
     if done.deletes_held and holds:
         warnings.append(holds[-1].message)
     for warning in warnings:
@@ -106,7 +108,7 @@ def sync_fno_entity(client: FnoClient, warehouse: Warehouse, spec: TableSpec, *,
         rows_upserted=done.rows_upserted, rows_deleted=done.rows_deleted, pages=pages,
         requests=client.requests - requests_before, throttled=client.throttled - throttled_before,
         seconds=round(time.monotonic() - started, 3), warnings=warnings, source_count=expected,
-        source_count_method="$count", rows_total=done.rows_total, status=WARNING if warnings else SUCCESS,
+        source_count_method="$count", rows_total=done.rows_total, status=RunStatus.WARNING if warnings else RunStatus.SUCCESS,
         deletes_held=holds[-1].to_dict() if holds else None)
 
 

@@ -5,19 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
-from ..warehouse import RunRecord
-
-
-class RunStatus(StrEnum):
-    """Status of a history row, and of a run (its worst table)."""
-
-    SUCCESS = "success"
-    WARNING = "warning"
-    SKIPPED = "skipped"
-    FAILED = "failed"
-
+from ..vocabulary import RunStatus
+from ..warehouse import LoadTotals, RunRecord
 
 _SEVERITY = {RunStatus.SUCCESS: 0, RunStatus.SKIPPED: 1, RunStatus.WARNING: 2, RunStatus.FAILED: 3}
 
@@ -28,8 +18,9 @@ def worst(statuses: Iterable[str]) -> RunStatus:
 
 
 @dataclass(frozen=True)
-class RunTotals:
-    """One sync run over the tables it loaded. ``seconds`` is wall time (first start to last finish)."""
+class RunTotals(LoadTotals):
+    """One sync run over the tables it loaded (its ``LoadTotals`` summed over them). ``seconds`` is wall
+    time (first start to last finish)."""
 
     run_id: str
     started_at: datetime
@@ -37,13 +28,6 @@ class RunTotals:
     status: RunStatus
     tables: tuple[str, ...]
     modes: dict[str, int]
-    rows_upserted: int
-    rows_deleted: int
-    pages: int
-    requests: int
-    throttled: int
-    wait_seconds: float
-    retries: int
     warnings: int
 
     @property

@@ -13,9 +13,10 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..vocabulary import RunStatus
 from ..warehouse import Warehouse
 
-SUCCEEDED = ("success", "warning")  # run-history statuses of a load that landed its rows
+SUCCEEDED = tuple(s for s in RunStatus if s.landed)  # run-history statuses of a load that landed its rows
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from ..vocabulary import QualityStatus, Severity
 from .lock import quality_lock
 from .paths import (
     HISTORY_JSON,
@@ -29,10 +30,11 @@ from .paths import (
     quality_root,
     run_folder,
 )
-from .results import FAILED, LOADS_FAILED, PASSED, WARNINGS, CheckResult, QualityRun
+from .results import CheckResult, QualityRun
 
 TREND_RUNS = 6  # runs shown in the trend column, this one included
-STATUS_TEXT = {PASSED: "Passed", WARNINGS: "Passed with warnings", FAILED: "Failed", LOADS_FAILED: "Loads failed"}
+STATUS_TEXT = {QualityStatus.PASSED: "Passed", QualityStatus.WARNINGS: "Passed with warnings",
+               QualityStatus.FAILED: "Failed", QualityStatus.LOADS_FAILED: "Loads failed"}
 _GROUP_LABELS = {"columns": "column checks", "queries": "SQL checks"}
 
 
@@ -179,7 +181,7 @@ def _failures(failures: list[CheckResult]) -> str:
     rows = []
     for c in failures:
         rows.append(
-            f'<tr id="check-{escape(c.id)}"><td><span class="status {"failed" if c.severity == "error" else "warnings"}">'
+            f'<tr id="check-{escape(c.id)}"><td><span class="status {QualityStatus.FAILED if c.severity == Severity.ERROR else QualityStatus.WARNINGS}">'
             f"{escape(c.severity.capitalize())}</span></td><td>{escape(c.table)}</td>"
             f"<td class=col>{_columns(c.column)}</td>"
             f"<td>{escape(c.kind.replace('_', ' '))}</td>"
@@ -200,7 +202,7 @@ def _tables(run: QualityRun, trends: Mapping[str, Mapping[str, Any]], prefix: st
         series = " → ".join(str(n) for n in trend.get("failed", [])) or "—"
         pages = run.validation_pages.get(t.table, {})
         stale = t.table in run.stale_tables
-        status, text = (LOADS_FAILED, "Stale: load failed") if stale else (t.status, STATUS_TEXT[t.status])
+        status, text = (QualityStatus.LOADS_FAILED, "Stale: load failed") if stale else (t.status, STATUS_TEXT[t.status])
         docs = ", ".join(f'<a href="{escape(prefix + page)}">{_GROUP_LABELS.get(group, group)}</a>'
                          for group, page in pages.items()) or '<span class="muted">—</span>'
         rows.append(
@@ -291,7 +293,7 @@ def render_index(history: list[dict[str, Any]]) -> str:
     rows = []
     for e in reversed(history):
         t = e.get("totals", {})
-        status = e.get("status", FAILED)
+        status = e.get("status", QualityStatus.FAILED)
         href = f"{RUNS_DIR}/{e['folder']}/{SUMMARY_HTML}"
         rows.append(
             f'<tr><th scope="row"><a href="{escape(href)}">'

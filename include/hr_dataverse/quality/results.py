@@ -11,12 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from .severity import ERROR, WARNING
-
-PASSED = "passed"
-WARNINGS = "warnings"
-FAILED = "failed"
-LOADS_FAILED = "loads_failed"  # the run's loads failed or loaded nothing: the checks saw stale tables
+from ..vocabulary import QualityStatus, Severity
 
 
 @dataclass(frozen=True)
@@ -58,11 +53,11 @@ class TableSummary:
         return self.errors + self.warnings
 
     @property
-    def status(self) -> str:
-        return FAILED if self.errors else WARNINGS if self.warnings else PASSED
+    def status(self) -> QualityStatus:
+        return QualityStatus.FAILED if self.errors else QualityStatus.WARNINGS if self.warnings else QualityStatus.PASSED
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "failed": self.failed, "status": self.status}
+        return {**asdict(self), "failed": self.failed, "status": self.status.value}
 
 
 @dataclass
@@ -85,22 +80,23 @@ class QualityRun:
 
     @property
     def has_errors(self) -> bool:
-        return any(not c.success and c.severity == ERROR for c in self.checks)
+        return any(not c.success and c.severity == Severity.ERROR for c in self.checks)
 
     @property
     def has_warnings(self) -> bool:
-        return any(not c.success and c.severity == WARNING for c in self.checks)
+        return any(not c.success and c.severity == Severity.WARNING for c in self.checks)
 
     @property
-    def status(self) -> str:
+    def status(self) -> QualityStatus:
         if self.stale_tables:  # whatever the checks say, they describe stale data
-            return LOADS_FAILED
-        return FAILED if self.has_errors else WARNINGS if self.has_warnings else PASSED
+            return QualityStatus.LOADS_FAILED
+        return (QualityStatus.FAILED if self.has_errors else QualityStatus.WARNINGS if self.has_warnings
+                else QualityStatus.PASSED)
 
     def failures(self) -> list[CheckResult]:
         """Failed checks, errors first, then by table and id."""
         failed = [c for c in self.checks if not c.success]
-        return sorted(failed, key=lambda c: (c.severity != ERROR, c.table, c.id))
+        return sorted(failed, key=lambda c: (c.severity != Severity.ERROR, c.table, c.id))
 
     def tables(self) -> list[TableSummary]:
         order = list(dict.fromkeys(c.table for c in self.checks))
@@ -109,15 +105,15 @@ class QualityRun:
     def totals(self) -> dict[str, int]:
         failed = [c for c in self.checks if not c.success]
         return {"evaluated": len(self.checks), "passed": len(self.checks) - len(failed),
-                "errors": sum(c.severity == ERROR for c in failed),
-                "warnings": sum(c.severity == WARNING for c in failed),
+                "errors": sum(c.severity == Severity.ERROR for c in failed),
+                "warnings": sum(c.severity == Severity.WARNING for c in failed),
                 "unexpected": sum(c.unexpected_count or 0 for c in failed)}
 
     def summary(self, *, report_path: str | None = None, max_failures: int = 20) -> dict[str, Any]:
         """Small enough for XCom: totals, per-table counts, the first failures (without samples)."""
         failures = self.failures()
         return {
-            "run_id": self.run_id, "status": self.status, "has_errors": self.has_errors,
+            "run_id": self.run_id, "status": self.status.value, "has_errors": self.has_errors,
             "stale_tables": self.stale_tables, "totals": self.totals(),
             "tables": {t.table: {k: v for k, v in t.to_dict().items() if k != "table"} for t in self.tables()},
             "failures": [{"id": c.id, "severity": c.severity, "table": c.table, "column": c.column,
@@ -130,7 +126,7 @@ class QualityRun:
     def to_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id, "started_at": self.started_at, "finished_at": self.finished_at,
-            "warehouse": self.warehouse, "status": self.status, "has_errors": self.has_errors,
+            "warehouse": self.warehouse, "status": self.status.value, "has_errors": self.has_errors,
             "totals": self.totals(), "tables": [t.to_dict() for t in self.tables()],
             "checks": [c.to_dict() for c in self.checks], "notes": list(self.notes),
             "data_docs": self.data_docs, "validation_pages": {k: dict(v) for k, v in self.validation_pages.items()},
@@ -142,8 +138,8 @@ def _table_summary(table: str, checks: Iterable[CheckResult]) -> TableSummary:
     checks = list(checks)
     failed = [c for c in checks if not c.success]
     return TableSummary(table=table, evaluated=len(checks), passed=len(checks) - len(failed),
-                        errors=sum(c.severity == ERROR for c in failed),
-                        warnings=sum(c.severity == WARNING for c in failed),
+                        errors=sum(c.severity == Severity.ERROR for c in failed),
+                        warnings=sum(c.severity == Severity.WARNING for c in failed),
                         unexpected=sum(c.unexpected_count or 0 for c in failed))
 
 

@@ -36,9 +36,10 @@ from typing import Any
 from ..catalog import Catalog, TableSpec
 from ..urs.rules import LEVEL_TYPE_ACTUAL
 from ..urs.state import MAPPING_TABLE
+from ..vocabulary import Severity
 from .facts import TableFacts, WarehouseFacts
 from .settings import QualitySettings
-from .severity import OFF, resolve, unused_overrides
+from .severity import resolve, unused_overrides
 
 COLUMNS = "columns"  # column/table expectations: SUMMARY results (bounded samples with row keys)
 QUERIES = "queries"  # custom-SQL expectations: COMPLETE results (GX caps the rows it returns at 200)
@@ -169,7 +170,7 @@ class _Builder:
         self.candidates.append((check_id, kind, table))
         severity = resolve(check_id, kind, table, optional_table=spec is not None and not spec.required,
                            overrides=self.settings.severity)
-        if severity == OFF:
+        if severity == Severity.OFF:
             self.plan.notes.append(f"{check_id}: turned off by a severity override")
             return
         self.plan.checks.append(Check(check_id, table, kind, column, severity, description, expectation, kwargs,

@@ -29,6 +29,7 @@ from urllib.parse import unquote, urlparse
 import sqlalchemy as sa
 
 from ..catalog import Catalog, load_catalog
+from ..vocabulary import Severity
 from ..warehouse import Warehouse
 from .facts import WarehouseFacts, gather_facts
 from .interpret import interpret
@@ -45,7 +46,7 @@ WAREHOUSE_URL_VAR = "HR_QUALITY_GX_WAREHOUSE_URL"
 DATASOURCE = "hr_warehouse"
 DOCS_SITE = "hr_quality"
 BATCH = "live"
-_GX_SEVERITY = {"error": "critical", "warning": "warning"}
+_GX_SEVERITY = {Severity.ERROR: "critical", Severity.WARNING: "warning"}  # GX's own severity names
 
 
 class QualityRunError(RuntimeError):

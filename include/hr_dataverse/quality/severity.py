@@ -14,23 +14,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from fnmatch import fnmatchcase
 
-ERROR = "error"
-WARNING = "warning"
-OFF = "off"
-SEVERITIES = (ERROR, WARNING, OFF)
+from ..vocabulary import Severity
+
+SEVERITIES = tuple(Severity)
 
 KINDS = ("completeness", "not_null", "has_values", "unique", "references", "option_domain", "dates",
          "freshness", "mapping")
-DEFAULT_SEVERITY: dict[str, str] = {
-    "completeness": ERROR,  # a table pulled only partly
-    "not_null": ERROR,  # a required field missing
-    "has_values": WARNING,  # an optional column null everywhere: permissions or field security
-    "unique": ERROR,  # duplicate primary or business keys
-    "references": ERROR,  # a lookup pointing at a row that never arrived
-    "option_domain": WARNING,  # a choice value consumers do not know
-    "dates": WARNING,  # implausible dates
-    "freshness": ERROR,  # the sync has not succeeded lately
-    "mapping": ERROR,  # workers without their bookable resource/characteristics
+DEFAULT_SEVERITY: dict[str, Severity] = {
+    "completeness": Severity.ERROR,  # a table pulled only partly
+    "not_null": Severity.ERROR,  # a required field missing
+    "has_values": Severity.WARNING,  # an optional column null everywhere: permissions or field security
+    "unique": Severity.ERROR,  # duplicate primary or business keys
+    "references": Severity.ERROR,  # a lookup pointing at a row that never arrived
+    "option_domain": Severity.WARNING,  # a choice value consumers do not know
+    "dates": Severity.WARNING,  # implausible dates
+    "freshness": Severity.ERROR,  # the sync has not succeeded lately
+    "mapping": Severity.ERROR,  # workers without their bookable resource/characteristics
 }
 
 
@@ -38,7 +37,7 @@ def validate_overrides(overrides: Mapping[str, str]) -> None:
     """Raise ``ValueError`` naming every override whose value is not a severity."""
     bad = [f"{key!r}: {value!r}" for key, value in overrides.items() if value not in SEVERITIES]
     if bad:
-        raise ValueError(f"unknown severity for {', '.join(bad)} (use one of {', '.join(SEVERITIES)})")
+        raise ValueError(f"unknown severity for {', '.join(bad)} (use one of {Severity.listing()})")
 
 
 def override_matches(key: str, check_id: str, kind: str, table: str) -> bool:
@@ -52,7 +51,7 @@ def resolve(check_id: str, kind: str, table: str, *, optional_table: bool,
     if matching:
         best = max(matching, key=lambda k: (k == check_id, len(k)))
         return overrides[best]
-    return WARNING if optional_table else DEFAULT_SEVERITY[kind]
+    return Severity.WARNING if optional_table else DEFAULT_SEVERITY[kind]
 
 
 def unused_overrides(overrides: Mapping[str, str], checks: list[tuple[str, str, str]]) -> list[str]:

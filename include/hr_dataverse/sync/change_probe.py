@@ -16,21 +16,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from ..dataverse import DataverseError, DeltaTokenExpired, Throttled, read_changes
+from ..vocabulary import ProbeOutcome
 
 if TYPE_CHECKING:
     from ..dataverse import DataverseClient
-
-
-class ProbeOutcome(StrEnum):
-    CHANGED = "changed"
-    UNCHANGED = "unchanged"
-    EXPIRED = "expired"  # the link is refused: the sync must run (a full resync)
-    THROTTLED = "throttled"
-    FAILED = "failed"
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from ..catalog import Catalog, CatalogError, TableSpec
+from ..vocabulary import SyncMode
 from ..warehouse import LINKED_ROWS_VIEW
 from ..warehouse.schema import TIMESTAMP
 from .table_sync import sync_table
@@ -45,7 +46,7 @@ def select_tables(catalog: Catalog, names: Iterable[str] | None) -> list[TableSp
 def resync_table(client: DataverseClient, warehouse: Warehouse, spec: TableSpec, *, run_id: str,
                  **options: Any) -> TableSyncResult:
     """"Sync now": a full load of ``spec`` (``options`` as for ``sync_table``, except ``mode``)."""
-    return sync_table(client, warehouse, spec, mode="full", run_id=run_id, **options)
+    return sync_table(client, warehouse, spec, mode=SyncMode.FULL, run_id=run_id, **options)
 
 
 def clear_tracking(warehouse: Warehouse, table: str, *, log: logging.Logger = _log) -> bool:

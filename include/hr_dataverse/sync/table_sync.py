@@ -34,15 +34,17 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, urlsplit
 
 from ..dataverse import ChangePage, ChangeTrackingNotEnabled, DeltaTokenExpired, lookup_targets
 from ..dataverse.settings import MAX_PAGE_SIZE
-from ..warehouse import DEFAULT_LOCK_WAIT_S, LoadResult, LoadSession, RequestCounts, TableBusyError
+from ..vocabulary import LoadMode, RunStatus, SyncMode
+from ..warehouse import DEFAULT_LOCK_WAIT_S, LoadResult, LoadSession, RequestCounts, RunStats, TableBusyError
 from .budget import ConcurrencyBudget
 from .counts import SourceCount, source_count, unchanged_count
 from .delete_guard import DeleteEvidence, DeleteGuardSettings, DeleteHold, judge
@@ -51,7 +53,7 @@ from .parallel import read_ahead, read_partitions
 from .partitions import KeyRange, RangeCutter, guid_boundaries, key_ranges
 from .prepare import PreparedTable, prepare_table
 from .reader import link_select, plain_pages, tracked_pages
-from .result import FAILED, SKIPPED, SUCCESS, WARNING, TableSyncResult
+from .result import TableSyncResult
 
 if TYPE_CHECKING:
     from ..catalog import TableSpec
@@ -59,7 +61,6 @@ if TYPE_CHECKING:
     from ..warehouse import Warehouse
     from .metadata_cache import RunMetadata
 
-SYNC_MODES = ("auto", "full", "delta")
 DEFAULT_PARTITION_THRESHOLD = 100_000
 MAX_PARTITIONS = 16
 NO_BASELINE = ("Dataverse ended the change-tracking read without a delta link (a known service issue "
@@ -76,7 +77,7 @@ def sync_table(
     warehouse: Warehouse,
     spec: TableSpec,
     *,
-    mode: str = "auto",
+    mode: SyncMode | str = SyncMode.AUTO,
     run_id: str,
     page_size: int = MAX_PAGE_SIZE,
     concurrency: ConcurrencyBudget | None = None,
@@ -106,18 +107,19 @@ def sync_table(
     :raises SchemaDriftError: an incompatible source change (names the column).
     :raises DataverseError / WarehouseError: the table could not be read or written.
     """
-    if mode not in SYNC_MODES:
-        raise SyncError(spec.name, f"unknown sync mode {mode!r} (expected one of {', '.join(SYNC_MODES)})")
+    try:
+        requested = SyncMode(mode)
+    except ValueError as exc:
+        raise SyncError(spec.name, str(exc)) from None
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise SyncError(spec.name, f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
     if not run_id:
         raise SyncError(spec.name, "run_id must not be empty")
-    run = _TableRun(client, warehouse, spec, run_id, page_size, concurrency, log, partition_threshold, baseline_overlap,
-                    delete_guard or DeleteGuardSettings())
-    run.metadata = metadata
+    run = _TableRun(_RunInputs(client, warehouse, spec, run_id, page_size, concurrency, log, partition_threshold,
+                               baseline_overlap, delete_guard or DeleteGuardSettings(), metadata))
     try:
         with warehouse.load_lock(spec.name, wait_s=lock_wait_s):
-            return run.execute(mode)
+            return run.execute(requested)
     except TableBusyError as exc:
         return run.skipped(exc)
     except Exception as exc:
@@ -125,146 +127,248 @@ def sync_table(
         raise
 
 
-class _TableRun:
-    """State of one ``sync_table`` call (counters, warnings, the prepared metadata)."""
+@dataclass(frozen=True)
+class _RunInputs:
+    """The checked arguments of one ``sync_table`` call."""
 
-    def __init__(self, client: DataverseClient, warehouse: Warehouse, spec: TableSpec, run_id: str,
-                 page_size: int, budget: ConcurrencyBudget | None, log: logging.Logger,
-                 partition_threshold: int, baseline_overlap: bool, guard: DeleteGuardSettings) -> None:
-        self.client = client
-        self.warehouse = warehouse
-        self.spec = spec
-        self.run_id = run_id
-        self.page_size = page_size
-        self.budget = budget
-        self.log = log
-        self.partition_threshold = partition_threshold
-        self.baseline_overlap = baseline_overlap
-        self.guard = guard
+    client: DataverseClient
+    warehouse: Warehouse
+    spec: TableSpec
+    run_id: str
+    page_size: int
+    budget: ConcurrencyBudget | None  # None: sized from the client once the table is prepared
+    log: logging.Logger
+    partition_threshold: int
+    baseline_overlap: bool
+    guard: DeleteGuardSettings
+    metadata: RunMetadata | None = None  # the run's metadata, read once for all its tables
+
+
+@dataclass(frozen=True)
+class _RangeRead:
+    """A full read as key ranges in parallel; the delta link, if any, comes from ``baseline``."""
+
+    ranges: Iterable[KeyRange]
+    baseline: _Baseline | None = None
+    beside_baseline: bool = False  # the ranges are cut while the baseline is still paging (it reads Dataverse)
+
+
+class _TableRun:
+    """Bookkeeping of one ``sync_table`` call (counters, warnings, the load mode) and its history rows."""
+
+    def __init__(self, inputs: _RunInputs) -> None:
+        self.inputs = inputs
+        self.spec = inputs.spec
+        self.log = inputs.log
         self.hold: DeleteHold | None = None
         self.warnings: list[str] = []
         self.pages = 0
-        self.load_mode = "full"
+        self.load_mode = LoadMode.FULL
         self.started = time.monotonic()
         self.started_at = datetime.now(UTC)
-        self.stats_at_start = _counts(client)
-        self.prepared: PreparedTable | None = None
+        self.stats_at_start = _counts(inputs.client)
         self.count = SourceCount(None, "")
-        self.metadata: RunMetadata | None = None
+        self.name_column: str | None = None
 
-    # --- plan ------------------------------------------------------------------------------
-
-    def execute(self, mode: str) -> TableSyncResult:
+    def execute(self, mode: SyncMode) -> TableSyncResult:
         # The load starts once it holds the table's lock: waiting for another load is not its duration.
         self.started, self.started_at = time.monotonic(), datetime.now(UTC)
-        prepared = self.prepared = prepare_table(self.client, self.warehouse, self.spec, self.metadata)
+        inputs = self.inputs
+        prepared = prepare_table(inputs.client, inputs.warehouse, self.spec, inputs.metadata)
+        self.name_column = prepared.entity.primary_name
         for warning in prepared.drift.warnings:
             self.warn(warning, logged=True)
         self.record_lookup_targets()
-        if self.budget is None:
-            self.budget = ConcurrencyBudget.for_client(self.client)
-        self.load_mode, reason = self.plan(mode, prepared)
-        self.log.info("table %s: %s load (%s)", self.spec.name, self.load_mode, reason)
-        if self.load_mode == "delta":
-            assert prepared.state is not None and prepared.state.delta_link
+        budget = inputs.budget if inputs.budget is not None else ConcurrencyBudget.for_client(inputs.client)
+        return _Loads(self, prepared, budget).execute(mode)
+
+    # --- bookkeeping -----------------------------------------------------------------------
+
+    def stage(self, load: LoadSession, page: ChangePage) -> None:
+        self.pages += 1
+        load.stage_rows(page.upserts)
+        if page.deleted_ids:
+            load.stage_deletes(page.deleted_ids)
+
+    def commit(self, load: LoadSession, mode: LoadMode, reason: str, link: str | None, *,
+               partitions: int = 1) -> TableSyncResult:
+        """Commit the staged load (delete reconciliation for full reads) and summarise it."""
+        counts = self.stats()
+        requests = counts.requests
+        status = RunStatus.WARNING if self.warnings else RunStatus.SUCCESS
+        reconcile = mode.reads_everything
+        done: LoadResult = load.commit(
+            delta_link=link, source_count=self.count.value, reconcile_deletes=reconcile, status=status,
+            stats=RunStats(pages=self.pages, counts=counts, message="; ".join([reason, *self.warnings])[:4000],
+                           warnings=tuple(self.warnings), started_at=self.started_at),
+            delete_check=self.check_deletes if reconcile else None, name_column=self.name_column,
+        )
+        for dependent, renamed in done.names_refreshed.items():
+            if renamed:
+                self.log.info("table %s: %d row(s) of %s now show the renamed %s", self.spec.name, renamed,
+                              dependent, self.spec.name)
+        if done.deletes_held and self.hold is not None:
+            status, link = RunStatus.WARNING, None
+            self.warn(self.hold.message)
+        self.log.info("table %s: %s load done: %d upserted, %d deleted, %d live rows, %d pages, %d requests",
+                      self.spec.name, mode, done.rows_upserted, done.rows_deleted, done.rows_total, self.pages,
+                      requests)
+        return TableSyncResult(
+            table=self.spec.name, mode_used=mode, reason=reason, rows_upserted=done.rows_upserted,
+            rows_deleted=done.rows_deleted, pages=self.pages, requests=requests, throttled=counts.throttled,
+            wait_seconds=round(counts.wait_seconds, 3), retries=counts.retries,
+            seconds=round(time.monotonic() - self.started, 3), delta_link_stored=bool(link),
+            warnings=list(self.warnings), source_count=self.count.value,
+            source_count_method=self.count.method or None, partitions=partitions, rows_total=done.rows_total,
+            status=status, deletes_held=self.hold.to_dict() if done.deletes_held and self.hold else None,
+        )
+
+    def record_lookup_targets(self) -> None:
+        """Record where the catalog's lookups of this table point, once (for ``<lookup>_name`` refreshes)."""
+        if not self.spec.lookups:
+            return
+        warehouse = self.inputs.warehouse
+        known = warehouse.lookup_targets(self.spec.name)
+        if set(self.spec.lookups) <= set(known):
+            return
+        targets = lookup_targets(self.inputs.client, self.spec.name)
+        warehouse.set_lookup_targets(self.spec.name, {k: v for k, v in targets.items() if k in self.spec.lookups})
+
+    def check_deletes(self, read: int, live: int, would_delete: int) -> str | None:
+        """``LoadSession.commit``'s ``delete_check``: the guard's verdict on this full read."""
+        self.hold = judge(self.spec.name, DeleteEvidence(read, live, would_delete), self.count, self.inputs.guard)
+        return self.hold.message if self.hold else None
+
+    def skipped(self, busy: TableBusyError) -> TableSyncResult:
+        """Another process held the table's load lock for longer than the wait: nothing was loaded."""
+        self.log.warning("%s", busy)
+        try:
+            self.inputs.warehouse.record_run(self.inputs.run_id, self.spec.name, self.load_mode,
+                                             status=RunStatus.SKIPPED, started_at=self.started_at,
+                                             stats=RunStats(message=str(busy)[:4000], warnings=(str(busy),)))
+        except Exception as record_exc:  # noqa: BLE001 - the skip is reported either way
+            self.log.error("table %s: could not record the skipped run: %s", self.spec.name, record_exc)
+        return TableSyncResult(table=self.spec.name, mode_used=self.load_mode, reason=str(busy),
+                               seconds=round(time.monotonic() - self.started, 3), warnings=[str(busy)],
+                               status=RunStatus.SKIPPED)
+
+    def stats(self) -> RequestCounts:
+        """The client's counters since this load started."""
+        now, start = _counts(self.inputs.client), self.stats_at_start
+        return RequestCounts(requests=now.requests - start.requests, throttled=now.throttled - start.throttled,
+                             wait_seconds=now.wait_seconds - start.wait_seconds, retries=now.retries - start.retries)
+
+    def warn(self, message: str, *, logged: bool = False) -> None:
+        """Record a warning for the result and the run history; log it unless already logged."""
+        self.warnings.append(message)
+        if not logged:
+            self.log.warning(message)
+
+    def record_failure(self, exc: Exception) -> None:
+        """Append a failed run to the history; the table's state and rows stay as they were."""
+        message = f"{type(exc).__name__}: {exc}"
+        self.log.error("table %s: sync failed: %s", self.spec.name, message)
+        stats = RunStats(pages=self.pages, counts=self.stats(), message="; ".join([message, *self.warnings])[:4000],
+                         warnings=tuple(self.warnings))
+        try:
+            self.inputs.warehouse.record_run(self.inputs.run_id, self.spec.name, self.load_mode,
+                                             status=RunStatus.FAILED, started_at=self.started_at, stats=stats)
+        except Exception as record_exc:  # noqa: BLE001 - the original error matters more; say why history lacks it
+            self.log.error("table %s: could not record the failed run: %s", self.spec.name, record_exc)
+
+
+class _Loads:
+    """The loads of one prepared table: which one to run (``plan``) and how each reads Dataverse."""
+
+    def __init__(self, run: _TableRun, prepared: PreparedTable, budget: ConcurrencyBudget) -> None:
+        self.run, self.prepared, self.budget = run, prepared, budget
+        self.inputs, self.spec = run.inputs, run.spec
+
+    def execute(self, mode: SyncMode) -> TableSyncResult:
+        run, name, prepared = self.run, self.spec.name, self.prepared
+        load_mode, reason = self.plan(mode)
+        run.load_mode = load_mode
+        run.log.info("table %s: %s load (%s)", name, load_mode, reason)
+        if load_mode is LoadMode.DELTA:
+            assert prepared.state is not None and prepared.state.delta_link  # plan() chose delta because of it
             try:
                 return self.delta(prepared.state.delta_link, reason)
             except DeltaTokenExpired as exc:
-                self.warn(f"table '{self.spec.name}': the stored delta link is expired or invalid ({exc.message}); "
-                          "running a full resync with delete reconciliation")
-                self.load_mode, reason = "full", "full resync: delta link expired or invalid"
+                run.warn(f"table '{name}': the stored delta link is expired or invalid ({exc.message}); "
+                         "running a full resync with delete reconciliation")
+                run.load_mode, reason = LoadMode.FULL, "full resync: delta link expired or invalid"
             except _NoNewDeltaLink:
-                self.warn(f"table '{self.spec.name}': the delta read ended without a new delta link; "
-                          "running a full resync with delete reconciliation")
-                self.load_mode, reason = "full", "full resync: the delta read returned no new delta link"
+                run.warn(f"table '{name}': the delta read ended without a new delta link; "
+                         "running a full resync with delete reconciliation")
+                run.load_mode, reason = LoadMode.FULL, "full resync: the delta read returned no new delta link"
             except ChangeTrackingNotEnabled:
                 return self.untracked_fallback()
-        if self.load_mode == "full":
+        if run.load_mode is LoadMode.FULL:
             try:
                 return self.full_load(reason)
             except ChangeTrackingNotEnabled:
                 return self.untracked_fallback()
         return self.untracked_load(reason)
 
-    def plan(self, mode: str, prepared: PreparedTable) -> tuple[str, str]:
+    def plan(self, mode: SyncMode) -> tuple[LoadMode, str]:
         """(load mode, reason) for the requested sync mode; warns about every fallback."""
-        name = self.spec.name
+        name, prepared, warn = self.spec.name, self.prepared, self.run.warn
         link = prepared.state.delta_link if prepared.state else None
         if not prepared.entity.change_tracking_enabled:
             if link:
-                self.warn(f"table '{name}': change tracking was turned off in Dataverse since the last run; "
-                          "its stored delta link is dropped")
-            self.warn(_no_tracking_warning(name))
-            return "full_every_run", "no change tracking on the table: full reload with delete reconciliation"
-        if mode == "full":
-            return "full", "full load requested"
+                warn(f"table '{name}': change tracking was turned off in Dataverse since the last run; "
+                     "its stored delta link is dropped")
+            warn(_no_tracking_warning(name))
+            return LoadMode.FULL_EVERY_RUN, "no change tracking on the table: full reload with delete reconciliation"
+        if mode is SyncMode.FULL:
+            return LoadMode.FULL, "full load requested"
         if not link:
-            if mode == "delta":
-                self.warn(f"table '{name}': delta requested but no delta link is stored; running a full load")
-            return "full", "no delta link stored (first load, or tracking information was cleared)"
-        foreign = _foreign_host(link, self.client.settings.environment_root)
+            if mode is SyncMode.DELTA:
+                warn(f"table '{name}': delta requested but no delta link is stored; running a full load")
+            return LoadMode.FULL, "no delta link stored (first load, or tracking information was cleared)"
+        foreign = _foreign_host(link, self.inputs.client.settings.environment_root)
         if foreign:
-            self.warn(f"table '{name}': the stored delta link is on {foreign[0]}, but the connection's environment "
-                      f"URL is now on {foreign[1]}; the link is stale and is not followed: running a full resync "
-                      "with delete reconciliation")
-            return "full", f"full resync: the environment host changed from {foreign[0]} to {foreign[1]}"
-        stale = self.stale_link(link, prepared)
+            warn(f"table '{name}': the stored delta link is on {foreign[0]}, but the connection's environment "
+                 f"URL is now on {foreign[1]}; the link is stale and is not followed: running a full resync "
+                 "with delete reconciliation")
+            return LoadMode.FULL, f"full resync: the environment host changed from {foreign[0]} to {foreign[1]}"
+        stale = self.stale_link(link)
         if stale:
-            if mode == "delta":
-                self.warn(f"table '{name}': delta requested but {stale}; running a full load")
-            return "full", stale
-        return "delta", "following the stored delta link"
+            if mode is SyncMode.DELTA:
+                warn(f"table '{name}': delta requested but {stale}; running a full load")
+            return LoadMode.FULL, stale
+        return LoadMode.DELTA, "following the stored delta link"
 
-    def stale_link(self, link: str, prepared: PreparedTable) -> str | None:
+    def stale_link(self, link: str) -> str | None:
         """Why the stored delta link cannot bring this table up to date, or None.
 
         The link's ``$select`` is fixed at the baseline: after the selection changed a delta would
         deliver rows without the new columns (or fail on a removed one), and rows synced before a
         column was added never get its values; a full load fills them.
         """
-        added = [] if prepared.drift.created else prepared.drift.added
+        drift = self.prepared.drift
+        added = [] if drift.created else drift.added
         if added:
             return f"column(s) {', '.join(added)} were added to the warehouse table; a full load fills them"
-        if set(link_select(link)) != set(prepared.select):
+        if set(link_select(link)) != set(self.prepared.select):
             return "the column selection changed since the delta link was taken"
         return None
 
     # --- loads -----------------------------------------------------------------------------
 
     def delta(self, link: str, reason: str) -> TableSyncResult:
-        pages = read_ahead(tracked_pages(self.client, link, select=None, page_size=self.page_size))
-        with self.warehouse.begin_load(self.spec.name, self.run_id, "delta") as load, closing(pages):
-            new_link = None
-            for page in pages:
-                self.stage(load, page)
-                new_link = page.delta_link
-            if not new_link:
-                raise _NoNewDeltaLink()
-            if load.rows_staged or load.deletes_staged:
-                self.take_count()
-            else:  # nothing changed since the link was taken: neither did the count
-                self.count = unchanged_count(self.previous_count())
-            return self.commit(load, "delta", reason, new_link, reconcile=False)
+        pages = tracked_pages(self.inputs.client, link, select=None, page_size=self.inputs.page_size)
+        return self.load(LoadMode.DELTA, reason, read_ahead(pages))
 
     def full_load(self, reason: str) -> TableSyncResult:
         """Change-tracking full load (the baseline link is committed with the rows)."""
-        prepared = self.prepared
-        assert prepared is not None
+        self.run.load_mode = LoadMode.FULL
         self.take_count()  # before the read: the delete guard judges the read against it
-        parts = self.partitions()
-        if parts > 1:
+        if self.partitions() > 1:
             return self.partitioned_full_load(reason)
-        self.load_mode = "full"
-        pages = read_ahead(tracked_pages(self.client, prepared.entity_set, select=prepared.select,
-                                         page_size=self.page_size))
-        with self.warehouse.begin_load(self.spec.name, self.run_id, "full") as load, closing(pages):
-            link = None
-            for page in pages:
-                self.stage(load, page)
-                link = page.delta_link
-            if not link:
-                self.warn(f"table '{self.spec.name}': {NO_BASELINE}")
-            return self.commit(load, "full", reason, link, reconcile=True)
+        pages = tracked_pages(self.inputs.client, self.prepared.entity_set, select=self.prepared.select,
+                              page_size=self.inputs.page_size)
+        return self.load(LoadMode.FULL, reason, read_ahead(pages))
 
     def partitioned_full_load(self, reason: str) -> TableSyncResult:
         """The change-tracking baseline and the data, read side by side.
@@ -283,185 +387,101 @@ class _TableRun:
         row read: every later change comes again with the next delta, where upserts and deletes are
         idempotent. Rows the source no longer has are soft-deleted by reconciliation.
         """
-        prepared = self.prepared
-        assert prepared is not None and self.budget is not None
-        self.load_mode = "full"
-        baseline = _Baseline(self.client, prepared.entity_set, self.spec.primary_key, prepared.select,
-                             self.page_size, self.budget)
+        inputs = self.inputs
+        baseline = _Baseline(inputs.client, self.prepared.entity_set, self.spec.primary_key, self.prepared.select,
+                             inputs.page_size, self.budget)
+        if inputs.baseline_overlap:
+            return self.parallel_load(LoadMode.FULL, reason, _RangeRead(baseline, baseline, beside_baseline=True))
         # Not overlapping: walk the whole baseline first (one key per page kept), then the ranges.
-        return self.parallel_load("full", reason, baseline if self.baseline_overlap else list(baseline), baseline)
+        return self.parallel_load(LoadMode.FULL, reason, _RangeRead(list(baseline), baseline))
 
     def untracked_load(self, reason: str) -> TableSyncResult:
         """Full read without change tracking (``full_every_run``): nothing to baseline."""
-        prepared = self.prepared
-        assert prepared is not None
-        self.load_mode = "full_every_run"
+        self.run.load_mode = LoadMode.FULL_EVERY_RUN
         self.take_count()  # before the read: the delete guard judges the read against it
         parts = self.partitions()
         if parts > 1:
             # No key sample without a tracked read: spread ranges over the GUID key space.
-            return self.parallel_load("full_every_run", reason, key_ranges(guid_boundaries(parts)))
-        pages = read_ahead(plain_pages(self.client, prepared.entity_set, select=prepared.select,
-                                       page_size=self.page_size))
-        with self.warehouse.begin_load(self.spec.name, self.run_id, "full_every_run") as load, closing(pages):
-            for page in pages:
-                self.stage(load, page)
-            return self.commit(load, "full_every_run", reason, None, reconcile=True)
+            return self.parallel_load(LoadMode.FULL_EVERY_RUN, reason, _RangeRead(key_ranges(guid_boundaries(parts))))
+        pages = plain_pages(self.inputs.client, self.prepared.entity_set, select=self.prepared.select,
+                            page_size=self.inputs.page_size)
+        return self.load(LoadMode.FULL_EVERY_RUN, reason, read_ahead(pages))
 
     def untracked_fallback(self) -> TableSyncResult:
-        self.warn(f"table '{self.spec.name}': Dataverse refused change tracking for the table although its "
-                  "metadata says it is enabled; reloading it fully with delete reconciliation")
+        self.run.warn(f"table '{self.spec.name}': Dataverse refused change tracking for the table although its "
+                      "metadata says it is enabled; reloading it fully with delete reconciliation")
         return self.untracked_load("change tracking refused: full reload with delete reconciliation")
 
-    def parallel_load(self, mode: str, reason: str, ranges: Iterable[KeyRange],
-                      baseline: _Baseline | None = None) -> TableSyncResult:
-        """Read ``ranges`` in parallel into one load; the delta link comes from ``baseline`` if any."""
-        prepared = self.prepared
-        assert prepared is not None and self.budget is not None
-        pk = self.spec.primary_key
+    def parallel_load(self, mode: LoadMode, reason: str, read: _RangeRead) -> TableSyncResult:
+        """Read the key ranges of ``read`` in parallel into one load."""
+        inputs, prepared, pk = self.inputs, self.prepared, self.spec.primary_key
         taken = [0]
 
         def counted() -> Iterator[KeyRange]:  # walked by read_partitions' one range thread
-            for key_range in ranges:
+            for key_range in read.ranges:
                 taken[0] += 1
                 yield key_range
 
         def source(key_range: KeyRange) -> Iterator[ChangePage]:
-            return plain_pages(self.client, prepared.entity_set, select=prepared.select, page_size=self.page_size,
+            return plain_pages(inputs.client, prepared.entity_set, select=prepared.select, page_size=inputs.page_size,
                                filter=key_range.filter(pk))
 
-        self.log.info("table %s: reading key ranges with up to %d parallel requests%s", self.spec.name,
-                      self.budget.limit, " beside the change-tracking baseline" if baseline else "")
-        walking = baseline is not None and not isinstance(ranges, list)  # the baseline is read beside the ranges
-        reader = read_partitions(counted(), source, self.budget, ranges_read_dataverse=walking)
-        with self.warehouse.begin_load(self.spec.name, self.run_id, mode) as load, closing(reader) as pages:
-            for page in pages:
-                self.stage(load, page)
+        self.run.log.info("table %s: reading key ranges with up to %d parallel requests%s", self.spec.name,
+                          self.budget.limit, " beside the change-tracking baseline" if read.baseline else "")
+        pages = read_partitions(counted(), source, self.budget, ranges_read_dataverse=read.beside_baseline)
+        return self.load(mode, reason, pages, baseline=read.baseline, partitions=lambda: taken[0])
+
+    def load(self, mode: LoadMode, reason: str, pages: Iterator[ChangePage], *,
+             baseline: _Baseline | None = None, partitions: Callable[[], int] = lambda: 1) -> TableSyncResult:
+        """Stage ``pages`` into one load and commit it. The delta link is the last page's (a tracked
+        read's), or ``baseline``'s when the pages are key ranges; a read of every row reconciles deletes."""
+        run = self.run
+        with self.inputs.warehouse.begin_load(self.spec.name, self.inputs.run_id, mode) as load, closing(pages):
             link = None
+            for page in pages:
+                run.stage(load, page)
+                link = page.delta_link
             if baseline is not None:
-                self.pages += baseline.pages
+                run.pages += baseline.pages
                 link = baseline.link
-                if not link:
-                    self.warn(f"table '{self.spec.name}': {NO_BASELINE}")
-            return self.commit(load, mode, reason, link, reconcile=True, partitions=taken[0])
-
-    def partitions(self) -> int:
-        """How many key ranges a full read of this table should use (1 = read sequentially)."""
-        assert self.budget is not None
-        rows = self.count.value or 0
-        if self.budget.limit < 2 or rows <= self.page_size:
-            return 1  # nothing to overlap: one worker, or a single page
-        if not (self.spec.partition_by_key or rows >= self.partition_threshold):
-            return 1
-        return max(2, min(MAX_PARTITIONS, 4 * self.budget.limit, math.ceil(rows / self.page_size)))
-
-    # --- bookkeeping -----------------------------------------------------------------------
-
-    def stage(self, load: LoadSession, page: ChangePage) -> None:
-        self.pages += 1
-        load.stage_rows(page.upserts)
-        if page.deleted_ids:
-            load.stage_deletes(page.deleted_ids)
-
-    def commit(self, load: LoadSession, mode: str, reason: str, link: str | None, *, reconcile: bool,
-               partitions: int = 1) -> TableSyncResult:
-        counts = self.stats()
-        requests = counts.requests
-        status = WARNING if self.warnings else SUCCESS
-        done: LoadResult = load.commit(
-            delta_link=link, source_count=self.count.value, reconcile_deletes=reconcile, pages=self.pages,
-            requests=requests, status=status, message="; ".join([reason, *self.warnings])[:4000],
-            delete_check=self.check_deletes if reconcile else None,
-            name_column=self.prepared.entity.primary_name if self.prepared else None,
-            counts=counts, warnings=self.warnings, run_started_at=self.started_at,
-        )
-        for dependent, renamed in done.names_refreshed.items():
-            if renamed:
-                self.log.info("table %s: %d row(s) of %s now show the renamed %s", self.spec.name, renamed,
-                              dependent, self.spec.name)
-        if done.deletes_held and self.hold is not None:
-            status, link = WARNING, None
-            self.warn(self.hold.message)
-        self.log.info("table %s: %s load done: %d upserted, %d deleted, %d live rows, %d pages, %d requests",
-                      self.spec.name, mode, done.rows_upserted, done.rows_deleted, done.rows_total, self.pages,
-                      requests)
-        return TableSyncResult(
-            table=self.spec.name, mode_used=mode, reason=reason, rows_upserted=done.rows_upserted,
-            rows_deleted=done.rows_deleted, pages=self.pages, requests=requests, throttled=counts.throttled,
-            wait_seconds=round(counts.wait_seconds, 3), retries=counts.retries,
-            seconds=round(time.monotonic() - self.started, 3), delta_link_stored=bool(link),
-            warnings=list(self.warnings), source_count=self.count.value,
-            source_count_method=self.count.method or None, partitions=partitions, rows_total=done.rows_total,
-            status=status, deletes_held=self.hold.to_dict() if done.deletes_held and self.hold else None,
-        )
+            if mode is LoadMode.FULL_EVERY_RUN:
+                link = None  # nothing to baseline
+            elif mode is LoadMode.DELTA and not link:
+                raise _NoNewDeltaLink()
+            elif mode is LoadMode.DELTA:
+                if load.rows_staged or load.deletes_staged:
+                    self.take_count()
+                else:  # nothing changed since the link was taken: neither did the count
+                    run.count = unchanged_count(self.previous_count())
+            elif not link:
+                run.warn(f"table '{self.spec.name}': {NO_BASELINE}")
+            return run.commit(load, mode, reason, link, partitions=partitions())
 
     def take_count(self) -> None:
         """Count the source now, once per call (a delta that fell back to a full read counts once)."""
-        if self.count.method:
+        run = self.run
+        if run.count.method:
             return
-        assert self.prepared is not None
-        self.count = source_count(self.client, self.spec.name, self.prepared.entity_set,
-                                  previous=self.previous_count(),
-                                  snapshots=self.metadata.snapshots if self.metadata else None)
-        if self.count.problem:
-            self.warn(f"table '{self.spec.name}': no source count ({self.count.problem})")
+        metadata = self.inputs.metadata
+        run.count = source_count(self.inputs.client, self.spec.name, self.prepared.entity_set,
+                                 previous=self.previous_count(),
+                                 snapshots=metadata.snapshots if metadata else None)
+        if run.count.problem:
+            run.warn(f"table '{self.spec.name}': no source count ({run.count.problem})")
 
     def previous_count(self) -> int | None:
-        state = self.prepared.state if self.prepared else None
+        state = self.prepared.state
         return state.source_count if state else None
 
-    def record_lookup_targets(self) -> None:
-        """Record where the catalog's lookups of this table point, once (for ``<lookup>_name`` refreshes)."""
-        if not self.spec.lookups:
-            return
-        known = self.warehouse.lookup_targets(self.spec.name)
-        if set(self.spec.lookups) <= set(known):
-            return
-        targets = lookup_targets(self.client, self.spec.name)
-        self.warehouse.set_lookup_targets(self.spec.name, {k: v for k, v in targets.items() if k in self.spec.lookups})
-
-    def check_deletes(self, read: int, live: int, would_delete: int) -> str | None:
-        """``LoadSession.commit``'s ``delete_check``: the guard's verdict on this full read."""
-        self.hold = judge(self.spec.name, DeleteEvidence(read, live, would_delete), self.count, self.guard)
-        return self.hold.message if self.hold else None
-
-    def skipped(self, busy: TableBusyError) -> TableSyncResult:
-        """Another process held the table's load lock for longer than the wait: nothing was loaded."""
-        self.log.warning("%s", busy)
-        try:
-            self.warehouse.record_run(self.run_id, self.spec.name, self.load_mode, status=SKIPPED,
-                                      started_at=self.started_at, message=str(busy)[:4000],
-                                      warnings=[str(busy)])
-        except Exception as record_exc:  # noqa: BLE001 - the skip is reported either way
-            self.log.error("table %s: could not record the skipped run: %s", self.spec.name, record_exc)
-        return TableSyncResult(table=self.spec.name, mode_used=self.load_mode, reason=str(busy),
-                               seconds=round(time.monotonic() - self.started, 3), warnings=[str(busy)],
-                               status=SKIPPED)
-
-    def stats(self) -> RequestCounts:
-        """The client's counters since this load started."""
-        now, start = _counts(self.client), self.stats_at_start
-        return RequestCounts(requests=now.requests - start.requests, throttled=now.throttled - start.throttled,
-                             wait_seconds=now.wait_seconds - start.wait_seconds, retries=now.retries - start.retries)
-
-    def warn(self, message: str, *, logged: bool = False) -> None:
-        """Record a warning for the result and the run history; log it unless already logged."""
-        self.warnings.append(message)
-        if not logged:
-            self.log.warning(message)
-
-    def record_failure(self, exc: Exception) -> None:
-        """Append a failed run to the history; the table's state and rows stay as they were."""
-        message = f"{type(exc).__name__}: {exc}"
-        self.log.error("table %s: sync failed: %s", self.spec.name, message)
-        counts = self.stats()
-        try:
-            self.warehouse.record_run(self.run_id, self.spec.name, self.load_mode, status=FAILED,
-                                      started_at=self.started_at, pages=self.pages, requests=counts.requests,
-                                      message="; ".join([message, *self.warnings])[:4000], counts=counts,
-                                      warnings=self.warnings)
-        except Exception as record_exc:  # noqa: BLE001 - the original error matters more; say why history lacks it
-            self.log.error("table %s: could not record the failed run: %s", self.spec.name, record_exc)
+    def partitions(self) -> int:
+        """How many key ranges a full read of this table should use (1 = read sequentially)."""
+        rows = self.run.count.value or 0
+        page_size, limit = self.inputs.page_size, self.budget.limit
+        if limit < 2 or rows <= page_size:
+            return 1  # nothing to overlap: one worker, or a single page
+        if not (self.spec.partition_by_key or rows >= self.inputs.partition_threshold):
+            return 1
+        return max(2, min(MAX_PARTITIONS, 4 * limit, math.ceil(rows / page_size)))
 
 
 def _counts(client: DataverseClient) -> RequestCounts:

@@ -16,13 +16,15 @@ from typing import Any
 
 from ..dataverse import DataverseClient
 from ..dataverse.writes import BulkSupport, RowResult, RowWrite, WriteStats, write_many
-from .plan import KINDS, Operation, Plan
+from ..vocabulary import PlanKind, WriteOp
+from .plan import Operation, Plan
 from .rules import TARGETS
 from .settings import MappingSettings
 from .state import MappedRow, MappingState
 
 # Plan operation kinds -> the write_many operation that carries them, in the order they run.
-_STREAMS = (("create", ("create",)), ("update", ("update", "deactivate")), ("delete", ("delete",)))
+_STREAMS = ((WriteOp.CREATE, (PlanKind.CREATE,)), (WriteOp.UPDATE, (PlanKind.UPDATE, PlanKind.DEACTIVATE)),
+            (WriteOp.DELETE, (PlanKind.DELETE,)))
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class RowError:
 @dataclass
 class ApplyResult:
     done: dict[str, dict[str, int]] = field(default_factory=lambda: {
-        t.logical_name: dict.fromkeys(KINDS, 0) for t in TARGETS})
+        t.logical_name: dict.fromkeys(map(str, PlanKind), 0) for t in TARGETS})
     errors: list[RowError] = field(default_factory=list)
 
 
@@ -58,9 +60,9 @@ def apply_plan(client: DataverseClient, plan: Plan, state: MappingState, setting
         written: list[MappedRow] = []
         removed: list[tuple[str, str]] = []
         for op in ops:
-            if op.kind == "adopt" and op.after is not None:
+            if op.kind is PlanKind.ADOPT and op.after is not None:
                 written.append(op.after)
-                result.done[table]["adopt"] += 1
+                result.done[table][PlanKind.ADOPT] += 1
         for write_op, kinds in _STREAMS:
             ready: list[Operation] = []
             for op in (o for o in ops if o.kind in kinds):
@@ -68,10 +70,10 @@ def apply_plan(client: DataverseClient, plan: Plan, state: MappingState, setting
                 if blocker is None:
                     ready.append(op)
                     continue
-                result.errors.append(RowError(table, op.key, op.label, op.kind, op.dataverse_id, None, None,
+                result.errors.append(RowError(table, op.key, op.label, str(op.kind), op.dataverse_id, None, None,
                                               f"not sent: the {blocker[0]} row it refers to ('{blocker[1]}') "
                                               "could not be created in this run"))
-                if op.kind == "create":
+                if op.kind is PlanKind.CREATE:
                     failed.add((table, op.key))
             if not ready:
                 continue
@@ -81,7 +83,7 @@ def apply_plan(client: DataverseClient, plan: Plan, state: MappingState, setting
             for op, outcome in zip(ready, outcomes, strict=True):
                 if not outcome.ok:
                     result.errors.append(_error(table, op, outcome))
-                    if op.kind == "create":
+                    if op.kind is PlanKind.CREATE:
                         failed.add((table, op.key))
                     continue
                 result.done[table][op.kind] += 1
@@ -94,5 +96,5 @@ def apply_plan(client: DataverseClient, plan: Plan, state: MappingState, setting
 
 
 def _error(table: str, op: Operation, outcome: RowResult) -> RowError:
-    return RowError(table, op.key, op.label, op.kind, op.dataverse_id, outcome.status, outcome.code,
+    return RowError(table, op.key, op.label, str(op.kind), op.dataverse_id, outcome.status, outcome.code,
                     outcome.message or "rejected without a message", outcome.request_id)

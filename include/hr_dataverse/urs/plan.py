@@ -27,9 +27,10 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from ..vocabulary import PlanKind
 from .rules import (
     RESOURCE,
     RESOURCE_CHARACTERISTIC,
@@ -42,7 +43,6 @@ from .rules import (
 from .settings import MappingSettings
 from .state import MappedRow, MappingState
 
-KINDS = ("create", "update", "deactivate", "delete", "adopt")
 ACTIVE = {"statecode": 0, "statuscode": 1}
 INACTIVE = {"statecode": 1, "statuscode": 2}
 # Namespace of the GUIDs the mapping gives the rows it creates (uuid5 of "<table>/<HR key>").
@@ -86,7 +86,7 @@ ExistingLookup = Callable[[str, list[Candidate]], dict[str, ExistingRow]]
 
 @dataclass(frozen=True)
 class Operation:
-    kind: str  # create | update | deactivate | delete | adopt
+    kind: PlanKind
     table: str
     key: str
     dataverse_id: str
@@ -110,24 +110,45 @@ class Plan:
 
     @property
     def writes(self) -> int:
-        return sum(1 for op in self.operations if op.kind != "adopt")
+        return sum(1 for op in self.operations if op.kind is not PlanKind.ADOPT)
 
     def counts(self) -> dict[str, dict[str, int]]:
-        out = {t.logical_name: dict.fromkeys(KINDS, 0) for t in TARGETS}
+        out = {t.logical_name: dict.fromkeys(map(str, PlanKind), 0) for t in TARGETS}
         for op in self.operations:
             out[op.table][op.kind] += 1
         return out
 
-    def summary(self, sample_rows: int, max_problems: int) -> dict[str, Any]:
-        """JSON-able: counts per table and operation, the first rows of each, the first problems."""
+    def summary(self, sample_rows: int, max_problems: int) -> PlanSummary:
+        """Counts per table and operation, the first rows of each, the first problems."""
         samples: dict[str, dict[str, list[dict[str, Any]]]] = {}
         for op in self.operations:
-            shown = samples.setdefault(op.table, {}).setdefault(op.kind, [])
+            shown = samples.setdefault(op.table, {}).setdefault(str(op.kind), [])
             if len(shown) < sample_rows:
                 shown.append(op.sample())
-        return {"counts": self.counts(), "samples": samples, "writes": self.writes, "skipped": self.skipped,
-                "problems": [p.to_dict() for p in self.problems[:max_problems]],
-                "problems_total": len(self.problems)}
+        return PlanSummary(self.counts(), samples, self.writes, self.skipped,
+                           [p.to_dict() for p in self.problems[:max_problems]], len(self.problems))
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """What a run planned, for its result and the logs (no plan rows beyond the first ``samples``).
+
+    ``to_dict()`` is the JSON shape of ``MappingResult.to_dict()["plan"]``; ``from_dict`` reads it back.
+    """
+
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # table -> plan kind -> operations
+    samples: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)  # the first rows of each
+    writes: int = 0  # operations that write (all but adopt)
+    skipped: int = 0  # rows left out on purpose
+    problems: list[dict[str, Any]] = field(default_factory=list)  # the first problems
+    problems_total: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PlanSummary:
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
 def build_plan(desired: DesiredState, state: MappingState, settings: MappingSettings, lookup: ExistingLookup,
@@ -168,7 +189,7 @@ def build_plan(desired: DesiredState, state: MappingState, settings: MappingSett
             found = existing.get(row.key)
             if found is not None:
                 adopted = _state(row, found.dataverse_id, content_hash(found.body), found.active, "adopted", run_id)
-                plan.operations.append(Operation("adopt", table, row.key, found.dataverse_id, None, adopted, row.label))
+                plan.operations.append(Operation(PlanKind.ADOPT, table, row.key, found.dataverse_id, None, adopted, row.label))
                 resolved[(table, row.key)] = (found.dataverse_id, "adopted")
                 _diff(plan, row, cand.body, adopted, needs, run_id)
                 continue
@@ -178,7 +199,7 @@ def build_plan(desired: DesiredState, state: MappingState, settings: MappingSett
                 continue
             row_id = new_id(table, row.key)
             after = _state(row, row_id, content_hash(cand.body), True, "created", run_id)
-            plan.operations.append(Operation("create", table, row.key, row_id, {**cand.body, **row.create_only},
+            plan.operations.append(Operation(PlanKind.CREATE, table, row.key, row_id, {**cand.body, **row.create_only},
                                              after, row.label, needs))
             resolved[(table, row.key)] = (row_id, "created")
             created.add((table, row.key))
@@ -186,10 +207,10 @@ def build_plan(desired: DesiredState, state: MappingState, settings: MappingSett
             if key in desired.rows[table] or key in held_back:
                 continue
             if links:
-                plan.operations.append(Operation("delete", table, key, current.dataverse_id, None, None,
+                plan.operations.append(Operation(PlanKind.DELETE, table, key, current.dataverse_id, None, None,
                                                  current.label))
             elif current.active:
-                plan.operations.append(Operation("deactivate", table, key, current.dataverse_id, dict(INACTIVE),
+                plan.operations.append(Operation(PlanKind.DEACTIVATE, table, key, current.dataverse_id, dict(INACTIVE),
                                                  replace(current, active=False, run_id=run_id), current.label))
     return plan
 
@@ -216,7 +237,7 @@ def _diff(plan: Plan, row: DesiredRow, body: dict[str, Any], current: MappedRow,
     if not current.active:
         sent.update(ACTIVE)
     after = _state(row, current.dataverse_id, digest, True, current.origin, run_id)
-    plan.operations.append(Operation("update", row.table, row.key, current.dataverse_id, sent, after, row.label,
+    plan.operations.append(Operation(PlanKind.UPDATE, row.table, row.key, current.dataverse_id, sent, after, row.label,
                                      needs))
 
 

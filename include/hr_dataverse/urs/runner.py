@@ -16,18 +16,19 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ..dataverse import DataverseClient
 from ..dataverse.writes import BulkSupport, WriteStats
+from ..vocabulary import MappingStatus
 from ..warehouse import Warehouse
 from .apply import apply_plan
 from .errors import MappingError
 from .existing import ExistingRows
-from .plan import build_plan
+from .plan import PlanSummary, build_plan
 from .rules import Scope, desired_state
 from .settings import MappingSettings
 from .source import HrSource
@@ -37,14 +38,16 @@ from .write_path import check_write_path
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(frozen=True)
 class MappingResult:
+    """What one mapping run did; ``to_dict()`` is its JSON shape (XCom, the run's stored summary)."""
+
     run_id: str
-    status: str  # success | partial | dry_run | disabled
+    status: MappingStatus
     full_remap: bool
     incremental: bool
     as_of: str
-    plan: dict[str, Any] = field(default_factory=dict)  # counts, first rows, problems (Plan.summary)
+    plan: PlanSummary | None = None  # counts, first rows, problems (None: nothing was planned)
     done: dict[str, dict[str, int]] = field(default_factory=dict)  # per table and operation, accepted rows
     errors: list[dict[str, Any]] = field(default_factory=list)  # first max_errors_reported row errors
     errors_total: int = 0
@@ -60,7 +63,13 @@ class MappingResult:
         return self.errors_total == 0
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {**self.__dict__, "status": str(self.status), "plan": self.plan.to_dict() if self.plan else {}}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MappingResult:
+        values = {f.name: data[f.name] for f in fields(cls) if f.name in data}
+        return cls(**{**values, "status": MappingStatus(data["status"]),
+                      "plan": PlanSummary.from_dict(data["plan"]) if data.get("plan") else None})
 
 
 def run_mapping(
@@ -88,9 +97,9 @@ def run_mapping(
     today = today or started.date()
     dry_run = dry_run or settings.dry_run
     state = MappingState(warehouse)
-    result = MappingResult(run_id, "disabled", full_remap, False, today.isoformat())
     if not settings.enabled:
         log.info("URS mapping is turned off: nothing is written, mapped rows stay as they are")
+        result = MappingResult(run_id, MappingStatus.DISABLED, full_remap, False, today.isoformat())
         _record(state, result, started, None, today)
         return result
 
@@ -99,31 +108,30 @@ def run_mapping(
     requests_before = client.stats.requests
     gate = _WritePathGate(client, settings)
     last = state.last_success()
-    if full_remap or last is None or last.watermark is None:
+    incremental = not (full_remap or last is None or last.watermark is None)
+    if not incremental:
         scope = Scope()
     else:
+        assert last is not None and last.watermark is not None
         since = last.watermark - timedelta(seconds=settings.watermark_overlap_s)
         scope = source.changed_scope(since, (min(last.as_of, today) - timedelta(days=1), today + timedelta(days=1)))
-        result.incremental = True
     desired = desired_state(source.load(scope), scope, settings, today)
     plan = build_plan(desired, state, settings, gate.guard(ExistingRows(client, settings)), run_id)
-    result.plan = plan.summary(settings.sample_rows, settings.max_errors_reported)
-    result.watermark = watermark.isoformat() if watermark else None
-    if dry_run:
-        result.status = "dry_run"
-    else:
+    result = MappingResult(run_id, MappingStatus.DRY_RUN, full_remap, incremental, today.isoformat(),
+                           plan=plan.summary(settings.sample_rows, settings.max_errors_reported),
+                           watermark=watermark.isoformat() if watermark else None)
+    if not dry_run:
         if plan.writes:
             gate.check()
         stats = WriteStats()
         applied = apply_plan(client, plan, state, settings, stats=stats, support=support)
-        result.done = applied.done
-        result.errors = [e.to_dict() for e in applied.errors[:settings.max_errors_reported]]
-        result.errors_total = len(applied.errors)
-        result.write_requests = stats.requests
-        result.write_requests_by_kind, result.write_requests_by_table = dict(stats.by_kind), dict(stats.by_table)
-        result.status = "success" if not applied.errors else "partial"
-    result.requests = client.stats.requests - requests_before
-    result.seconds = round(time.monotonic() - clock, 3)
+        result = replace(
+            result, status=MappingStatus.PARTIAL if applied.errors else MappingStatus.SUCCESS, done=applied.done,
+            errors=[e.to_dict() for e in applied.errors[:settings.max_errors_reported]],
+            errors_total=len(applied.errors), write_requests=stats.requests,
+            write_requests_by_kind=dict(stats.by_kind), write_requests_by_table=dict(stats.by_table))
+    result = replace(result, requests=client.stats.requests - requests_before,
+                     seconds=round(time.monotonic() - clock, 3))
     _record(state, result, started, watermark, today)
     log.info("URS mapping %s: %s, %d writes planned, %d row errors, %d requests (%d writes)", run_id, result.status,
              plan.writes, result.errors_total, result.requests, result.write_requests)
@@ -154,6 +162,6 @@ class _WritePathGate:
 def _record(state: MappingState, result: MappingResult, started: datetime, watermark: datetime | None,
             today: date) -> None:
     summary = {k: v for k, v in result.to_dict().items() if k != "plan"}
-    summary["plan_counts"] = result.plan.get("counts", {})
+    summary["plan_counts"] = result.plan.counts if result.plan else {}
     state.record_run(MappingRun(result.run_id, result.status, started, datetime.now(UTC), result.full_remap,
                                 watermark, today, summary))

@@ -26,13 +26,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ..vocabulary import MappingStatus
 from ..warehouse import Warehouse
 from ..warehouse.engine import write_transaction, writing
 from ..warehouse.schema import TIMESTAMP
 
 MAPPING_TABLE = "_hr_urs_mapping"
 RUNS_TABLE = "_hr_urs_mapping_runs"
-RUN_STATUSES = ("success", "partial", "dry_run", "disabled")
 _IN_CHUNK = 500
 
 
@@ -53,7 +53,7 @@ class MappedRow:
 @dataclass(frozen=True)
 class MappingRun:
     run_id: str
-    status: str
+    status: MappingStatus
     started_at: datetime
     finished_at: datetime
     full_remap: bool
@@ -148,7 +148,7 @@ class MappingState:
 
     def last_success(self) -> MappingRun | None:
         r = self.runs
-        query = sa.select(r).where(r.c.status == "success").order_by(r.c.id.desc()).limit(1)
+        query = sa.select(r).where(r.c.status == MappingStatus.SUCCESS).order_by(r.c.id.desc()).limit(1)
         with self.engine.connect() as conn:
             row = conn.execute(query).mappings().first()
         if row is None:
@@ -158,9 +158,7 @@ class MappingState:
         return MappingRun(**values)
 
     def record_run(self, run: MappingRun) -> None:
-        if run.status not in RUN_STATUSES:
-            raise ValueError(f"unknown mapping run status {run.status!r}")
-        values = asdict(run)
+        values = {**asdict(run), "status": MappingStatus(run.status)}  # ValueError naming the allowed values
         values["summary"] = json.dumps(run.summary, default=str, sort_keys=True)
         with self.engine.connect() as conn, write_transaction(conn):
             conn.execute(self.runs.insert().values(**values))

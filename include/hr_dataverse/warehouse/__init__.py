@@ -7,14 +7,16 @@ from .engine import create_engine
 from .errors import SchemaDriftError, WarehouseConfigError, WarehouseError, WarehouseUnavailableError
 from .load import LoadResult, LoadSession
 from .schema import DriftReport
-from .state import MODES, RequestCounts, RunRecord, SyncState
+from .state import LoadTotals, RequestCounts, RunRecord, SyncState
+from .state_store import RunStats, SyncStateStore
 from .table_lock import DEFAULT_LOCK_WAIT_S, TableBusyError
 from .views import LINKED_ROWS_VIEW
 from .warehouse import Warehouse
 
 __all__ = [
-    "DEFAULT_LOCK_WAIT_S", "LINKED_ROWS_VIEW", "MODES", "ColumnSelection", "ColumnSpec",
-    "DriftReport", "LoadResult", "LoadSession", "RequestCounts", "RunRecord", "SchemaDriftError", "SyncState",
+    "DEFAULT_LOCK_WAIT_S", "LINKED_ROWS_VIEW", "ColumnSelection", "ColumnSpec",
+    "DriftReport", "LoadResult", "LoadSession", "LoadTotals", "RequestCounts", "RunRecord", "RunStats", "SchemaDriftError",
+    "SyncState", "SyncStateStore",
     "TableBusyError", "Warehouse", "WarehouseConfigError", "WarehouseError", "WarehouseUnavailableError",
     "columns_for", "create_engine",
 ]

@@ -19,46 +19,41 @@ import io
 import itertools
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ..vocabulary import LoadMode, RunStatus
 from .convert import RowConverter
 from .engine import write_transaction
 from .errors import WarehouseError
-from .lookup_names import refresh_names
+from .lookup_names import Dependent, refresh_names
 from .schema import TIMESTAMP, TableLayout, sql_type
+from .state_store import LoadResult, RunStats, SyncStateStore
 
-if TYPE_CHECKING:
-    from .state import RequestCounts
-    from .warehouse import Warehouse
+__all__ = ["LoadResult", "LoadSession", "LoadTarget"]
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class LoadResult:
-    table: str
-    run_id: str
-    mode: str
-    rows_upserted: int  # distinct rows whose latest staged event was an upsert
-    rows_deleted: int  # live rows newly soft-deleted (delete events + reconciliation)
-    rows_reconciled: int  # of which: live rows a full load did not see
-    rows_total: int  # live rows after the commit
-    rows_deleted_total: int  # soft-deleted rows after the commit
-    synced_at: datetime
-    deletes_held: str | None = None  # why ``delete_check`` held the reconciliation (nothing was deleted)
-    names_refreshed: dict[str, int] = field(default_factory=dict)  # "table.lookup" -> dependent rows renamed
+class LoadTarget(Protocol):
+    """What a load session needs of its warehouse (``Warehouse`` is one)."""
+
+    engine: sa.Engine
+    chunk_rows: int
+    sync_state: SyncStateStore
+
+    def name_dependents(self, target_table: str) -> list[Dependent]: ...
 
 
 class LoadSession:
     """Created by ``Warehouse.begin_load``; use as a context manager (aborts unless committed)."""
 
-    def __init__(self, warehouse: Warehouse, layout: TableLayout, run_id: str, mode: str) -> None:
+    def __init__(self, warehouse: LoadTarget, layout: TableLayout, run_id: str, mode: LoadMode) -> None:
         self.table = layout.name
         self.run_id = run_id
         self.mode = mode
@@ -143,25 +138,18 @@ class LoadSession:
         delta_link: str | None = None,
         source_count: int | None = None,
         reconcile_deletes: bool = False,
-        pages: int = 0,
-        requests: int = 0,
-        status: str = "success",
-        message: str | None = None,
-        partial: bool = False,
+        status: RunStatus | str = RunStatus.SUCCESS,
+        stats: RunStats = RunStats(),
         delete_check: Callable[[int, int, int], str | None] | None = None,
         name_column: str | None = None,
-        counts: RequestCounts | None = None,
-        warnings: Sequence[str] = (),
-        run_started_at: datetime | None = None,
     ) -> LoadResult:
         """Apply everything staged and record it, atomically; closes the session.
 
         ``delta_link``: the link from the last page (required for delta loads; None for tables
         without change tracking). ``reconcile_deletes``: a full load saw every source row, so live
-        rows it did not see are soft-deleted. ``partial``: one key-range part of a partitioned full
-        load — rows are merged but state, history and reconciliation wait for
-        ``Warehouse.finish_load``. ``run_started_at``: when the load began (its reads before staging
-        included), for the run history; default when this session began.
+        rows it did not see are soft-deleted. ``stats``: pages, request counts, message and warnings
+        for the run history; ``stats.started_at`` is when the load began (its reads before staging
+        included), default when this session began.
 
         ``delete_check(read, live, would_delete)`` is asked before reconciliation deletes anything,
         inside the transaction: ``read`` distinct rows staged, ``live`` live rows before the load,
@@ -174,10 +162,8 @@ class LoadSession:
         the same transaction (``lookup_names.py``).
         """
         self._check_open()
-        if partial and (delta_link or reconcile_deletes):
-            raise WarehouseError(f"table '{self.table}': a partial commit stores no delta link and does not "
-                                 "reconcile; pass them to Warehouse.finish_load")
-        if self.mode == "delta" and not partial and not delta_link:
+        status = RunStatus(status)
+        if self.mode == LoadMode.DELTA and not delta_link:
             raise WarehouseError(f"table '{self.table}': a delta load must store the new delta link")
         if reconcile_deletes and delete_check is None and self.rows_staged == 0 and source_count != 0:
             raise WarehouseError(f"table '{self.table}': refusing to mark every row deleted: the full load "
@@ -189,10 +175,10 @@ class LoadSession:
                     self._conn.exec_driver_sql(f"ANALYZE {self._staging.name}")
             held = None
             # Read before the write transaction (another connection: reflection of the dependents).
-            named = bool(name_column) and name_column in self._layout.data_columns and not partial
+            named = bool(name_column) and name_column in self._layout.data_columns
             dependents = self._wh.name_dependents(self.table) if named else []
             with write_transaction(self._conn):
-                live_before = self._wh._totals(self._conn, self._layout.table)[0] if reconcile_deletes else 0
+                live_before = _totals(self._conn, self._layout.table)[0] if reconcile_deletes else 0
                 upserted, deleted = self._merge(now)
                 reconciled = 0
                 if reconcile_deletes:
@@ -200,20 +186,18 @@ class LoadSession:
                                               .where(self._unseen())) or 0
                     held = delete_check(upserted, live_before, would) if delete_check and would else None
                     if held:
-                        delta_link, status = None, "warning"
-                        message = "; ".join(m for m in (message, held) if m)[:4000]
+                        delta_link, status = None, RunStatus.WARNING
+                        stats = replace(stats, message="; ".join(m for m in (stats.message, held) if m)[:4000])
                     else:
                         reconciled = self._reconcile(now)
                 names = refresh_names(self._conn, self._layout.table, self._layout.primary_key, str(name_column),
                                       dependents, self.run_id) if dependents else {}
-                totals = self._wh._totals(self._conn, self._layout.table)
-                if not partial:
-                    self._wh._save_load(
-                        self._conn, self.table, self.run_id, self.mode, now=now, started_at=run_started_at or self.started_at,
-                        delta_link=delta_link, source_count=source_count, upserted=upserted,
-                        deleted=deleted + reconciled, totals=totals, pages=pages, requests=requests,
-                        status=status, message=message, counts=counts, warnings=warnings,
-                    )
+                totals = _totals(self._conn, self._layout.table)
+                done = LoadResult(self.table, self.run_id, self.mode, upserted, deleted + reconciled, reconciled,
+                                  totals[0], totals[1], now, held, names)
+                self._wh.sync_state.save_load(self._conn, done, status=status, delta_link=delta_link,
+                                              source_count=source_count,
+                                              stats=replace(stats, started_at=stats.started_at or self.started_at))
         except sa.exc.DBAPIError as exc:
             self.abort()
             raise WarehouseError(f"table '{self.table}': commit failed, nothing was applied: {_reason(exc)}") from exc
@@ -223,8 +207,7 @@ class LoadSession:
         self._close()
         log.info("table %s: committed %s load %s: %d upserted, %d deleted (%d reconciled)", self.table,
                  self.mode, self.run_id, upserted, deleted + reconciled, reconciled)
-        return LoadResult(self.table, self.run_id, self.mode, upserted, deleted + reconciled, reconciled,
-                          totals[0], totals[1], now, held, names)
+        return done
 
     def _merge(self, now: datetime) -> tuple[int, int]:
         stg, target, pk = self._staging, self._layout.table, self._layout.primary_key
@@ -286,6 +269,13 @@ class LoadSession:
 
     def __exit__(self, *exc_info: object) -> None:
         self.abort()
+
+
+def _totals(conn: sa.Connection, target: sa.Table) -> tuple[int, int]:
+    """(live rows, soft-deleted rows) of ``target``."""
+    live, total = conn.execute(sa.select(
+        sa.func.count().filter(target.c._deleted_at.is_(None)), sa.func.count())).one()
+    return int(live), int(total) - int(live)
 
 
 def _reason(exc: sa.exc.DBAPIError) -> str:

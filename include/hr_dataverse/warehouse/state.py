@@ -1,7 +1,8 @@
-"""Sync state per table (``_hr_sync_state``) and run history (``_hr_sync_runs``).
+"""Sync state per table (``_hr_sync_state``) and run history (``_hr_sync_runs``): tables and records.
 
 The state row of a table is written in the same transaction as the rows it describes (see
-``load.py``), so its ``delta_link`` always matches the warehouse contents.
+``load.py`` and ``state_store.py``), so its ``delta_link`` always matches the warehouse contents.
+Modes and statuses are the vocabulary's ``LoadMode`` and ``RunStatus`` values.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from .schema import TIMESTAMP
 
-MODES = ("full", "delta", "full_every_run")
-RUN_STATUSES = ("success", "warning", "failed", "skipped")
 STATE_TABLE = "_hr_sync_state"
 RUNS_TABLE = "_hr_sync_runs"
 
@@ -115,6 +114,19 @@ class RunRecord:
         values["wait_seconds"] = float(values.get("wait_seconds") or 0.0)
         values["warnings"] = tuple(json.loads(values["warnings"])) if values.get("warnings") else ()
         return cls(**values)
+
+
+@dataclass(frozen=True)
+class LoadTotals:
+    """Counters summed over loads (the tables of a run): what run summaries and the history page show."""
+
+    rows_upserted: int
+    rows_deleted: int
+    pages: int
+    requests: int
+    throttled: int
+    wait_seconds: float
+    retries: int
 
 
 @dataclass(frozen=True)

@@ -5,41 +5,42 @@ Typical table load::
     wh = Warehouse(url)                                   # SQLite file or PostgreSQL
     report = wh.ensure_table(spec, columns_for(spec, entity).columns)
     state = wh.get_state(spec.name)                       # delta_link None -> full load
-    with wh.begin_load(spec.name, run_id, "delta") as load:
+    with wh.begin_load(spec.name, run_id, LoadMode.DELTA) as load:
         for page in pages:
             load.stage_rows(page.upserts)
             load.stage_deletes(page.deleted_ids)
-        load.commit(delta_link=last_page.delta_link, source_count=n)
+        load.commit(delta_link=last_page.delta_link, stats=RunStats(pages=n_pages))
 
 Nothing reaches the live table before ``commit``; the delta link is stored in that same
 transaction. Several processes may load different tables into one warehouse at the same time.
 
-A full load with delete reconciliation is ``commit(reconcile_deletes=True, source_count=n)``.
-A large table read as key ranges in parallel: note ``started = datetime.now(UTC)``, let each part
-``commit(partial=True)`` with the same run id, then ``finish_load(..., started_at=started)``.
-Failed or skipped loads go to the history with ``record_run``; commits record themselves.
+A full load with delete reconciliation is ``commit(reconcile_deletes=True, source_count=n)``; a
+large table read as key ranges in parallel stages every range into one session and commits once.
+Failed or skipped loads go to the history with ``record_run``; commits record themselves. State
+and history live in the sync-state store (``state_store.py``).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 
 import sqlalchemy as sa
 
 from ..catalog import TableSpec
+from ..vocabulary import LoadMode, RunStatus
 from .columns import ColumnSpec
 from .engine import create_engine, write_transaction, writing
 from .errors import WarehouseConfigError, WarehouseError
-from .load import LoadResult, LoadSession
+from .load import LoadSession
 from .lookup_names import Dependent, lookup_targets_table, replace_targets
 from .migrate import add_missing_columns
 from .schema import BOOKKEEPING, DriftReport, TableLayout, ensure, sql_type
-from .state import MODES, RUN_STATUSES, RequestCounts, RunRecord, SyncState, state_tables, upsert_state
+from .state import RunRecord, SyncState
+from .state_store import RunStats, SyncStateStore, checked
 from .table_lock import DEFAULT_LOCK_WAIT_S, table_lock
 from .views import LINKED_ROWS_VIEW, linked_rows_select, replace_view
 
@@ -79,8 +80,8 @@ class Warehouse:
         self.schema = schema
         self.table_prefix = table_prefix
         self.chunk_rows = chunk_rows
-        self._state, self._runs = state_tables(schema, table_prefix)
-        self._lookup_targets = lookup_targets_table(self._state.metadata, table_prefix)
+        self.sync_state = SyncStateStore(schema, table_prefix)
+        self._lookup_targets = lookup_targets_table(self.sync_state.state.metadata, table_prefix)
         self._layouts: dict[str, TableLayout] = {}
         self._bootstrapped = False
 
@@ -101,8 +102,8 @@ class Warehouse:
         with self._writing() as conn:
             if self.schema:
                 conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {conn.dialect.identifier_preparer.quote(self.schema)}")
-            self._state.metadata.create_all(conn)
-            add_missing_columns(conn, self._runs)  # history columns added after a warehouse was created
+            self.sync_state.state.metadata.create_all(conn)
+            add_missing_columns(conn, self.sync_state.runs)  # history columns added after a warehouse was created
         self._bootstrapped = True
 
     @contextmanager
@@ -119,15 +120,11 @@ class Warehouse:
         incompatible change (naming table and column). Must run before ``begin_load`` in this process."""
         self._bootstrap()
         with self._writing() as conn:
-            snapshot = conn.scalar(sa.select(self._state.c.schema_columns)
-                                   .where(self._state.c.table_name == spec.name))
+            snapshot = self.sync_state.schema_snapshot(conn, spec.name)
             layout, report = ensure(conn, self.schema, spec.name, self.table_name(spec.name), spec.primary_key,
                                     columns, snapshot)
             if layout.snapshot() != snapshot:
-                upsert_state(conn, self._state, {
-                    "table_name": spec.name, "warehouse_table": self.table_name(spec.name),
-                    "schema_columns": layout.snapshot(), "updated_at": datetime.now(UTC),
-                })
+                self.sync_state.save_schema(conn, spec.name, layout.snapshot())
         self._layouts[spec.name] = layout
         return report
 
@@ -157,10 +154,9 @@ class Warehouse:
         return table_lock(self.engine, f"hr_load.{self.schema}.{name}" if self.schema else name, table,
                           wait_s=wait_s, poll_s=poll_s)
 
-    def begin_load(self, table: str, run_id: str, mode: str) -> LoadSession:
-        """Start staging a load of ``table`` (``mode``: full, delta or full_every_run)."""
-        if mode not in MODES:
-            raise WarehouseError(f"table '{table}': unknown load mode {mode!r} (expected one of {', '.join(MODES)})")
+    def begin_load(self, table: str, run_id: str, mode: LoadMode | str) -> LoadSession:
+        """Start staging a load of ``table`` (``mode``: a ``LoadMode``, full, delta or full_every_run)."""
+        mode = checked(table, LoadMode, mode)
         if not run_id:
             raise WarehouseError(f"table '{table}': run_id must not be empty")
         layout = self._layouts.get(table)
@@ -168,176 +164,44 @@ class Warehouse:
             raise WarehouseError(f"table '{table}': call ensure_table before begin_load")
         return LoadSession(self, layout, run_id, mode)
 
-    def finish_load(
-        self,
-        table: str,
-        run_id: str,
-        mode: str,
-        *,
-        started_at: datetime,
-        delta_link: str | None = None,
-        source_count: int | None = None,
-        reconcile_deletes: bool = True,
-        rows_upserted: int = 0,
-        pages: int = 0,
-        requests: int = 0,
-        status: str = "success",
-        message: str | None = None,
-        counts: RequestCounts | None = None,
-        warnings: Sequence[str] = (),
-    ) -> LoadResult:
-        """Complete a partitioned full load whose parts were committed with ``partial=True``.
-
-        Live rows no part touched since ``started_at`` (taken before the first part began) are
-        soft-deleted when ``reconcile_deletes``; state and history are written in the same transaction.
-        """
-        layout = self._layouts.get(table)
-        if layout is None:
-            raise WarehouseError(f"table '{table}': call ensure_table before finish_load")
-        if mode not in MODES or mode == "delta":
-            raise WarehouseError(f"table '{table}': finish_load completes full loads, not {mode!r}")
-        now = datetime.now(UTC)
-        target = layout.table
-        with self.engine.connect() as conn, write_transaction(conn):
-            reconciled = 0
-            if reconcile_deletes:
-                stmt = (target.update()
-                        .where(target.c._deleted_at.is_(None), target.c._synced_at < started_at)
-                        .values(_deleted_at=now, _synced_at=now, _run_id=run_id))
-                reconciled = conn.execute(stmt).rowcount
-            totals = self._totals(conn, target)
-            self._save_load(conn, table, run_id, mode, now=now, started_at=started_at, delta_link=delta_link,
-                            source_count=source_count, upserted=rows_upserted, deleted=reconciled, totals=totals,
-                            pages=pages, requests=requests, status=status, message=message, counts=counts,
-                            warnings=warnings)
-        return LoadResult(table, run_id, mode, rows_upserted, reconciled, reconciled, totals[0], totals[1], now)
-
-    @staticmethod
-    def _totals(conn: sa.Connection, target: sa.Table) -> tuple[int, int]:
-        live, total = conn.execute(sa.select(
-            sa.func.count().filter(target.c._deleted_at.is_(None)), sa.func.count())).one()
-        return int(live), int(total) - int(live)
-
-    def _save_load(
-        self,
-        conn: sa.Connection,
-        table: str,
-        run_id: str,
-        mode: str,
-        *,
-        now: datetime,
-        started_at: datetime,
-        delta_link: str | None,
-        source_count: int | None,
-        upserted: int,
-        deleted: int,
-        totals: tuple[int, int],
-        pages: int,
-        requests: int,
-        status: str,
-        message: str | None,
-        counts: RequestCounts | None = None,
-        warnings: Sequence[str] = (),
-    ) -> None:
-        """State row + history row of a committed load (inside the load's transaction)."""
-        values: dict[str, Any] = {
-            "table_name": table, "warehouse_table": self.table_name(table), "mode": mode,
-            "delta_link": None if mode == "full_every_run" else delta_link,
-            "last_sync_at": now, "last_run_id": run_id, "rows_total": totals[0], "rows_deleted": totals[1],
-            "last_rows_upserted": upserted, "last_rows_deleted": deleted, "updated_at": now,
-        }
-        if mode != "delta":
-            values["last_full_load_at"] = now
-        if source_count is not None:  # a delta usually has no fresh count: keep the last one
-            values["source_count"] = source_count
-        upsert_state(conn, self._state, values)
-        self._insert_run(conn, run_id, table, mode, status=status, started_at=started_at, finished_at=now,
-                         rows_upserted=upserted, rows_deleted=deleted, pages=pages, message=message,
-                         **_counted(requests, counts, warnings))
-
     # --- state and history -----------------------------------------------------------------
 
     def get_state(self, table: str) -> SyncState | None:
         self._bootstrap()
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(self._state).where(self._state.c.table_name == table)).first()
-        return SyncState.from_row(row) if row else None
+            return self.sync_state.get(conn, table)
 
     def states(self) -> list[SyncState]:
         self._bootstrap()
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(self._state).order_by(self._state.c.table_name)).all()
-        return [SyncState.from_row(r) for r in rows]
+            return self.sync_state.all(conn)
 
     def clear_tracking(self, table: str) -> bool:
         """Forget the table's delta link so its next load is a full load; False when it had no state."""
         self._bootstrap()
         with self.engine.connect() as conn, write_transaction(conn):
-            result = conn.execute(self._state.update().where(self._state.c.table_name == table)
-                                  .values(delta_link=None, updated_at=datetime.now(UTC)))
-        return result.rowcount > 0
+            return self.sync_state.clear_tracking(conn, table)
 
-    def record_run(
-        self,
-        run_id: str,
-        table: str,
-        mode: str,
-        *,
-        status: str,
-        started_at: datetime,
-        finished_at: datetime | None = None,
-        rows_upserted: int = 0,
-        rows_deleted: int = 0,
-        pages: int = 0,
-        requests: int = 0,
-        message: str | None = None,
-        counts: RequestCounts | None = None,
-        warnings: Sequence[str] = (),
-    ) -> None:
+    def record_run(self, run_id: str, table: str, mode: LoadMode | str, *, status: RunStatus | str,
+                   started_at: datetime, stats: RunStats = RunStats()) -> None:
         """Append a history row for a load that did not commit (failed, skipped); commits record themselves."""
         self._bootstrap()
         with self.engine.connect() as conn, write_transaction(conn):
-            self._insert_run(conn, run_id, table, mode, status=status, started_at=started_at,
-                             finished_at=finished_at or datetime.now(UTC), rows_upserted=rows_upserted,
-                             rows_deleted=rows_deleted, pages=pages, message=message,
-                             **_counted(requests, counts, warnings))
-
-    def _insert_run(self, conn: sa.Connection, run_id: str, table: str, mode: str, *, status: str,
-                    **values: Any) -> None:
-        if status not in RUN_STATUSES:
-            raise WarehouseError(f"table '{table}': unknown run status {status!r} "
-                                 f"(expected one of {', '.join(RUN_STATUSES)})")
-        if mode not in MODES:
-            raise WarehouseError(f"table '{table}': unknown load mode {mode!r} (expected one of {', '.join(MODES)})")
-        conn.execute(self._runs.insert().values(run_id=run_id, table_name=table, mode=mode, status=status, **values))
+            self.sync_state.append_run(conn, run_id, table, mode, status, replace(stats, started_at=started_at),
+                                       finished_at=datetime.now(UTC))
 
     def runs(self, run_id: str | None = None, table: str | None = None) -> list[RunRecord]:
         """Run history, oldest first, optionally for one run id and/or table."""
         self._bootstrap()
-        r = self._runs
-        query = sa.select(*(r.c[f] for f in RunRecord.__dataclass_fields__)).order_by(r.c.id)
-        if run_id is not None:
-            query = query.where(r.c.run_id == run_id)
-        if table is not None:
-            query = query.where(r.c.table_name == table)
         with self.engine.connect() as conn:
-            return [RunRecord.from_row(row) for row in conn.execute(query)]
+            return self.sync_state.history(conn, run_id=run_id, table=table)
 
     def run_history(self, *, table: str | None = None, run_id: str | None = None, since: datetime | None = None,
                     until: datetime | None = None, limit: int = 5000) -> list[RunRecord]:
         """History rows started in [since, until), newest ``limit`` rows, returned oldest first."""
         self._bootstrap()
-        r = self._runs
-        query = sa.select(*(r.c[f] for f in RunRecord.__dataclass_fields__)).order_by(r.c.id.desc()).limit(limit)
-        for column, value in (("table_name", table), ("run_id", run_id)):
-            if value is not None:
-                query = query.where(r.c[column] == value)
-        if since is not None:
-            query = query.where(r.c.started_at >= since)
-        if until is not None:
-            query = query.where(r.c.started_at < until)
         with self.engine.connect() as conn:
-            return [RunRecord.from_row(row) for row in reversed(conn.execute(query).all())]
+            return self.sync_state.history(conn, table=table, run_id=run_id, since=since, until=until, limit=limit)
 
     # --- lookup names ----------------------------------------------------------------------
 
@@ -392,9 +256,3 @@ class Warehouse:
                 replace_view(conn, self.schema, self.table_name(LINKED_ROWS_VIEW), select)
         return [s.name for s in present]
 
-
-def _counted(requests: int, counts: RequestCounts | None, warnings: Sequence[str]) -> dict[str, Any]:
-    """The request/throttling columns and the warnings of a history row."""
-    values = counts.history_values() if counts is not None else {"requests": requests}
-    values["warnings"] = json.dumps(list(warnings)) if warnings else None
-    return values

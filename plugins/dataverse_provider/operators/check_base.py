@@ -11,6 +11,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from dataverse_provider.hooks.dataverse import DataverseHook
+from hr_dataverse.vocabulary import CheckStatus
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -79,7 +80,7 @@ class DataverseCheckOperator(BaseOperator):
 
     def _log(self, report: CheckReport, path: str) -> None:
         self.log.info("%s; report: %s", report.summary_line(), path)
-        levels = {"ok": self.log.info, "warning": self.log.warning, "blocker": self.log.error}
+        levels = {CheckStatus.OK: self.log.info, CheckStatus.WARNING: self.log.warning, CheckStatus.BLOCKER: self.log.error}
         for entry in report:
             for line in entry.log_lines():
                 levels[entry.status]("%s", line)

@@ -26,6 +26,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from dataverse_provider.trigger_params import table_names
 from dataverse_provider.ui import DataQualityReportLink
+from hr_dataverse.vocabulary import Severity
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -222,7 +223,7 @@ class HrDataQualityOperator(BaseOperator):
                       totals["evaluated"], totals["passed"], totals["errors"], totals["warnings"], report)
         failures = run.failures()
         for check in failures[:MAX_LOGGED_FAILURES]:
-            (self.log.error if check.severity == "error" else self.log.warning)(
+            (self.log.error if check.severity == Severity.ERROR else self.log.warning)(
                 "%s [%s] %s", check.severity.upper(), check.id, check.message)
         if len(failures) > MAX_LOGGED_FAILURES:
             self.log.warning("... and %d more failed checks (see the report)", len(failures) - MAX_LOGGED_FAILURES)
