@@ -78,13 +78,13 @@ from dataverse_provider.trigger_params import (
     data_quality_param,
     urs_mapping_param,
 )
+from hr_dataverse.vocabulary import SyncMode
 from hr_deployment.assets import SYNC_ALIAS, table_asset
 from hr_deployment.categories import CATEGORIES, MACROS, category_param
 from hr_deployment.dag_defaults import retrying
 from hr_deployment.event_sync import changed_tables, sync_schedule
 from hr_deployment.pools import DATAVERSE_POOL, partition_slots
 from hr_deployment.schedules import catalog_names
-from hr_dataverse.vocabulary import SyncMode
 
 SCHEDULE_ENV = "HR_DATAVERSE_SYNC_SCHEDULE"
 DEFAULT_SCHEDULE = "*/15 * * * *"
