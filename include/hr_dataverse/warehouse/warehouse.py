@@ -304,6 +304,18 @@ class Warehouse:
                              rows_deleted=rows_deleted, pages=pages, message=message,
                              **_counted(requests, counts, warnings))
 
+    def record_unchanged(self, table: str, run_id: str, *, started_at: datetime, message: str) -> None:
+        """A table a change probe found unchanged since its stored delta link: synced as of now, like
+        a delta that found nothing (``last_sync_at``, zero last counts, a ``delta`` history row of
+        one request); its delta link and totals stay."""
+        self._bootstrap()
+        now = datetime.now(UTC)
+        with self.engine.connect() as conn, write_transaction(conn):
+            conn.execute(self._state.update().where(self._state.c.table_name == table).values(
+                last_sync_at=now, last_run_id=run_id, last_rows_upserted=0, last_rows_deleted=0, updated_at=now))
+            self._insert_run(conn, run_id, table, "delta", status="success", started_at=started_at, finished_at=now,
+                             rows_upserted=0, rows_deleted=0, pages=0, message=message, requests=1)
+
     def _insert_run(self, conn: sa.Connection, run_id: str, table: str, mode: str, *, status: str,
                     **values: Any) -> None:
         if status not in RUN_STATUSES:
