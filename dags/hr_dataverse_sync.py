@@ -8,11 +8,14 @@ first run, then kept fresh with change tracking (deltas, deletions as soft delet
    (`hr_dataverse_admin` → Turn integration off/on; Variable `hr_dataverse_integration`).
 2. **validate_token** and **check_entity_access**: the pre-flight checks of `hr_connection_check`;
    a set-up mistake stops the run before any data moves, with its cause and fix.
-3. **probe_changes** (mode *auto*, the scheduled one): follows each selected table's stored delta
-   link for one row (one request per table, `HR_DATAVERSE_PARTITION_SLOTS` at a time). A table
-   that came back empty is not loaded: it is recorded as synced with no changes (sync history,
-   freshness). Every other table loads as below: no stored link, F&O entities, a change, an
-   expired link, a failed or throttled probe; modes *full* and *delta* load every table.
+3. **probe_changes** (the scheduled run's shape only: mode *auto*, no tables or categories chosen,
+   not started by change events): follows each change-tracked table's stored delta link for one
+   row (one request per table, `HR_DATAVERSE_PARTITION_SLOTS` at a time). When every one came back
+   empty the run is *quiet*: those tables are recorded as synced with no changes (sync history,
+   freshness) and only what change tracking cannot answer for loads (F&O entities, untracked
+   tables, optional tables never read). Anything else (a change, an expired link, a failed or
+   throttled probe, a table without a stored link, catalog columns not loaded yet) loads every
+   selected table as before (`hr_dataverse.sync.no_change`).
    **regular_tables** / **large_tables**: the selected catalog tables (all when none are
    selected) still to load, split by how they are read. The form's **Categories** (Compensation, Benefits, Leave
    and absence, …) add every table of those HR areas to the Tables picked.

@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 
 def probe_selected(selected: Sequence[str] | None, *, mode: str, run_id: str, slots: int = 1,
                    conn_id: str = "dataverse_default") -> dict[str, Any]:
-    """The run's ``LoadPlan`` (``to_dict()``) over the selected catalog tables (all when none)."""
+    """The run's ``LoadPlan`` (``to_dict()``) over the selected catalog tables (all when none; only
+    then, in mode auto, are the tables probed)."""
     from dataverse_provider.hooks.dataverse import DataverseHook
     from dataverse_provider.sync_tasks import resolve_tables
     from dataverse_provider.warehouse import open_warehouse
@@ -32,7 +33,7 @@ def probe_selected(selected: Sequence[str] | None, *, mode: str, run_id: str, sl
     try:
         warehouse = open_warehouse()
         client = hook.get_conn()
-        plan = plan_loads(client, warehouse, specs, mode=mode, run_id=run_id,
+        plan = plan_loads(client, warehouse, specs, mode=mode, run_id=run_id, chosen=bool(selected),
                           workers=min(slots, client.settings.max_concurrency), log=log)
     except Exception as exc:  # noqa: BLE001 - no evidence, no skipping: every table loads as before
         log.warning("change probe not run (%s: %s); every selected table loads", type(exc).__name__, exc)

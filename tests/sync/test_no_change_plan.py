@@ -62,6 +62,10 @@ def test_no_evidence_means_no_skipping(emulator, make_client, warehouses):
     specs = loaded(client, wh, TRACKED[:2])
     for mode in ("full", "delta"):
         assert plan_loads(client, wh, specs, mode=mode, run_id=mode).load == TRACKED[:2]
+    chosen = plan_loads(client, wh, specs, mode="auto", run_id="chosen", chosen=True)  # a person picked tables
+    assert (chosen.quiet, chosen.load, chosen.requests) == (False, TRACKED[:2], 0)
+    edited = replace(specs[0], columns=(*specs[0].columns, "cdm_newcolumn"))  # the catalog asks for more
+    assert not plan_loads(client, wh, [edited, specs[1]], mode="auto", run_id="edited").quiet
     unlinked = plan_loads(client, wh, [*specs, load_catalog().get("cdm_worker")], mode="auto", run_id="new")
     assert (unlinked.quiet, unlinked.load) == (False, TRACKED)  # a required table never loaded: every table
     emulator.app.faults.queue(status=503, count=1, path_contains="/cdm_jobs")

@@ -13,8 +13,12 @@ sorts the selection into three kinds:
 
 Guarantees:
 
-* Any *to load* table, or mode ``full``/``delta``, makes the run exactly today's run: every
-  selected table loads (``LoadPlan.quiet`` False). Probing stops at the first such table.
+* Only the scheduled run's shape is probed: mode ``auto`` over the whole catalog (no tables or
+  categories chosen, not started by change events). Any *to load* table, an explicit selection or
+  mode ``full``/``delta`` makes the run exactly today's run: every selected table loads
+  (``LoadPlan.quiet`` False). Probing stops at the first *to load* table.
+* A table whose catalog entry names a column its warehouse table does not have yet (the catalog
+  was edited since its last load) counts as *to load*.
 * Only when every tracked table was proven unchanged is the run *quiet*: it loads the untracked
   tables alone and records each unchanged table like a delta that found nothing
   (``Warehouse.record_unchanged``: ``last_sync_at``, a history row), so freshness checks and the
@@ -90,18 +94,21 @@ def untracked_reason(spec: TableSpec, state: SyncState | None) -> str | None:
 
 
 def plan_loads(client: DataverseClient, warehouse: Warehouse, specs: Sequence[TableSpec], *, mode: str,
-               run_id: str, workers: int = 1, log: logging.Logger = _log) -> LoadPlan:
-    """Probe the selected tables (at most ``workers`` requests in flight); see the module docstring."""
+               run_id: str, chosen: bool = False, workers: int = 1, log: logging.Logger = _log) -> LoadPlan:
+    """Probe ``specs`` (at most ``workers`` requests in flight) unless the run ``chosen`` its tables
+    or its mode is not ``auto``; see the module docstring."""
     names = tuple(s.name for s in specs)
-    if mode not in PROBED_MODES:
-        return LoadPlan(names, reasons={"*": f"mode {mode}"})
+    if mode not in PROBED_MODES or chosen:
+        return LoadPlan(names, reasons={"*": f"mode {mode}" if mode not in PROBED_MODES else "tables chosen"})
     started, started_at = time.monotonic(), datetime.now(UTC)
     states = {state.table_name: state for state in warehouse.states()}
     untracked = {s.name: r for s in specs if (r := untracked_reason(s, states.get(s.name))) is not None}
     tracked = [s for s in specs if s.name not in untracked]
     unlinked = [s.name for s in tracked if not (states.get(s.name) and states[s.name].delta_link)]
-    if unlinked:
-        plan = LoadPlan(names, reasons={"*": f"{unlinked[0]}: no delta link stored"})
+    edited = [s.name for s in tracked if s.name not in unlinked and _new_columns(s, states[s.name])]
+    if unlinked or edited:
+        why = f"{unlinked[0]}: no delta link stored" if unlinked else f"{edited[0]}: catalog columns not loaded yet"
+        plan = LoadPlan(names, reasons={"*": why})
     else:
         first = _first_to_load(client, [(s.name, states[s.name].delta_link or "") for s in tracked], workers)
         if first is not None:
@@ -115,6 +122,11 @@ def plan_loads(client: DataverseClient, warehouse: Warehouse, specs: Sequence[Ta
     for line in plan.log_lines():
         log.info("%s", line)
     return plan
+
+
+def _new_columns(spec: TableSpec, state: SyncState) -> bool:
+    known = set((state.schema_columns or {}).get("columns") or {})
+    return bool(known) and any(c not in known for c in (spec.columns or ()))
 
 
 def _first_to_load(client: DataverseClient, links: list[tuple[str, str]], workers: int) -> tuple[str, int] | None:
