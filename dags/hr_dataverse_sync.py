@@ -8,7 +8,7 @@ first run, then kept fresh with change tracking (deltas, deletions as soft delet
    (`hr_dataverse_admin` → Turn integration off/on; Variable `hr_dataverse_integration`).
 2. **validate_token** and **check_entity_access**: the pre-flight checks of `hr_connection_check`;
    a set-up mistake stops the run before any data moves, with its cause and fix.
-3. **probe_changes** (the scheduled run's shape only: mode *auto*, no tables or categories chosen,
+3. **probe_changes** (beside the checks; the scheduled run's shape only: mode *auto*, no tables or categories chosen,
    not started by change events): follows each change-tracked table's stored delta link for one
    row (one request per table, `HR_DATAVERSE_PARTITION_SLOTS` at a time). When every one came back
    empty the run is *quiet*: those tables are recorded as synced with no changes (sync history,
@@ -258,7 +258,11 @@ with DAG(
     regular = load_table.expand(table=regular_tables)
     large = load_large_table.expand(table=large_tables)
     summary = run_summary(regular_tables, large_tables, regular, large, plan)
-    integration_enabled() >> token >> access >> plan
+    # The probe runs beside the checks: it reads, never loads (a failed probe loads everything as before),
+    # and the loads wait for both.
+    switch = integration_enabled()
+    switch >> token >> access >> [regular_tables, large_tables]
+    switch >> plan
     # Last, whatever happened before it (see the docstring); its few metadata reads take one slot.
     quality = HrDataQualityOperator(task_id="data_quality", dataverse_conn_id="dataverse_default",
                                     tables=SELECTED_TABLES, params_key=DATA_QUALITY, check_loads=True,
