@@ -27,19 +27,11 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 from stack import StackError, build_plan, running_stack, stack_settings  # noqa: E402
-from stack_test import Api, CheckFailed, wait  # noqa: E402
+from stack_test import Api, CheckFailed, emulator_requests, wait  # noqa: E402
 
 DAG_ID = "hr_dataverse_sync"
 LOAD_TASKS = ("load_table", "load_large_table")
 RUN_TIMEOUT = 900.0
-
-
-def emulator_requests(info: dict[str, Any]) -> int:
-    """Dataverse Web API requests the emulator served so far (its admin endpoint, loopback only)."""
-    resp = requests.get(f"{info['dataverse_url'].rstrip('/')}/_emulator/requests", verify=info["ca_bundle"],
-                        timeout=30)
-    resp.raise_for_status()
-    return int(resp.json()["total"])
 
 
 def _seconds(start: str | None, end: str | None) -> float | None:
