@@ -28,7 +28,8 @@ def probe_selected(selected: Sequence[str] | None, *, mode: str, run_id: str, sl
     from hr_dataverse.sync.no_change import LoadPlan, plan_loads
 
     names = resolve_tables(selected)["all"]
-    specs = [load_catalog().get(n) for n in names]
+    catalog = load_catalog()  # once: each read parses and validates the YAML (~0.1 s)
+    specs = [catalog.get(n) for n in names]
     hook, warehouse = DataverseHook(conn_id), None
     try:
         warehouse = open_warehouse()
