@@ -144,8 +144,10 @@ def check_no_change_run(plan: Plan, api: Api, info: dict[str, Any]) -> None:
     before = emulator_requests(info)
     run_id = trigger_and_wait(api, {})
     sent = emulator_requests(info) - before
-    xcom = api.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/probe_changes/xcomEntries/return_value")
+    xcom = api.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/probe_changes/xcomEntries/return_value",
+                   params={"deserialize": "true"})
     probe = xcom.json().get("value") or {}
+    probe = json.loads(probe) if isinstance(probe, str) else probe
     tis = api.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances").json()["task_instances"]
     states = {t["task_id"]: t["state"] for t in tis if t["map_index"] == -1}
     loads = sorted(t["rendered_map_index"] or "" for t in tis if t["task_id"].startswith("load_") and t["map_index"] >= 0)
