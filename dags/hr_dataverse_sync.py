@@ -8,17 +8,17 @@ first run, then kept fresh with change tracking (deltas, deletions as soft delet
    (`hr_dataverse_admin` → Turn integration off/on; Variable `hr_dataverse_integration`).
 2. **validate_token** and **check_entity_access**: the pre-flight checks of `hr_connection_check`;
    a set-up mistake stops the run before any data moves, with its cause and fix.
-3. **probe_changes** (beside the checks; the scheduled run's shape only: mode *auto*, no tables or categories chosen,
-   not started by change events): follows each change-tracked table's stored delta link for one
-   row (one request per table, `HR_DATAVERSE_PARTITION_SLOTS` at a time). When every one came back
+3. **probe_changes** (beside the checks; only in the scheduled run's shape: mode *auto*, no
+   tables or categories chosen, not started by change events): follows each change-tracked
+   table's stored delta link for one row (one request per table, `HR_DATAVERSE_PARTITION_SLOTS` at a time). When every one came back
    empty the run is *quiet*: those tables are recorded as synced with no changes (sync history,
    freshness) and only what change tracking cannot answer for loads (F&O entities, untracked
    tables, optional tables never read). Anything else (a change, an expired link, a failed or
    throttled probe, a table without a stored link, catalog columns not loaded yet) loads every
    selected table as before (`hr_dataverse.sync.no_change`).
    **regular_tables** / **large_tables**: the selected catalog tables (all when none are
-   selected) still to load, split by how they are read. The form's **Categories** (Compensation, Benefits, Leave
-   and absence, …) add every table of those HR areas to the Tables picked.
+   selected) the run loads, split by how they are read. The form's **Categories** (Compensation,
+   Benefits, Leave and absence, …) add every table of those HR areas to the Tables picked.
 4. **load_table** / **load_large_table**: one mapped task per table, in the `dataverse_api` pool
    (one slot per table read page by page; large tables, catalog `partition_by_key`, hold
    `HR_DATAVERSE_PARTITION_SLOTS` slots and read key ranges in parallel). Mode *auto* follows each
@@ -31,8 +31,8 @@ first run, then kept fresh with change tracking (deltas, deletions as soft delet
    load per table at a time (warehouse lock); a load still locked out after
    `HR_DATAVERSE_LOAD_LOCK_WAIT_S` is skipped with a warning.
 5. **run_summary**: per-table modes and counts, warnings, optional tables skipped, the tables
-   found unchanged. **changes_to_process**: when the run was probed and no load changed anything,
-   it logs "nothing changed" and skips steps 6–8 (the warehouse is as the last run left it).
+   found unchanged. **changes_to_process**: in a quiet run whose loads changed nothing it logs
+   "nothing changed" and skips steps 6–8 (the warehouse is as the last run left it).
 6. **map_characteristics**: HR workers, skills, certificates and rating models → Universal Resource
    Scheduling (bookable resources and their characteristics), incrementally, in the `dataverse_api`
    pool. Runs only when every load succeeded. Settings: code default < the deployment's Variable
@@ -168,7 +168,7 @@ with DAG(
         chosen = selected_tables(context["params"]["tables"], context["params"].get(CATEGORIES))
         return chosen or changed_tables(context.get("triggering_asset_events"))
 
-    # One request per table with a stored delta link (mode auto): the tables proven unchanged are not loaded.
+    # One request per tracked table, in the scheduled run's shape only; see hr_dataverse.sync.no_change.
     @task(pool=DATAVERSE_POOL, pool_slots=PARTITION_SLOTS, multiple_outputs=False)
     def probe_changes() -> dict[str, Any]:
         from dataverse_provider.no_change_tasks import probe_selected
@@ -222,8 +222,8 @@ with DAG(
 
         return summarize_run(plan, [*regular_tables, *large_tables], regular, large)
 
-    # False when nothing changed (every table unchanged or loaded without a change): mapping, data
-    # quality and watcher are skipped, the run ends green in a few tasks. After a failed load it never runs.
+    # False in a quiet run whose loads changed nothing: mapping, data quality and watcher are skipped and
+    # the run ends green. After a failed load it does not run (upstream_failed), so quality still runs.
     @task.short_circuit(ignore_downstream_trigger_rules=True)
     def changes_to_process(plan: dict[str, Any], summary: dict[str, Any]) -> bool:
         from dataverse_provider.no_change_tasks import downstream_needed
