@@ -69,6 +69,7 @@ demo: venv
 	$(BIN)/python scripts/demo.py $(ARGS)
 
 # make bench [SCALE=rows] [BACKENDS="sqlite postgres"] [BENCH_ARGS="--runs 'full delta' ..."] [BENCH_AIRFLOW=0]
+# BENCH_AIRFLOW=0 also skips the no-change scheduled run on the make stack topology (bench/no_change_run.py).
 # Results (JSON lines, chart, logs) in .bench/; the chart is copied to docs/bench/ for the README.
 SCALE ?= 1000000
 BACKENDS ?= sqlite postgres
@@ -78,6 +79,7 @@ AIRFLOW_SCALE ?= 20000
 bench: venv
 	$(BIN)/python -m bench.run --rows $(SCALE) --backends "$(BACKENDS)" $(BENCH_ARGS)
 	@if [ "$(BENCH_AIRFLOW)" != 0 ]; then $(BIN)/python -m bench.airflow_overhead --rows $(AIRFLOW_SCALE); fi
+	@if [ "$(BENCH_AIRFLOW)" != 0 ]; then $(BIN)/python -m bench.no_change_run; fi
 
 # Re-resolve the pinned set from the top-level requirements (needs the package registry).
 lock:

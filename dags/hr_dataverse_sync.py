@@ -8,9 +8,17 @@ first run, then kept fresh with change tracking (deltas, deletions as soft delet
    (`hr_dataverse_admin` → Turn integration off/on; Variable `hr_dataverse_integration`).
 2. **validate_token** and **check_entity_access**: the pre-flight checks of `hr_connection_check`;
    a set-up mistake stops the run before any data moves, with its cause and fix.
-3. **regular_tables** / **large_tables**: the selected catalog tables (all when none are
-   selected), split by how they are read. The form's **Categories** (Compensation, Benefits, Leave
-   and absence, …) add every table of those HR areas to the Tables picked.
+3. **probe_changes** (beside the checks; only in the scheduled run's shape: mode *auto*, no
+   tables or categories chosen, not started by change events): follows each change-tracked
+   table's stored delta link for one row (one request per table, `HR_DATAVERSE_PARTITION_SLOTS` at a time). When every one came back
+   empty the run is *quiet*: those tables are recorded as synced with no changes (sync history,
+   freshness) and only what change tracking cannot answer for loads (F&O entities, untracked
+   tables, optional tables never read). Anything else (a change, an expired link, a failed or
+   throttled probe, a table without a stored link, catalog columns not loaded yet) loads every
+   selected table as before (`hr_dataverse.sync.no_change`).
+   **regular_tables** / **large_tables**: the selected catalog tables (all when none are
+   selected) the run loads, split by how they are read. The form's **Categories** (Compensation,
+   Benefits, Leave and absence, …) add every table of those HR areas to the Tables picked.
 4. **load_table** / **load_large_table**: one mapped task per table, in the `dataverse_api` pool
    (one slot per table read page by page; large tables, catalog `partition_by_key`, hold
    `HR_DATAVERSE_PARTITION_SLOTS` slots and read key ranges in parallel). Mode *auto* follows each
@@ -22,7 +30,9 @@ first run, then kept fresh with change tracking (deltas, deletions as soft delet
    nothing and FAILS its task with the counts (**Allow mass deletion** for a genuine one). One
    load per table at a time (warehouse lock); a load still locked out after
    `HR_DATAVERSE_LOAD_LOCK_WAIT_S` is skipped with a warning.
-5. **run_summary**: per-table modes and counts, warnings, optional tables skipped.
+5. **run_summary**: per-table modes and counts, warnings, optional tables skipped, the tables
+   found unchanged. **changes_to_process**: in a quiet run whose loads changed nothing it logs
+   "nothing changed" and skips steps 6–8 (the warehouse is as the last run left it).
 6. **map_characteristics**: HR workers, skills, certificates and rating models → Universal Resource
    Scheduling (bookable resources and their characteristics), incrementally, in the `dataverse_api`
    pool. Runs only when every load succeeded. Settings: code default < the deployment's Variable
@@ -161,17 +171,29 @@ with DAG(
 
         return sync_allowed()
 
-    @task
-    def resolve_tables(large: bool) -> list[str]:
-        """The selected catalog tables that are (not) read as parallel key ranges."""
+    def selection() -> list[str]:
         from hr_deployment.categories import selected_tables
-        from hr_deployment.sync_tasks import resolve_tables as resolve
 
         context = get_current_context()
-        params = context["params"]
-        chosen = selected_tables(params["tables"], params.get(CATEGORIES))
-        selected = chosen or changed_tables(context.get("triggering_asset_events"))
-        return resolve(selected)["large" if large else "regular"]
+        chosen = selected_tables(context["params"]["tables"], context["params"].get(CATEGORIES))
+        return chosen or changed_tables(context.get("triggering_asset_events"))
+
+    # One request per tracked table, in the scheduled run's shape only; see hr_dataverse.sync.no_change.
+    @task(pool=DATAVERSE_POOL, pool_slots=PARTITION_SLOTS, multiple_outputs=False)
+    def probe_changes() -> dict[str, Any]:
+        from hr_deployment.no_change_tasks import probe_selected
+
+        context = get_current_context()
+        return probe_selected(selection(), mode=context["params"]["mode"], run_id=context["run_id"],
+                              slots=PARTITION_SLOTS, conn_id=context["params"][CONN_ID])
+
+    @task
+    def resolve_tables(large: bool, plan: dict[str, Any]) -> list[str]:
+        """The selected catalog tables that are (not) read as parallel key ranges, less the unchanged ones."""
+        from hr_deployment.no_change_tasks import tables_to_load
+        from hr_deployment.sync_tasks import resolve_tables as resolve
+
+        return tables_to_load(plan, resolve(selection())["large" if large else "regular"])
 
     def load(table: str, slots: int) -> dict[str, Any]:
         from hr_deployment.sync_tasks import delete_guard
@@ -205,10 +227,19 @@ with DAG(
     # them) before their first event.
     @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS, inlets=[table_asset(t) for t in TABLE_NAMES],
           multiple_outputs=False)
-    def run_summary(regular_tables: list[str], large_tables: list[str], regular: Any, large: Any) -> dict[str, Any]:
-        from hr_deployment.sync_tasks import summarize
+    def run_summary(regular_tables: list[str], large_tables: list[str], regular: Any, large: Any,
+                    plan: dict[str, Any]) -> dict[str, Any]:
+        from hr_deployment.no_change_tasks import summarize_run
 
-        return summarize([*regular_tables, *large_tables], regular, large)
+        return summarize_run(plan, [*regular_tables, *large_tables], regular, large)
+
+    # False in a quiet run whose loads changed nothing: mapping, data quality and watcher are skipped and
+    # the run ends green. After a failed load it does not run (upstream_failed), so quality still runs.
+    @task.short_circuit(ignore_downstream_trigger_rules=True)
+    def changes_to_process(plan: dict[str, Any], summary: dict[str, Any]) -> bool:
+        from hr_deployment.no_change_tasks import downstream_needed
+
+        return downstream_needed(plan, summary)
 
     # Runs after the loads (default trigger rule): it maps from a complete warehouse.
     @task(pool=DATAVERSE_POOL, pool_slots=1, multiple_outputs=False)
@@ -234,17 +265,22 @@ with DAG(
                                                 tables=SELECTED_TABLES,
                                                 count_rows=False,  # the loads count each table anyway
                                                 pool=DATAVERSE_POOL, on_failure_callback=alert_on("preflight_blocker"))
-    regular_tables = resolve_tables.override(task_id="regular_tables")(large=False)
-    large_tables = resolve_tables.override(task_id="large_tables")(large=True)
+    plan = probe_changes()
+    regular_tables = resolve_tables.override(task_id="regular_tables")(large=False, plan=plan)
+    large_tables = resolve_tables.override(task_id="large_tables")(large=True, plan=plan)
     regular = load_table.expand(table=regular_tables)
     large = load_large_table.expand(table=large_tables)
-    summary = run_summary(regular_tables, large_tables, regular, large)
-    integration_enabled() >> token >> access >> [regular_tables, large_tables]
+    summary = run_summary(regular_tables, large_tables, regular, large, plan)
+    # The probe runs beside the checks: it reads, never loads (a failed probe loads everything as before),
+    # and the loads wait for both.
+    switch = integration_enabled()
+    switch >> token >> access >> [regular_tables, large_tables]
+    switch >> plan
     # Last, whatever happened before it (see the docstring); its few metadata reads take one slot.
     quality = HrDataQualityOperator(task_id="data_quality", dataverse_conn_id=CONN_TEMPLATE,
                                     tables=SELECTED_TABLES, params_key=DATA_QUALITY, check_loads=True,
                                     trigger_rule=TriggerRule.ALL_DONE, pool=DATAVERSE_POOL,
                                     on_failure_callback=alert_on("dq_error"))
     mapping = map_characteristics()
-    summary >> mapping >> quality
+    changes_to_process(plan, summary) >> mapping >> quality
     [mapping, quality] >> watcher()

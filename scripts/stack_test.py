@@ -11,7 +11,13 @@
 5. waits for the asset-scheduled ``hr_urs_mapping`` and ``hr_data_quality`` runs to succeed, and for
    every DAG run to finish;
 6. fetches the first run's data-quality report from the API server's plugin while the report exists
-   only at the storage URL (no process's own folder holds a copy: quality tasks delete their scratch copy).
+   only at the storage URL (no process's own folder holds a copy: quality tasks delete their scratch copy);
+7. with the downstream DAGs paused, triggers a run shaped like the scheduled one (empty conf) with
+   nothing changed: it must be quiet (``probe_changes``), load only the tables change tracking cannot
+   answer for, record every tracked table as unchanged, skip mapping and quality, and send at most
+   ``NO_CHANGE_MAX_REQUESTS`` Dataverse requests (the emulator's count; not a timing check).
+
+The emulator serves every table change-tracked (``EMULATOR_UNTRACKED`` empty), as the connection check asks.
 
 Exits 0 when every check passed; the stack is stopped and its databases dropped on every exit path.
 """
@@ -31,12 +37,15 @@ import requests
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stack import ROOT, Plan, Stack, StackError, build_plan, running_stack  # noqa: E402
+from stack import ROOT, Plan, Stack, StackError, build_plan, running_stack, stack_settings  # noqa: E402
 
 DAG_ID = "hr_dataverse_sync"
 DOWNSTREAM = ("hr_urs_mapping", "hr_data_quality")
 TEST_EMPLOYEE = "000001"
 RUN_TIMEOUT = 600.0
+# One probe per tracked table, the pre-flight checks (a few metadata reads per table) and the loads of the
+# optional tables never read; a quiet run that loaded tables again would send several hundred more.
+NO_CHANGE_MAX_REQUESTS = 300
 
 
 class CheckFailed(Exception):
@@ -72,10 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.workdir.exists():
         shutil.rmtree(args.workdir)
     started = time.monotonic()
-    plan = build_plan(args.workdir, scale=args.scale, redis_db=args.redis_db)
+    settings = stack_settings(args.workdir.resolve(), scale=args.scale, redis_db=args.redis_db)
+    settings["EMULATOR_UNTRACKED"] = ""
+    plan = build_plan(args.workdir, scale=args.scale, redis_db=args.redis_db, settings=settings)
     try:
         with running_stack(plan) as stack:
-            print(f"[1/6] stack up in {time.monotonic() - started:.0f} s: {plan.api_url}", flush=True)
+            print(f"[1/7] stack up in {time.monotonic() - started:.0f} s: {plan.api_url}", flush=True)
             run_checks(plan, stack)
     except (StackError, CheckFailed) as exc:
         print(f"\nSTACK TEST FAILED: {exc}\n(logs: {plan.workdir / 'logs'})", file=sys.stderr)
@@ -91,12 +102,12 @@ def run_checks(plan: Plan, stack: Stack) -> None:
         wait(lambda d=dag_id: api.get(f"/api/v2/dags/{d}").status_code == 200, f"DAG {dag_id} parsed", 180)
         api.call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
     first = trigger_and_wait(api, {"mode": "full"})
-    print(f"[2/6] {DAG_ID} run {first} (full) succeeded, triggered through the REST API", flush=True)
+    print(f"[2/7] {DAG_ID} run {first} (full) succeeded, triggered through the REST API", flush=True)
 
     per_worker = load_tasks_per_worker(plan, first)
     if not all(per_worker.values()):
         raise CheckFailed(f"load tasks did not run on both workers: {per_worker}")
-    print(f"[3/6] load tasks per worker: {per_worker}")
+    print(f"[3/7] load tasks per worker: {per_worker}")
     warehouse = sa.create_engine(warehouse_url(plan))
     try:
         compared = compare_with_emulator(stack.emulator_info(), warehouse)
@@ -109,7 +120,7 @@ def run_checks(plan: Plan, stack: Stack) -> None:
                                        "AND _deleted_at IS NULL"), {"n": TEST_EMPLOYEE}).scalar()
         if got != title:
             raise CheckFailed(f"the job title change did not arrive through run {second}: {got!r} != {title!r}")
-        print(f"[4/6] mutation arrived through run {second}: worker {TEST_EMPLOYEE} is now {title!r}", flush=True)
+        print(f"[4/7] mutation arrived through run {second}: worker {TEST_EMPLOYEE} is now {title!r}", flush=True)
     finally:
         warehouse.dispose()
 
@@ -120,9 +131,57 @@ def run_checks(plan: Plan, stack: Stack) -> None:
     # Quality tasks work in scratch copies while they run: check the storage once every run is over.
     wait(lambda: not [r for d in (DAG_ID, *DOWNSTREAM) for r in dag_runs(api, d) if r["state"] in ("queued", "running")],
          "every DAG run finished", RUN_TIMEOUT)
-    print("[5/6] asset-scheduled DAGs ran: " + ", ".join(
+    print("[5/7] asset-scheduled DAGs ran: " + ", ".join(
         f"{d}: {sum(r['state'] == 'success' for r in dag_runs(api, d))} successful run(s)" for d in DOWNSTREAM))
     check_report_served(plan, api, first)
+    check_no_change_run(plan, api, stack.emulator_info())
+
+
+def check_no_change_run(plan: Plan, api: Api, info: dict[str, Any]) -> None:
+    """A run shaped like the scheduled one with nothing changed: quiet, nothing tracked loaded, few requests."""
+    for dag_id in DOWNSTREAM:  # their runs would send requests of their own while this one is counted
+        api.call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": True})
+    before = emulator_requests(info)
+    run_id = trigger_and_wait(api, {})
+    sent = emulator_requests(info) - before
+    xcom = api.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/probe_changes/xcomEntries/return_value",
+                   params={"deserialize": "true"})
+    probe = xcom.json().get("value") or {}
+    probe = json.loads(probe) if isinstance(probe, str) else probe
+    tis = api.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances").json()["task_instances"]
+    states = {t["task_id"]: t["state"] for t in tis if t["map_index"] == -1}
+    loads = sorted(t["rendered_map_index"] or "" for t in tis if t["task_id"].startswith("load_") and t["map_index"] >= 0)
+    warehouse = sa.create_engine(warehouse_url(plan))
+    try:
+        with warehouse.connect() as conn:
+            history = dict(conn.execute(sa.text("SELECT table_name, message FROM _hr_sync_runs WHERE run_id = :r"),
+                                        {"r": run_id}).all())
+    finally:
+        warehouse.dispose()
+    unchanged = sorted(probe.get("unchanged", []))
+    problems = []
+    if not probe.get("quiet") or not unchanged:
+        problems.append(f"not quiet: {probe.get('reasons')}")
+    if loads != sorted(probe.get("load", [])):
+        problems.append(f"loaded {loads}, the probe planned {probe.get('load')}")
+    if any(not (history.get(t) or "").startswith("unchanged") for t in unchanged):
+        problems.append(f"tracked tables not recorded as unchanged: {history}")
+    if (states.get("map_characteristics"), states.get("data_quality")) != ("skipped", "skipped"):
+        problems.append(f"mapping/quality not skipped: {states}")
+    if sent > NO_CHANGE_MAX_REQUESTS:
+        problems.append(f"{sent} Dataverse requests, more than {NO_CHANGE_MAX_REQUESTS}")
+    if problems:
+        raise CheckFailed(f"no-change run {run_id}: " + "; ".join(problems))
+    print(f"[7/7] no-change run {run_id}: quiet, {len(unchanged)} tables unchanged, loaded only {loads}, "
+          f"{sent} Dataverse requests (at most {NO_CHANGE_MAX_REQUESTS})", flush=True)
+
+
+def emulator_requests(info: dict[str, Any]) -> int:
+    """Dataverse Web API requests the emulator served so far (its admin endpoint, loopback only)."""
+    resp = requests.get(f"{info['dataverse_url'].rstrip('/')}/_emulator/requests", verify=info["ca_bundle"],
+                        timeout=30)
+    resp.raise_for_status()
+    return int(resp.json()["total"])
 
 
 def check_pool(plan: Plan, api: Api) -> None:
@@ -221,7 +280,7 @@ def check_report_served(plan: Plan, api: Api, run_id: str) -> None:
     anonymous = requests.get(resp.url, timeout=30)
     if anonymous.status_code != 401:
         raise CheckFailed(f"the report was served without signing in ({anonymous.status_code})")
-    print(f"[6/6] the API server's plugin served {resp.url.split('/hr-quality/')[1]} "
+    print(f"[6/7] the API server's plugin served {resp.url.split('/hr-quality/')[1]} "
           f"({len(resp.content)} bytes) from the storage URL only ({len(stored)} summaries there)", flush=True)
 
 

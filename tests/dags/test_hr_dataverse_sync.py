@@ -69,12 +69,14 @@ def test_sync_dag_runs_checks_then_mapped_loads_then_the_summary(dags: dict[str,
         "integration_enabled": set(),
         "validate_token": {"integration_enabled"},
         "check_entity_access": {"validate_token"},
-        "regular_tables": {"check_entity_access"},
-        "large_tables": {"check_entity_access"},
+        "probe_changes": {"integration_enabled"},
+        "regular_tables": {"check_entity_access", "probe_changes"},
+        "large_tables": {"check_entity_access", "probe_changes"},
         "load_table": {"regular_tables"},
         "load_large_table": {"large_tables"},
-        "run_summary": {"regular_tables", "large_tables", "load_table", "load_large_table"},
-        "map_characteristics": {"run_summary"},
+        "run_summary": {"probe_changes", "regular_tables", "large_tables", "load_table", "load_large_table"},
+        "changes_to_process": {"probe_changes", "run_summary"},
+        "map_characteristics": {"changes_to_process"},
         "data_quality": {"map_characteristics"},
         "watcher": {"map_characteristics", "data_quality"},
     }
@@ -336,8 +338,9 @@ def test_turning_the_integration_off_skips_syncs_until_it_is_on(synced: Synced, 
     assert skipped.state == "success"
     assert {k: v for k, v in states(skipped).items()} == {
         "integration_enabled": "success", **{t: "skipped" for t in (
-            "validate_token", "check_entity_access", "regular_tables", "large_tables", "load_table",
-            "load_large_table", "run_summary", "map_characteristics", "data_quality", "watcher")}}
+            "validate_token", "check_entity_access", "probe_changes", "regular_tables", "large_tables", "load_table",
+            "load_large_table", "run_summary", "changes_to_process", "map_characteristics", "data_quality",
+            "watcher")}}
     assert synced.warehouse.runs(skipped.run_id) == []
 
     refused = admin.test(run_conf=admin_conf("sync_now", "cdm_company"))

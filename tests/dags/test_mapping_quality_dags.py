@@ -67,7 +67,9 @@ def test_sync_dag_maps_after_the_loads_and_checks_quality_last(dags: dict[str, A
 
     dag = dags["hr_dataverse_sync"]
     mapping, quality = dag.get_task("map_characteristics"), dag.get_task("data_quality")
-    assert mapping.upstream_task_ids == {"run_summary"} and mapping.trigger_rule == "all_success"
+    # After the summary, through the no-change gate (a quiet run whose loads changed nothing skips both).
+    assert mapping.upstream_task_ids == {"changes_to_process"} and mapping.trigger_rule == "all_success"
+    assert "run_summary" in dag.get_task("changes_to_process").upstream_task_ids
     assert quality.upstream_task_ids == {"map_characteristics"} and quality.trigger_rule == "all_done"
     assert quality.downstream_task_ids == {"watcher"}  # the last stage, then only the run's verdict
     watcher = dag.get_task("watcher")

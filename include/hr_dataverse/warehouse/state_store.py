@@ -110,6 +110,17 @@ class SyncStateStore:
         self.append_run(conn, done.run_id, done.table, mode, status, stats, finished_at=now,
                         rows=(done.rows_upserted, done.rows_deleted))
 
+    def record_unchanged(self, conn: sa.Connection, table: str, run_id: str, *, started_at: datetime,
+                         message: str) -> None:
+        """A table proven unchanged since its delta link: synced as of now (a ``delta`` history row of
+        one request, nothing loaded); its delta link, totals and count stay."""
+        now = datetime.now(UTC)
+        conn.execute(self.state.update().where(self.state.c.table_name == table).values(
+            last_sync_at=now, last_run_id=run_id, last_rows_upserted=0, last_rows_deleted=0, updated_at=now))
+        self.append_run(conn, run_id, table, LoadMode.DELTA, RunStatus.SUCCESS,
+                        RunStats(counts=RequestCounts(requests=1), message=message, started_at=started_at),
+                        finished_at=now)
+
     # --- history ---------------------------------------------------------------------------
 
     def append_run(self, conn: sa.Connection, run_id: str, table: str, mode: str, status: str, stats: RunStats, *,

@@ -190,6 +190,14 @@ class Warehouse:
             self.sync_state.append_run(conn, run_id, table, mode, status, replace(stats, started_at=started_at),
                                        finished_at=datetime.now(UTC))
 
+    def record_unchanged(self, table: str, run_id: str, *, started_at: datetime, message: str) -> None:
+        """A table a change probe found unchanged since its stored delta link: synced as of now, like
+        a delta that found nothing (``last_sync_at``, zero last counts, a ``delta`` history row of
+        one request); its delta link and totals stay."""
+        self._bootstrap()
+        with self.engine.connect() as conn, write_transaction(conn):
+            self.sync_state.record_unchanged(conn, table, run_id, started_at=started_at, message=message)
+
     def runs(self, run_id: str | None = None, table: str | None = None) -> list[RunRecord]:
         """Run history, oldest first, optionally for one run id and/or table."""
         self._bootstrap()
