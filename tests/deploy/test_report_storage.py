@@ -127,7 +127,8 @@ def test_sqlite_warehouse_is_refused_on_celery(monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.delenv("AIRFLOW_CONN_HR_WAREHOUSE", raising=False)
     monkeypatch.setenv("HR_WAREHOUSE_URL", f"sqlite:///{tmp_path / 'hr.db'}")
     monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "LocalExecutor")
-    assert checked_warehouse_url() is None  # LocalExecutor: the SQLite file is fine
+    # LocalExecutor: the SQLite file is fine, and it is the URL the warehouse opens (the variable's)
+    assert checked_warehouse_url() == f"sqlite:///{tmp_path / 'hr.db'}"
     monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "CeleryExecutor")
     with pytest.raises(WarehouseConfigError, match="CeleryExecutor.*PostgreSQL"):
         checked_warehouse_url()
