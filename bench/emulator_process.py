@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import select
 import ssl
@@ -23,10 +24,8 @@ READY_TIMEOUT_S = 3600.0  # data generation: ~15 s per million rows on 2 idle co
 def _first_to_go(pid: int) -> None:
     """At 10M rows the emulator holds ~12 GB: if the machine runs short, the kernel should end it,
     not a neighbour's process (best effort; Linux only)."""
-    try:
+    with contextlib.suppress(OSError):
         Path(f"/proc/{pid}/oom_score_adj").write_text("1000")
-    except OSError:
-        pass
 
 
 class EmulatorError(RuntimeError):

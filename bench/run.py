@@ -1,15 +1,23 @@
 """``make bench``: ``python -m bench.run [options]`` (``--help`` lists them).
 
 Per backend it starts the emulator (a separate process, latency model and service protection on),
-then for each run kind — ``sequential`` (one request at a time, the way the open-source peers
-read), ``full`` (tables in parallel within the pool, key ranges within large tables) and ``delta``
-(after ``--change-fraction`` of the rows changed) — runs the loading child process and prints one
-JSON line. Lines are also appended to ``<out>/bench-<rows>.jsonl``; the chart goes next to them
-(and is copied to ``--chart-copy`` for the README).
+then for each run kind prints one JSON line:
 
-The floor of a run is the server time the latency model charged its requests divided by the
-concurrency the run was allowed (the pool: 1 for ``sequential``). ``cpu_floor_s`` is what this
-machine's CPUs allow: the emulator is one Python process (one core at most), the loader another.
+* ``peer-sequential`` / ``peer-parallel``: Microsoft's Python SDK reading every catalog table one at
+  a time / ``pool`` tables at a time, no change tracking, no warehouse (``bench/peer_sdk.py`` in its
+  own virtual environment, ``bench/peer_venv.py``); once per scale, with the first backend;
+* ``sequential`` (one request at a time, the way the open-source peers read), ``full`` (tables in
+  parallel within the pool, key ranges within large tables);
+* ``delta`` (after ``--change-fraction`` of the rows changed) and ``nochange`` (a delta right after
+  the delta, nothing changed): the scheduled ``auto`` sync.
+
+Lines are also appended to ``<out>/bench-<rows>.jsonl``; the chart and a Markdown summary row per
+backend (``bench-<rows>-summary.md``) go next to them (the chart is also copied to ``--chart-copy``).
+
+The bound of a run (``bench/bound.py``) is max(the server time the latency model charged its
+requests ÷ the concurrency the run was allowed (the floor; the pool, 1 for ``sequential``), the
+longest change-tracking page chain's server time). ``cpu_floor_s`` is what this machine's CPUs
+allow: the emulator is one Python process (one core at most), the loader another.
 """
 
 from __future__ import annotations
@@ -159,6 +167,10 @@ def bench_backend(settings: BenchSettings, target: Target) -> Iterator[dict[str,
             except (BenchError, EmulatorError, peer_venv.PeerUnavailable) as exc:
                 yield {"backend": target.backend, "run": kind, "error": str(exc)}
                 continue
+            # The emulator's own cost at this scale: memory now, CPU per row it served in this run.
+            line["emulator_rss_mb"] = round(emulator.rss_mb())
+            if line.get("rows_returned"):
+                line["emulator_cpu_us_per_row"] = round(1e6 * line["emulator_cpu_s"] / line["rows_returned"], 1)
             if kind == "full":
                 full_wall = line["wall_s"]
             elif kind in ("delta", "nochange") and full_wall:

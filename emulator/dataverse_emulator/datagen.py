@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import random
 import unicodedata
-from sys import intern
 from datetime import UTC, timedelta
+from sys import intern
 
 from .clock import Clock
 from .config import EmulatorConfig

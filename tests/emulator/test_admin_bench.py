@@ -110,7 +110,7 @@ def test_request_totals_give_each_change_tracking_chain_its_server_time(emulator
     emu = emulator_factory(latency_ms=2.0, latency_per_row_ms=0.01)
     session = authenticated_session(emu.info)
     url, served = emu.info["api_url"] + "cdm_workers", []
-    headers = {"Prefer": "odata.track-changes,odata.maxpagesize=40"}
+    headers = {"Prefer": "odata.track-changes,odata.maxpagesize=5"}
     while url:
         page = session.get(url, headers=headers)
         assert page.status_code == 200
