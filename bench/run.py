@@ -219,7 +219,7 @@ def measure_peer(kind: str, settings: BenchSettings, emulator: EmulatorProcess, 
     required = {s.name for s in specs if s.required}
     return {
         "backend": "none", "run": kind, "workers": settings.workers, "rows": rows,
-        "wall_s": wall, "rows_per_s": round(rows / wall, 1) if wall else None,
+        "wall_s": wall, "rows_per_s": round(rows / wall, 2) if wall else None,
         "http_requests": after["total"] - before["total"], "pages": sum(t["pages"] for t in result["tables"]),
         "rows_returned": after["rows"] - before["rows"],
         "http_429": int(after["by_status"].get("429", 0)) - int(before["by_status"].get("429", 0)),
@@ -290,7 +290,7 @@ def run_line(kind: str, backend: str, settings: BenchSettings, pool: int, result
     line: dict[str, Any] = {
         "backend": backend, "run": kind, "workers": settings.workers, "rows": rows,
         "untracked_tables": list(settings.untracked),
-        "wall_s": wall, "rows_per_s": round(rows / wall, 1) if wall else None,
+        "wall_s": wall, "rows_per_s": round(rows / wall, 2) if wall else None,
         "http_requests": requests, "pages": sum(t["pages"] for t in tables),
         "rows_returned": after["rows"] - before["rows"],
         "http_429": int(after["by_status"].get("429", 0)) - int(before["by_status"].get("429", 0)),
