@@ -69,7 +69,8 @@ demo: venv
 	$(BIN)/python scripts/demo.py $(ARGS)
 
 # make bench [SCALE=rows] [BACKENDS="sqlite postgres"] [BENCH_ARGS="--runs 'full delta' ..."] [BENCH_AIRFLOW=0]
-# Results (JSON lines, chart, logs) in .bench/; the chart is copied to docs/bench/ for the README.
+# Results (JSON lines, chart, summary, logs) in .bench/; the chart is copied to docs/bench/ for the README.
+# The Microsoft SDK peer runs from .bench/peer-venv, created with pip on first use (bench/peer_venv.py).
 SCALE ?= 1000000
 BACKENDS ?= sqlite postgres
 BENCH_ARGS ?=
