@@ -70,7 +70,8 @@ demo: venv
 
 # make bench [SCALE=rows] [BACKENDS="sqlite postgres"] [BENCH_ARGS="--runs 'full delta' ..."] [BENCH_AIRFLOW=0]
 # BENCH_AIRFLOW=0 also skips the no-change scheduled run on the make stack topology (bench/no_change_run.py).
-# Results (JSON lines, chart, logs) in .bench/; the chart is copied to docs/bench/ for the README.
+# Results (JSON lines, chart, summary, logs) in .bench/; the chart is copied to docs/bench/ for the README.
+# The Microsoft SDK peer runs from .bench/peer-venv, created with pip on first use (bench/peer_venv.py).
 SCALE ?= 1000000
 BACKENDS ?= sqlite postgres
 BENCH_ARGS ?=

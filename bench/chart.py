@@ -1,6 +1,8 @@
-"""The results chart: rows/s and peak RSS of the loading process, one bar per run.
+"""The results chart, per scale: wall time of our full load against its bound and the peers, and peak
+RSS of each loading process.
 
-``python -m bench.chart .bench/bench-1000000.jsonl ["title"]`` redraws it from stored results.
+``python -m bench.chart .bench/bench-100000.jsonl .bench/bench-1000000.jsonl [--out chart.png]``
+redraws it from stored results (one scale per file; default output next to the last file).
 """
 
 from __future__ import annotations
@@ -11,30 +13,56 @@ from pathlib import Path
 from typing import Any
 
 RSS_TARGET_MB = 300
+# (label, backend or None for any, run, field): the bars of one scale, left to right.
+WALL_BARS = [("bound", "sqlite", "full", "bound_s"), ("ours, SQLite", "sqlite", "full", "wall_s"),
+             ("ours, PostgreSQL", "postgres", "full", "wall_s"), ("SDK 5 at a time", "none", "peer-parallel", "wall_s"),
+             ("SDK sequential", "none", "peer-sequential", "wall_s"), ("ours sequential, SQLite", "sqlite", "sequential", "wall_s")]
+COLOURS = ["#555555", "#4c72b0", "#dd8452", "#55a868", "#8fd19e", "#a6bddb"]
+RSS_RUNS = ["full", "sequential", "delta", "nochange", "peer-parallel", "peer-sequential"]
 
 
-def write_chart(lines: list[dict[str, Any]], path: Path, title: str) -> Path | None:
-    """A small PNG next to the JSON lines; None when no run produced numbers."""
-    runs = [line for line in lines if line.get("wall_s")]
-    if not runs:
+def _pick(lines: list[dict[str, Any]], backend: str, run: str, field: str) -> float | None:
+    for line in lines:
+        if line.get("backend") == backend and line.get("run") == run and line.get(field) is not None:
+            return float(line[field])
+    return None
+
+
+def write_chart(by_scale: dict[int, list[dict[str, Any]]], path: Path, title: str) -> Path | None:
+    """A PNG with one group of bars per scale; None when no run produced numbers."""
+    scales = sorted(s for s, lines in by_scale.items() if any(line.get("wall_s") for line in lines))
+    if not scales:
         return None
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display
     import matplotlib.pyplot as plt
 
-    labels = [f"{r['backend']}\n{r['run']}" for r in runs]
-    colours = ["#4c72b0" if r["backend"] == "sqlite" else "#dd8452" for r in runs]
-    fig, (speed, memory) = plt.subplots(1, 2, figsize=(9, 3.4), dpi=110)
-    bars = speed.bar(labels, [r["rows_per_s"] for r in runs], color=colours)
-    speed.bar_label(bars, labels=[f"{r['rows_per_s']:,.0f}\n{r['wall_s']:,.0f} s" for r in runs], fontsize=7)
-    speed.set_title("rows written/s, and wall time", fontsize=9)
-    speed.margins(y=0.15)
-    bars = memory.bar(labels, [r["peak_rss_mb"] for r in runs], color=colours)
-    memory.bar_label(bars, fmt="{:.0f}", fontsize=7)
+    fig, (wall, memory) = plt.subplots(1, 2, figsize=(11, 3.8), dpi=110)
+    width = 0.8 / len(WALL_BARS)
+    for k, (label, backend, run, field) in enumerate(WALL_BARS):
+        values = [_pick(by_scale[s], backend, run, field) for s in scales]
+        xs = [i + (k - len(WALL_BARS) / 2 + 0.5) * width for i, v in enumerate(values) if v]
+        ys = [v for v in values if v]
+        if ys:
+            bars = wall.bar(xs, ys, width, label=label, color=COLOURS[k])
+            wall.bar_label(bars, labels=[f"{v:,.0f}" for v in ys], fontsize=6)
+    wall.set_yscale("log")
+    wall.set_title("wall time, s (log): our full load vs its bound and Microsoft's SDK", fontsize=9)
+    wall.legend(fontsize=6, frameon=False)
+    memory_runs = [(b, r) for r in RSS_RUNS for b in ("sqlite", "postgres", "none")
+                   if any(_pick(by_scale[s], b, r, "peak_rss_mb") for s in scales)]
+    width_m = 0.8 / max(1, len(memory_runs))
+    for k, (backend, run) in enumerate(memory_runs):
+        values = [_pick(by_scale[s], backend, run, "peak_rss_mb") or 0 for s in scales]
+        xs = [i + (k - len(memory_runs) / 2 + 0.5) * width_m for i in range(len(scales))]
+        bars = memory.bar(xs, values, width_m, label=f"{run} ({backend})" if backend != "none" else run)
+        memory.bar_label(bars, fmt="{:.0f}", fontsize=5)
     memory.axhline(RSS_TARGET_MB, color="grey", linestyle="--", linewidth=0.8)
     memory.set_title(f"peak RSS of the loading process, MB (target < {RSS_TARGET_MB})", fontsize=9)
-    for axis in (speed, memory):
+    memory.legend(fontsize=5, frameon=False, ncol=2)
+    for axis in (wall, memory):
+        axis.set_xticks(range(len(scales)), [f"{s:,} rows" for s in scales])
         axis.tick_params(labelsize=7)
         axis.spines[["top", "right"]].set_visible(False)
     fig.suptitle(title, fontsize=10)
@@ -45,13 +73,22 @@ def write_chart(lines: list[dict[str, Any]], path: Path, title: str) -> Path | N
     return path
 
 
+def read_results(path: Path) -> tuple[int, list[dict[str, Any]]]:
+    """(scale, JSON lines) of one ``bench-<rows>.jsonl``."""
+    return int(path.stem.split("-")[1]), [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
 def main(argv: list[str]) -> int:
-    if not argv or not Path(argv[0]).is_file():
-        print("usage: python -m bench.chart <results .jsonl> [title]", file=sys.stderr)
+    out = None
+    if "--out" in argv:
+        i = argv.index("--out")
+        out, argv = Path(argv[i + 1]), argv[:i] + argv[i + 2:]
+    files = [Path(a) for a in argv]
+    if not files or not all(f.is_file() for f in files):
+        print("usage: python -m bench.chart <results .jsonl> ... [--out chart.png]", file=sys.stderr)
         return 2
-    results = Path(argv[0])
-    lines = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
-    chart = write_chart(lines, results.with_suffix(".png"), argv[1] if len(argv) > 1 else results.stem)
+    by_scale = dict(read_results(f) for f in files)
+    chart = write_chart(by_scale, out or files[-1].with_suffix(".png"), "HR sync benchmark (see README Performance)")
     print(chart or "no run with numbers in the results")
     return 0 if chart else 1
 

@@ -1,15 +1,23 @@
 """``make bench``: ``python -m bench.run [options]`` (``--help`` lists them).
 
 Per backend it starts the emulator (a separate process, latency model and service protection on),
-then for each run kind — ``sequential`` (one request at a time, the way the open-source peers
-read), ``full`` (tables in parallel within the pool, key ranges within large tables) and ``delta``
-(after ``--change-fraction`` of the rows changed) — runs the loading child process and prints one
-JSON line. Lines are also appended to ``<out>/bench-<rows>.jsonl``; the chart goes next to them
-(and is copied to ``--chart-copy`` for the README).
+then for each run kind prints one JSON line:
 
-The floor of a run is the server time the latency model charged its requests divided by the
-concurrency the run was allowed (the pool: 1 for ``sequential``). ``cpu_floor_s`` is what this
-machine's CPUs allow: the emulator is one Python process (one core at most), the loader another.
+* ``peer-sequential`` / ``peer-parallel``: Microsoft's Python SDK reading every catalog table one at
+  a time / ``pool`` tables at a time, no change tracking, no warehouse (``bench/peer_sdk.py`` in its
+  own virtual environment, ``bench/peer_venv.py``); once per scale, with the first backend;
+* ``sequential`` (one request at a time, the way the open-source peers read), ``full`` (tables in
+  parallel within the pool, key ranges within large tables);
+* ``delta`` (after ``--change-fraction`` of the rows changed) and ``nochange`` (a delta right after
+  the delta, nothing changed): the scheduled ``auto`` sync.
+
+Lines are also appended to ``<out>/bench-<rows>.jsonl``; the chart and a Markdown summary row per
+backend (``bench-<rows>-summary.md``) go next to them (the chart is also copied to ``--chart-copy``).
+
+The bound of a run (``bench/bound.py``) is max(the server time the latency model charged its
+requests ÷ the concurrency the run was allowed (the floor; the pool, 1 for ``sequential``), the
+longest change-tracking page chain's server time). ``cpu_floor_s`` is what this machine's CPUs
+allow: the emulator is one Python process (one core at most), the loader another.
 """
 
 from __future__ import annotations
@@ -27,10 +35,12 @@ from typing import Any
 
 from dataverse_provider.environment import configured_catalog
 
-from . import profiling
+from . import peer_venv, profiling
+from .bound import run_bound
 from .chart import write_chart
 from .emulator_process import EmulatorError, EmulatorProcess
-from .settings import BACKENDS, DEFAULT_POSTGRES_URL, RUN_KINDS, BenchSettings
+from .settings import BACKENDS, DEFAULT_POSTGRES_URL, PEER_KINDS, RUN_KINDS, BenchSettings
+from .summary import summary_table
 from .targets import Target, target_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,6 +78,8 @@ def parse_args(argv: list[str]) -> BenchSettings:
     p.add_argument("--postgres-url", default=os.environ.get("HR_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL))
     p.add_argument("--postgres-schema", default=d.postgres_schema, help="dedicated schema, dropped before each run")
     p.add_argument("--profile", action="store_true", help="py-spy the loader and the emulator during each run")
+    p.add_argument("--peer-venv", type=Path, default=d.peer_venv,
+                   help="virtual environment of the peer SDK, created on first use (default %(default)s)")
     p.add_argument("--malloc-arena-max", type=int, default=d.malloc_arena_max,
                    help="MALLOC_ARENA_MAX for the loader (0 = leave glibc's default)")
     a = p.parse_args(argv)
@@ -79,7 +91,7 @@ def parse_args(argv: list[str]) -> BenchSettings:
             untracked=_names(a.untracked),
             change_fraction=a.change_fraction, delete_share=a.delete_share, seed=a.seed, out_dir=a.out,
             chart_copy_dir=Path(a.chart_copy) if a.chart_copy else None, postgres_url=a.postgres_url,
-            postgres_schema=a.postgres_schema, profile=a.profile,
+            postgres_schema=a.postgres_schema, profile=a.profile, peer_venv=a.peer_venv,
             malloc_arena_max=a.malloc_arena_max,
         )
     except ValueError as exc:
@@ -115,12 +127,15 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(line), flush=True)
             with results.open("a") as fh:
                 fh.write(json.dumps(line) + "\n")
-    chart = write_chart(lines, out / f"bench-{settings.rows}.png",
+    chart = write_chart({settings.rows: lines}, out / f"bench-{settings.rows}.png",
                         f"HR sync, {settings.rows:,} rows, {os.cpu_count()} cores, "
                         f"latency {settings.latency_ms:g} ms + {settings.latency_per_row_ms:g} ms/row")
     if chart is not None and settings.chart_copy_dir is not None:
         settings.chart_copy_dir.mkdir(parents=True, exist_ok=True)
         shutil.copy(chart, settings.chart_copy_dir / chart.name)
+    table = summary_table(lines, settings.rows)
+    (out / f"bench-{settings.rows}-summary.md").write_text(table)
+    _note(table)
     _note(f"bench: results in {results}" + (f", chart {chart}" if chart else ""))
     failed = [line for line in lines if line.get("error") or line.get("tables_failed")]
     return 1 if failed else 0
@@ -143,27 +158,43 @@ def bench_backend(settings: BenchSettings, target: Target) -> Iterator[dict[str,
     try:
         _note(f"bench: {target.backend}: emulator ready in {time.monotonic() - started:.1f} s "
               f"({emulator.rss_mb():,.0f} MB)")
+        full_wall = None
         for kind in settings.runs:
+            if kind in PEER_KINDS and target.backend != settings.backends[0]:
+                continue  # the peers load no warehouse: once per scale is enough
             try:
-                yield measure(kind, settings, emulator, target)
-            except (BenchError, EmulatorError) as exc:
+                line = measure(kind, settings, emulator, target)
+            except (BenchError, EmulatorError, peer_venv.PeerUnavailable) as exc:
                 yield {"backend": target.backend, "run": kind, "error": str(exc)}
+                continue
+            # The emulator's own cost at this scale: memory now, CPU per row it served in this run.
+            line["emulator_rss_mb"] = round(emulator.rss_mb())
+            if line.get("rows_returned"):
+                line["emulator_cpu_us_per_row"] = round(1e6 * line["emulator_cpu_s"] / line["rows_returned"], 1)
+            if kind == "full":
+                full_wall = line["wall_s"]
+            elif kind in ("delta", "nochange") and full_wall:
+                line["pct_of_full"] = round(100 * line["wall_s"] / full_wall, 1)
+            yield line
     finally:
         emulator.stop()
 
 
 def measure(kind: str, settings: BenchSettings, emulator: EmulatorProcess, target: Target) -> dict[str, Any]:
     specs = [s for s in configured_catalog() if not s.fno_entity]  # what bench.loader syncs
+    if kind in PEER_KINDS:
+        return measure_peer(kind, settings, emulator, specs)
     changes = None
     if kind == "delta":
         changes = emulator.bulk_changes([s.name for s in specs], settings.change_fraction, settings.delete_share,
                                         settings.seed)
-    else:
+    elif kind != "nochange":
         target.reset()
     sequential = kind == "sequential"
     pool = 1 if sequential else settings.pool_slots
     args = {
-        "info": emulator.info, "url": target.url, "schema": target.schema, "mode": "auto" if kind == "delta" else "full",
+        "info": emulator.info, "url": target.url, "schema": target.schema,
+        "mode": "auto" if kind in ("delta", "nochange") else "full",
         "run_id": f"bench-{kind}-{int(time.time())}", "pool": pool,
         "large_slots": 1 if sequential else settings.large_table_slots, "max_concurrency": settings.max_concurrency,
     }
@@ -174,10 +205,42 @@ def measure(kind: str, settings: BenchSettings, emulator: EmulatorProcess, targe
     return run_line(kind, target.backend, settings, pool, result, before, after, emulator_cpu, changes, specs)
 
 
+def measure_peer(kind: str, settings: BenchSettings, emulator: EmulatorProcess, specs: list[Any]) -> dict[str, Any]:
+    """Microsoft's SDK reading the catalog's tables (bench/peer_sdk.py in its own environment)."""
+    python = peer_venv.ensure(settings.peer_venv.resolve())
+    workers = 1 if kind == "peer-sequential" else settings.pool_slots
+    args = {"info": emulator.info, "tables": [s.name for s in specs], "workers": workers, "page_size": 5000}
+    before, cpu_before = emulator.request_totals(), emulator.cpu_seconds()
+    tag = f"{settings.rows}-{kind}"
+    result = run_child([str(python), str(ROOT / "bench" / "peer_sdk.py"), json.dumps(args)], settings, tag, None)
+    after, emulator_cpu = emulator.request_totals(), emulator.cpu_seconds() - cpu_before
+    wall = result["wall_seconds"]
+    rows = sum(t["rows"] for t in result["tables"])
+    required = {s.name for s in specs if s.required}
+    return {
+        "backend": "none", "run": kind, "workers": settings.workers, "rows": rows,
+        "wall_s": wall, "rows_per_s": round(rows / wall, 2) if wall else None,
+        "http_requests": after["total"] - before["total"], "pages": sum(t["pages"] for t in result["tables"]),
+        "rows_returned": after["rows"] - before["rows"],
+        "http_429": int(after["by_status"].get("429", 0)) - int(before["by_status"].get("429", 0)),
+        "peak_rss_mb": result["peak_rss_mb"], "concurrency": workers,
+        "server_latency_s": round(after["latency_seconds"] - before["latency_seconds"], 2),
+        **run_bound(before, after, workers).fields(wall),
+        "loader_cpu_s": result["cpu_seconds"], "emulator_cpu_s": round(emulator_cpu, 1),
+        "peer": peer_venv.PEER_REQUIREMENT,
+        "tables_failed": [t["table"] for t in result["tables"] if t["error"] and t["table"] in required],
+        "tables_skipped_optional": [t["table"] for t in result["tables"] if t["error"] and t["table"] not in required],
+    }
+
+
 def run_loader(args: dict[str, Any], settings: BenchSettings, tag: str, profile_pid: int | None) -> dict[str, Any]:
     """Run ``bench.loader`` as a child process; its last stdout line is the result."""
+    return run_child([sys.executable, "-m", "bench.loader", json.dumps(args)], settings, tag, profile_pid)
+
+
+def run_child(command: list[str], settings: BenchSettings, tag: str, profile_pid: int | None) -> dict[str, Any]:
+    """Run a loading child process (py-spy around it with ``profile_pid``); its last stdout line is the result."""
     out = settings.out_dir
-    command = [sys.executable, "-m", "bench.loader", json.dumps(args)]
     recorders = []
     if profile_pid is not None:
         command = [profiling.py_spy(), "record", "--format", "raw", "--rate", "100", "--nonblocking",
@@ -222,13 +285,12 @@ def run_line(kind: str, backend: str, settings: BenchSettings, pool: int, result
     wall = result["wall_seconds"]
     requests = after["total"] - before["total"]
     latency = after["latency_seconds"] - before["latency_seconds"]
-    floor = latency / pool
     loader_cpu = result["cpu_seconds"]
     cpu_floor = max(emulator_cpu, loader_cpu, (emulator_cpu + loader_cpu) / (os.cpu_count() or 1))
     line: dict[str, Any] = {
         "backend": backend, "run": kind, "workers": settings.workers, "rows": rows,
         "untracked_tables": list(settings.untracked),
-        "wall_s": wall, "rows_per_s": round(rows / wall, 1) if wall else None,
+        "wall_s": wall, "rows_per_s": round(rows / wall, 2) if wall else None,
         "http_requests": requests, "pages": sum(t["pages"] for t in tables),
         "rows_returned": after["rows"] - before["rows"],
         "http_429": int(after["by_status"].get("429", 0)) - int(before["by_status"].get("429", 0)),
@@ -238,7 +300,7 @@ def run_line(kind: str, backend: str, settings: BenchSettings, pool: int, result
         "concurrency_rule": "1 (one request at a time)" if pool == 1 else
         f"pool = min(max_concurrency {settings.max_concurrency}, x-ms-dop-hint {settings.dop_hint})"
         if settings.pool is None else "pool (set with --pool)",
-        "floor_s": round(floor, 2), "wall_over_floor": round(wall / floor, 2) if floor else None,
+        **run_bound(before, after, pool).fields(wall),
         "loader_cpu_s": loader_cpu, "emulator_cpu_s": round(emulator_cpu, 1), "cpu_floor_s": round(cpu_floor, 1),
         "rows_full_every_run": sum(t["rows_upserted"] for t in tables if t["mode_used"] == "full_every_run"),
         # When the change-tracked tables were done: a delta's real cost, without untracked full reloads.

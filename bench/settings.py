@@ -9,7 +9,12 @@ from pathlib import Path
 # Rows per HR worker over the emulator's tables (datagen: ≈12, of which ≈11 in readable catalog
 # tables); the worker scale is the requested row count divided by this.
 ROWS_PER_WORKER = 12
-RUN_KINDS = ("sequential", "full", "delta")
+# peer-*: Microsoft's SDK, one table at a time / pool_slots tables at a time (no change tracking, no
+# warehouse); nochange: a delta right after the delta, nothing changed in between.
+PEER_KINDS = ("peer-sequential", "peer-parallel")
+LOADER_KINDS = ("sequential", "full", "delta", "nochange")
+RUN_KINDS = PEER_KINDS + LOADER_KINDS
+INCREMENTAL_KINDS = ("delta", "nochange")
 BACKENDS = ("sqlite", "postgres")
 DEFAULT_POSTGRES_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")  # the schema is dropped by name before each run
@@ -58,6 +63,7 @@ class BenchSettings:
     postgres_url: str = DEFAULT_POSTGRES_URL
     postgres_schema: str = "hr_bench"
     profile: bool = False  # py-spy the loader and the emulator during each run
+    peer_venv: Path = field(default_factory=lambda: Path(".bench/peer-venv"))  # created on first peer run
     # MALLOC_ARENA_MAX of the loading process. glibc gives threads their own malloc arenas (up to 8
     # per core) and keeps freed page buffers in each, so a process loading many tables in threads
     # holds far more RSS than it uses (100k rows: 246 MB with glibc's default, 170 MB with 2).
@@ -74,7 +80,7 @@ class BenchSettings:
         bad_runs = [r for r in self.runs if r not in RUN_KINDS]
         if bad_runs or not self.runs:
             problems.append(f"runs must be among {', '.join(RUN_KINDS)}, got {' '.join(self.runs) or 'none'}")
-        elif self.runs[0] == "delta":
+        elif next((r for r in self.runs if r in LOADER_KINDS), "full") in INCREMENTAL_KINDS:
             problems.append("the delta run needs a full or sequential run before it (e.g. runs 'full delta')")
         for name in ("dop_hint", "max_concurrency"):
             if getattr(self, name) < 1:

@@ -6,7 +6,10 @@ They let scripts and the ``mutate`` CLI drive a running emulator the way tests d
   changes ``fraction`` of each table's rows at random (the benchmark's "1% changed"): ``delete_share``
   of them deleted, the rest updated (primary name rewritten, version bumped). Answers the counts.
 * ``GET /_emulator/requests``: counts of Dataverse requests so far, the rows they returned and
-  ``latency_seconds``, the server time the latency model charged them (refused requests are not charged).
+  ``latency_seconds``, the server time the latency model charged them (refused requests are not charged);
+  ``tracked_latency_by_path``: that server time per path over change-tracking reads only. The pages
+  of one tracked read can only be fetched one after another, so per entity set this is the length of
+  its page chain (the benchmark's bound takes the longest).
 """
 
 from __future__ import annotations
@@ -70,10 +73,15 @@ def handle_admin(app: Emulator, req: Request) -> Response:
         # Only requests that reached the Web API sleep the latency model: not the ones refused by
         # authentication (no app id) or by service protection (a 429 that is not an injected fault).
         served = [e for e in entries if e.app_id is not None and not (e.status == 429 and e.fault is None)]
+        tracked: Counter[str] = Counter()
+        for e in served:
+            if e.tracked:
+                tracked[e.path] += app.faults.latency(e.rows)
         return Response.json(
             200, {"total": len(entries), "by_status": by_status, "by_method": by_method,
                   "rows": sum(e.rows for e in entries),
-                  "latency_seconds": round(sum(app.faults.latency(e.rows) for e in served), 6)},
+                  "latency_seconds": round(sum(app.faults.latency(e.rows) for e in served), 6),
+                  "tracked_latency_by_path": {path: round(s, 6) for path, s in tracked.items()}},
             content_type="application/json",
         )
     if route == ("POST", "/_emulator/bulk-changes"):

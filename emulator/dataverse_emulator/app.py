@@ -26,6 +26,7 @@ class LoggedRequest:
     finished: float = 0.0
     rows: int = 0
     fault: str | None = None
+    tracked: bool = False  # a change-tracking read (initial page, next page or delta): one page chain per path
 
 
 class RequestLog:
@@ -191,6 +192,10 @@ class Emulator:
             resp.headers.set("OData-Version", "4.0")
         entry.status, entry.rows, entry.finished = resp.status, resp.rows, time.monotonic()
         entry.fault = fault.kind if fault else None
+        if entry.app_id is not None and resp.status < 400:
+            from .webapi_changes import is_change_tracking_request
+
+            entry.tracked = is_change_tracking_request(req)
         return resp, (fault if fault is not None and fault.kind in {"reset", "truncate"} else None)
 
     def _safe_webapi(self, req: Request, principal: Any) -> Response:

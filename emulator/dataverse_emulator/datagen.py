@@ -20,6 +20,7 @@ from __future__ import annotations
 import random
 import unicodedata
 from datetime import UTC, timedelta
+from sys import intern
 
 from .clock import Clock
 from .config import EmulatorConfig
@@ -167,6 +168,11 @@ class _Generator:
         i = int(self.rng.random() * 2048)
         row["createdon"] = self._stamps[i]
         row["modifiedon"] = self._stamps[min(2047, i + int(self.rng.random() * 64))]
+        # Column names built with f-strings (the HR prefix) are new strings per row: share one copy
+        # per name (about a third of the data set's memory at scale). The dict keeps its identity.
+        items = list(row.items())
+        row.clear()
+        row.update((intern(k), v) for k, v in items)
         self.out[table].append(row)
         return row
 

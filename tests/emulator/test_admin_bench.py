@@ -100,3 +100,25 @@ def test_requests_refused_by_service_protection_are_not_charged_latency(emulator
     body = _admin(emu, "GET", "/_emulator/requests").json()
     assert body["by_status"] == {"200": 1, "429": 1}
     assert body["latency_seconds"] == pytest.approx(0.001, abs=1e-6)
+
+
+def test_request_totals_give_each_change_tracking_chain_its_server_time(emulator_factory) -> None:
+    """The benchmark's bound: a tracked read's pages come one after another, so its server time per
+    entity set is a chain no concurrency shortens; untracked reads are not part of it."""
+    from dataverse_emulator.testing import authenticated_session
+
+    emu = emulator_factory(latency_ms=2.0, latency_per_row_ms=0.01)
+    session = authenticated_session(emu.info)
+    url, served = emu.info["api_url"] + "cdm_workers", []
+    headers = {"Prefer": "odata.track-changes,odata.maxpagesize=5"}
+    while url:
+        page = session.get(url, headers=headers)
+        assert page.status_code == 200
+        served.append(len(page.json()["value"]))
+        url = page.json().get("@odata.nextLink")
+    assert len(served) > 1  # a chain of several pages
+    assert session.get(emu.info["api_url"] + "cdm_companies?$select=cdm_name").status_code == 200  # untracked
+    body = _admin(emu, "GET", "/_emulator/requests").json()
+    path = next(iter(body["tracked_latency_by_path"]))
+    assert list(body["tracked_latency_by_path"]) == [path] and path.endswith("/cdm_workers")
+    assert body["tracked_latency_by_path"][path] == pytest.approx(sum(0.002 + 0.00001 * n for n in served), abs=1e-6)
