@@ -24,13 +24,11 @@ def probe_selected(selected: Sequence[str] | None, *, mode: str, run_id: str, sl
     """The run's ``LoadPlan`` (``to_dict()``) over the selected catalog tables (all when none; only
     then, in mode auto, are the tables probed)."""
     from dataverse_provider.edge import task_session
-    from dataverse_provider.environment import configured_catalog
     from hr_dataverse.sync.no_change import LoadPlan, plan_loads
-    from hr_deployment.sync_tasks import resolve_tables
+    from hr_deployment.sync_tasks import selected_specs
 
-    names = resolve_tables(selected)["all"]
-    catalog = configured_catalog()  # once: each read parses and validates the YAML (~0.1 s)
-    specs = [catalog.get(n) for n in names]
+    specs = selected_specs(selected)  # one catalog read: each parses and validates the YAML (~0.1 s)
+    names = [s.name for s in specs]
     try:
         with task_session("change probe", conn_id) as session:
             client = session.client

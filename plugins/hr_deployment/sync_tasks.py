@@ -15,12 +15,15 @@ import logging
 import os
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
 from dataverse_provider.hooks.dataverse import DataverseHook
 from hr_deployment.assets import SYNC_ALIAS, asset_event_extra, table_asset
+
+if TYPE_CHECKING:
+    from hr_dataverse.catalog import TableSpec
 
 log = logging.getLogger(__name__)
 
@@ -28,17 +31,23 @@ MAX_DELETE_PERCENT_ENV = "HR_DATAVERSE_MAX_DELETE_PERCENT"
 LOCK_WAIT_ENV = "HR_DATAVERSE_LOAD_LOCK_WAIT_S"
 
 
-def resolve_tables(names: Sequence[str] | None) -> dict[str, list[str]]:
-    """The selected catalog tables (all for an empty selection), in catalog order: ``all``, and split
-    into ``regular`` (read page by page) and ``large`` (``partition_by_key``: read as key ranges)."""
+def selected_specs(names: Sequence[str] | None) -> list[TableSpec]:
+    """The selected catalog entries (all for an empty selection), in catalog order, from one read of
+    the catalog; a catalog problem fails the task naming every problem."""
     from dataverse_provider.environment import configured_catalog
     from hr_dataverse.catalog import CatalogError
     from hr_dataverse.sync import select_tables
 
     try:
-        specs = select_tables(configured_catalog(), names)
+        return select_tables(configured_catalog(), names)
     except CatalogError as exc:
         raise AirflowFailException("\n".join(exc.problems)) from None
+
+
+def resolve_tables(names: Sequence[str] | None) -> dict[str, list[str]]:
+    """The selected catalog tables (all for an empty selection), in catalog order: ``all``, and split
+    into ``regular`` (read page by page) and ``large`` (``partition_by_key``: read as key ranges)."""
+    specs = selected_specs(names)
     return {
         "all": [s.name for s in specs],
         "regular": [s.name for s in specs if not s.partition_by_key],
@@ -110,9 +119,10 @@ def load_table(table: str, *, mode: str, slots: int, run_id: str, outlet_events:
     from hr_dataverse.sync import ConcurrencyBudget, TableSyncResult, sync_table
 
     try:
-        spec = configured_catalog().get(table)
+        catalog = configured_catalog()  # one read: each parses and validates the YAML
+        spec = catalog.get(table)
         if spec.required_for_mapping:
-            spec = configured_catalog().with_mapping(mapping_enabled(mapping)).get(table)
+            spec = catalog.with_mapping(mapping_enabled(mapping)).get(table)
     except CatalogError as exc:
         raise AirflowFailException("\n".join(exc.problems)) from None
     started = time.monotonic()
