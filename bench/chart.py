@@ -21,6 +21,15 @@ COLOURS = ["#555555", "#4c72b0", "#dd8452", "#55a868", "#8fd19e", "#a6bddb"]
 RSS_RUNS = ["full", "sequential", "delta", "nochange", "peer-parallel", "peer-sequential"]
 
 
+def _bars(axis: Any, values: list[float | None], offset: float, width: float, label_format: str, label_size: int,
+          **style: Any) -> None:
+    """One bar per scale that has a value; a run missing at a scale draws nothing there (not a 0)."""
+    shown = [(i + offset, v) for i, v in enumerate(values) if v]
+    if shown:
+        bars = axis.bar([x for x, _ in shown], [v for _, v in shown], width, **style)
+        axis.bar_label(bars, labels=[label_format.format(v) for _, v in shown], fontsize=label_size)
+
+
 def _pick(lines: list[dict[str, Any]], backend: str, run: str, field: str) -> float | None:
     for line in lines:
         if line.get("backend") == backend and line.get("run") == run and line.get(field) is not None:
@@ -42,11 +51,8 @@ def write_chart(by_scale: dict[int, list[dict[str, Any]]], path: Path, title: st
     width = 0.8 / len(WALL_BARS)
     for k, (label, backend, run, field) in enumerate(WALL_BARS):
         values = [_pick(by_scale[s], backend, run, field) for s in scales]
-        xs = [i + (k - len(WALL_BARS) / 2 + 0.5) * width for i, v in enumerate(values) if v]
-        ys = [v for v in values if v]
-        if ys:
-            bars = wall.bar(xs, ys, width, label=label, color=COLOURS[k])
-            wall.bar_label(bars, labels=[f"{v:,.0f}" for v in ys], fontsize=6)
+        _bars(wall, values, (k - len(WALL_BARS) / 2 + 0.5) * width, width, "{:,.0f}", 6, label=label,
+              color=COLOURS[k])
     wall.set_yscale("log")
     wall.set_title("wall time, s (log): our full load vs its bound and Microsoft's SDK", fontsize=9)
     wall.legend(fontsize=6, frameon=False)
@@ -54,13 +60,12 @@ def write_chart(by_scale: dict[int, list[dict[str, Any]]], path: Path, title: st
                    if any(_pick(by_scale[s], b, r, "peak_rss_mb") for s in scales)]
     width_m = 0.8 / max(1, len(memory_runs))
     for k, (backend, run) in enumerate(memory_runs):
-        values = [_pick(by_scale[s], backend, run, "peak_rss_mb") or 0 for s in scales]
-        xs = [i + (k - len(memory_runs) / 2 + 0.5) * width_m for i in range(len(scales))]
-        bars = memory.bar(xs, values, width_m, label=f"{run} ({backend})" if backend != "none" else run)
-        memory.bar_label(bars, fmt="{:.0f}", fontsize=5)
+        values = [_pick(by_scale[s], backend, run, "peak_rss_mb") for s in scales]
+        _bars(memory, values, (k - len(memory_runs) / 2 + 0.5) * width_m, width_m, "{:.0f}", 5,
+              label=f"{run} ({backend})" if backend != "none" else run)
     memory.axhline(RSS_TARGET_MB, color="grey", linestyle="--", linewidth=0.8)
     memory.set_title(f"peak RSS of the loading process, MB (target < {RSS_TARGET_MB})", fontsize=9)
-    memory.legend(fontsize=5, frameon=False, ncol=2)
+    memory.legend(fontsize=5, frameon=False, ncol=2, loc="upper left")
     for axis in (wall, memory):
         axis.set_xticks(range(len(scales)), [f"{s:,} rows" for s in scales])
         axis.tick_params(labelsize=7)
