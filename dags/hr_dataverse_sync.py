@@ -10,7 +10,7 @@ first run, then kept fresh with change tracking (deltas, deletions as soft delet
    a set-up mistake stops the run before any data moves, with its cause and fix.
 3. **probe_changes** (beside the checks; only in the scheduled run's shape: mode *auto*, no
    tables or categories chosen, not started by change events): follows each change-tracked
-   table's stored delta link for one row (one request per table, `HR_DATAVERSE_PARTITION_SLOTS` at a time). When every one came back
+   table's stored delta link for one row (one request per table, `HR_DATAVERSE_PROBE_SLOTS` at a time, default 3). When every one came back
    empty the run is *quiet*: those tables are recorded as synced with no changes (sync history,
    freshness) and only what change tracking cannot answer for loads (F&O entities, untracked
    tables, optional tables never read). Anything else (a change, an expired link, a failed or
@@ -93,7 +93,7 @@ from hr_deployment.assets import SYNC_ALIAS, table_asset
 from hr_deployment.categories import CATEGORIES, MACROS, category_param
 from hr_deployment.dag_defaults import retrying
 from hr_deployment.event_sync import changed_tables, sync_schedule
-from hr_deployment.pools import DATAVERSE_POOL, partition_slots
+from hr_deployment.pools import DATAVERSE_POOL, partition_slots, probe_slots
 from hr_deployment.schedules import catalog_names
 
 SCHEDULE_ENV = "HR_DATAVERSE_SYNC_SCHEDULE"
@@ -114,6 +114,7 @@ def _schedule() -> str | None:
 
 TABLE_NAMES = catalog_names()
 PARTITION_SLOTS = partition_slots()
+PROBE_SLOTS = probe_slots()
 # Cron alone, or (HR_DATAVERSE_POLL_TABLES set) change events from the triggerer OR cron as a safety net.
 SCHEDULE = sync_schedule(_schedule(), TABLE_NAMES, cron_explicit=bool(os.environ.get(SCHEDULE_ENV, "").strip()))
 # Runs started by change events work on the changed tables only (an explicit selection wins).
@@ -179,13 +180,13 @@ with DAG(
         return chosen or changed_tables(context.get("triggering_asset_events"))
 
     # One request per tracked table, in the scheduled run's shape only; see hr_dataverse.sync.no_change.
-    @task(pool=DATAVERSE_POOL, pool_slots=PARTITION_SLOTS, multiple_outputs=False)
+    @task(pool=DATAVERSE_POOL, pool_slots=PROBE_SLOTS, multiple_outputs=False)
     def probe_changes() -> dict[str, Any]:
         from hr_deployment.no_change_tasks import probe_selected
 
         context = get_current_context()
         return probe_selected(selection(), mode=context["params"]["mode"], run_id=context["run_id"],
-                              slots=PARTITION_SLOTS, conn_id=context["params"][CONN_ID])
+                              slots=PROBE_SLOTS, conn_id=context["params"][CONN_ID])
 
     @task
     def resolve_tables(large: bool, plan: dict[str, Any]) -> list[str]:

@@ -21,7 +21,13 @@ from hr_dataverse.warehouse import Warehouse
 from hr_deployment.admin_tasks import ACTIONS
 from hr_deployment.assets import SYNC_ALIAS, table_asset
 from hr_deployment.integration import SWITCH_VARIABLE
-from hr_deployment.pools import DATAVERSE_POOL, PARTITION_SLOTS_ENV, partition_slots
+from hr_deployment.pools import (
+    DATAVERSE_POOL,
+    PARTITION_SLOTS_ENV,
+    PROBE_SLOTS_ENV,
+    partition_slots,
+    probe_slots,
+)
 
 pytestmark = pytest.mark.airflow
 
@@ -84,6 +90,8 @@ def test_sync_dag_runs_checks_then_mapped_loads_then_the_summary(dags: dict[str,
     for task_id in ("validate_token", "check_entity_access", "load_table"):  # every task that calls Dataverse
         assert (dag.get_task(task_id).pool, dag.get_task(task_id).pool_slots) == (DATAVERSE_POOL, 1)
     assert (large.pool, large.pool_slots) == (DATAVERSE_POOL, partition_slots())
+    probe = dag.get_task("probe_changes")
+    assert (probe.pool, probe.pool_slots) == (DATAVERSE_POOL, probe_slots())
     assert large.priority_weight > load.priority_weight  # the longest loads are queued first
     assert load.outlets == large.outlets == [SYNC_ALIAS]
     assert summary.inlets == [table_asset(name) for name in CATALOG]
@@ -137,6 +145,17 @@ def test_bad_partition_slots_setting_names_the_variable(monkeypatch: pytest.Monk
     assert bag.dags == {}
     (error,) = bag.import_errors.values()
     assert "HR_DATAVERSE_PARTITION_SLOTS must be a whole number, got 'many'" in error
+
+
+def test_the_probe_and_the_large_table_loads_hold_their_own_slots(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PARTITION_SLOTS_ENV, "2")
+    monkeypatch.setenv(PROBE_SLOTS_ENV, "5")
+    dag = parse(ROOT / "dags" / "hr_dataverse_sync.py").dags["hr_dataverse_sync"]
+    assert (dag.get_task("load_large_table").pool_slots, dag.get_task("probe_changes").pool_slots) == (2, 5)
+    monkeypatch.setenv(PROBE_SLOTS_ENV, "0")
+    bag = parse(ROOT / "dags" / "hr_dataverse_sync.py")
+    (error,) = bag.import_errors.values()
+    assert bag.dags == {} and "HR_DATAVERSE_PROBE_SLOTS must be at least 1, got 0" in error
 
 
 def test_admin_dag_offers_the_integration_page_actions(dags: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ from hr_dataverse.sync import SyncError, TableSyncResult
 from hr_dataverse.warehouse import SchemaDriftError, WarehouseConfigError, WarehouseError
 from hr_deployment.assets import asset_event_extra
 from hr_deployment.integration import parse_switch
-from hr_deployment.pools import PARTITION_SLOTS_ENV, partition_slots, pool_size
+from hr_deployment.pools import PARTITION_SLOTS_ENV, PROBE_SLOTS_ENV, partition_slots, pool_size, probe_slots
 from hr_deployment.sync_tasks import resolve_tables, summarize
 
 pytestmark = pytest.mark.airflow
@@ -25,16 +25,37 @@ pytestmark = pytest.mark.airflow
 def test_pool_is_the_smaller_of_max_concurrency_and_dop_hint_but_fits_a_large_table(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(PARTITION_SLOTS_ENV, raising=False)
-    assert partition_slots() == 3
+    monkeypatch.delenv(PROBE_SLOTS_ENV, raising=False)
+    assert (partition_slots(), probe_slots()) == (3, 3)
     assert (pool_size(8, 5), pool_size(4, 5), pool_size(8, None), pool_size(8, 1)) == (5, 4, 8, 3)
     monkeypatch.setenv(PARTITION_SLOTS_ENV, "6")
-    assert partition_slots() == 6 and pool_size(8, 5) == 6
+    assert partition_slots() == 6 and probe_slots() == 3 and pool_size(8, 5) == 6
     for bad, message in (("0", "must be at least 1, got 0"), ("two", "must be a whole number, got 'two'")):
         monkeypatch.setenv(PARTITION_SLOTS_ENV, bad)
         with pytest.raises(ValueError, match=f"{PARTITION_SLOTS_ENV} {message}"):
             partition_slots()
     with pytest.raises(ValueError, match="max_concurrency must be at least 1"):
         pool_size(0, 5, min_slots=1)
+
+
+def test_probe_slots_are_their_own_setting_and_the_pool_fits_the_larger(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PARTITION_SLOTS_ENV, "2")
+    monkeypatch.setenv(PROBE_SLOTS_ENV, "7")
+    assert (partition_slots(), probe_slots()) == (2, 7)
+    assert pool_size(8, 5) == 7  # the probe would never start in a 5-slot pool
+    monkeypatch.setenv(PROBE_SLOTS_ENV, "1")
+    assert probe_slots() == 1 and pool_size(8, 1) == 2  # now the large-table load is the larger
+    for bad, message in (("0", "must be at least 1, got 0"), ("3.5", "must be a whole number, got '3.5'")):
+        monkeypatch.setenv(PROBE_SLOTS_ENV, bad)
+        with pytest.raises(ValueError, match=f"{PROBE_SLOTS_ENV} {message}"):
+            probe_slots()
+    # configured_pool_size reads the environment it is given, for both settings
+    from hr_deployment.pools import configured_pool_size
+
+    env = {PARTITION_SLOTS_ENV: "1", PROBE_SLOTS_ENV: "4", "HR_DATAVERSE_DOP_HINT": "2"}
+    assert configured_pool_size(env) == 4
+    with pytest.raises(ValueError, match=f"HR_DATAVERSE_POOL_SLOTS=3 is below the 4 slots.*{PROBE_SLOTS_ENV}=4"):
+        configured_pool_size({**env, "HR_DATAVERSE_POOL_SLOTS": "3"})
 
 
 @pytest.mark.parametrize(("raw", "enabled"), [(None, True), ("", True), ("off", False), ("ON", True), ("0", False),
