@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hr_deployment.pools import DEFAULT_PARTITION_SLOTS  # no Airflow import: the DAG's default
+
 # Rows per HR worker over the emulator's tables (datagen: ≈12, of which ≈11 in readable catalog
 # tables); the worker scale is the requested row count divided by this.
 ROWS_PER_WORKER = 12
@@ -26,7 +28,8 @@ class BenchSettings:
 
     Concurrency: the loading process runs the DAG's structure, a pool of ``pool_slots`` (the
     ``dataverse_api`` Airflow pool) that every table load takes slots from: one for a table read
-    page by page, ``partition_slots`` for a catalog ``partition_by_key`` table read as key ranges.
+    page by page, ``partition_slots`` for a catalog ``partition_by_key`` table (read as key ranges
+    when more than one).
     ``pool_slots`` defaults to ``min(max_concurrency, dop_hint)``, the sizing ``pools.py`` documents;
     it is also the concurrency the floor divides by. A large table gets at most the whole pool.
 
@@ -45,11 +48,10 @@ class BenchSettings:
     dop_hint: int = 5
     max_concurrency: int = 8
     pool: int | None = None  # None: min(max_concurrency, dop_hint)
-    # HR_DATAVERSE_PARTITION_SLOTS (the DAG's default, 3): a large table's change-tracking baseline
-    # walks the keys one page at a time on one slot; two more read each walked page's key range with
-    # every column (one reader falls behind the walk: it also parses the rows); the rest of the pool
-    # serves the other tables.
-    partition_slots: int = 3
+    # HR_DATAVERSE_PARTITION_SLOTS, the DAG's default (1): a large table is one change-tracking read on
+    # one slot. With 2 or more its baseline walks the keys one page at a time on one slot and the others
+    # read each walked page's key range with every column; the rest of the pool serves the other tables.
+    partition_slots: int = DEFAULT_PARTITION_SLOTS
     # Tables the emulator serves without change tracking. Default none: the set-up the connection
     # check asks for ("turn on Track changes"). The emulator's own default leaves cdm_workeraddress
     # untracked (realistic mess); ``--untracked cdm_workeraddress`` measures what that costs a delta.

@@ -21,7 +21,8 @@ first run, then kept fresh with change tracking (deltas, deletions as soft delet
    Benefits, Leave and absence, …) add every table of those HR areas to the Tables picked.
 4. **load_table** / **load_large_table**: one mapped task per table, in the `dataverse_api` pool
    (one slot per table read page by page; large tables, catalog `partition_by_key`, hold
-   `HR_DATAVERSE_PARTITION_SLOTS` slots and read key ranges in parallel). Mode *auto* follows each
+   `HR_DATAVERSE_PARTITION_SLOTS` slots, default 1: one tracked read; with 2 or more they read key
+   ranges in parallel). Mode *auto* follows each
    table's delta link and falls back to a full load when there is none or it expired; *full*
    reloads with delete reconciliation and takes a new change-tracking baseline; *delta* is auto
    that warns when it has to fall back. Each load updates the table's Asset

@@ -26,7 +26,7 @@ def test_pool_is_the_smaller_of_max_concurrency_and_dop_hint_but_fits_a_large_ta
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(PARTITION_SLOTS_ENV, raising=False)
     monkeypatch.delenv(PROBE_SLOTS_ENV, raising=False)
-    assert (partition_slots(), probe_slots()) == (3, 3)
+    assert (partition_slots(), probe_slots()) == (1, 3)
     assert (pool_size(8, 5), pool_size(4, 5), pool_size(8, None), pool_size(8, 1)) == (5, 4, 8, 3)
     monkeypatch.setenv(PARTITION_SLOTS_ENV, "6")
     assert partition_slots() == 6 and probe_slots() == 3 and pool_size(8, 5) == 6

@@ -55,6 +55,34 @@ def test_partitioned_full_load_equals_the_sequential_one(emulator_factory, make_
     assert mismatches(emulator.app, parallel_wh, spec) == []
 
 
+def test_one_slot_reads_a_partitioned_table_once_as_one_tracked_read(emulator, make_client, sqlite_warehouses):
+    """HR_DATAVERSE_PARTITION_SLOTS=1 (the load task's budget is min(slots, max_concurrency)): a catalog
+    partition_by_key table is ONE change-tracking page chain, no key walk beside it and no key ranges,
+    so each row is read once; with 3 slots the baseline walk and the ranges read it twice."""
+    spec = load_catalog().get("mshr_hcmworkerskillentity")
+    assert spec.partition_by_key
+    rows = emulator.app.store.count(spec.name)
+    page_size = max(1, rows // 6)  # several pages: a table of one page is never partitioned anyway
+    client = make_client(emulator, max_concurrency=3)
+
+    def data_reads(wh, budget):
+        emulator.app.request_log.clear()
+        result = sync_table(client, wh, spec, run_id="run-1", page_size=page_size, concurrency=budget)
+        reads = [e for e in emulator.app.request_log.entries() if e.rows or e.tracked]
+        return result, reads
+
+    single, reads = data_reads(sqlite_warehouses.open("single"), ConcurrencyBudget(1))
+    assert single.partitions == 1 and single.mode_used == "full" and single.rows_total == rows
+    assert reads and all(e.tracked for e in reads)  # every data request belongs to the tracked read
+    assert not any("filter" in e.query for e in reads)  # no key range
+    assert sum(e.rows for e in reads) == rows and len(reads) == -(-rows // page_size)  # each row once, page by page
+    assert sqlite_warehouses.open("single").get_state(spec.name).delta_link  # the next run is a delta
+
+    ranged, ranged_reads = data_reads(sqlite_warehouses.open("ranged"), ConcurrencyBudget(3))
+    assert ranged.partitions > 1 and any("filter" in e.query for e in ranged_reads)
+    assert sum(e.rows for e in ranged_reads) == 2 * rows  # the baseline walk and the ranges: twice
+
+
 def test_guid_boundaries_balance_random_keys_in_dataverse_order():
     boundaries = guid_boundaries(8)
     assert len(boundaries) == 7 and boundaries == sorted(boundaries, key=sql_guid_key)
