@@ -7,11 +7,14 @@ first run, then kept fresh with change tracking (deltas, deletions as soft delet
 1. **integration_enabled**: skips the run while the integration is turned off
    (`hr_dataverse_admin` → Turn integration off/on; Variable `hr_dataverse_integration`).
 2. **validate_token** and **check_entity_access**: the pre-flight checks of `hr_connection_check`;
-   a set-up mistake stops the run before any data moves, with its cause and fix.
-3. **probe_changes** (beside the checks; only in the scheduled run's shape: mode *auto*, no
+   a set-up mistake stops the run before any data moves, with its cause and fix. The access check
+   waits for probe_changes and checks every table the run loads; in a quiet run it leaves out the
+   tables the probe found unchanged (read through their delta link moments before, not loaded),
+   and its log and report name them as vouched for by the probe.
+3. **probe_changes** (beside token validation; only in the scheduled run's shape: mode *auto*, no
    tables or categories chosen, not started by change events): follows each change-tracked
-   table's stored delta link for one row (one request per table, `HR_DATAVERSE_PROBE_SLOTS` at a time, default 3). When every one came back
-   empty the run is *quiet*: those tables are recorded as synced with no changes (sync history,
+   table's stored delta link for one row (one request per table, `HR_DATAVERSE_PROBE_SLOTS` at a
+   time, default 3). When every one came back empty the run is *quiet*: those tables are recorded as synced with no changes (sync history,
    freshness) and only what change tracking cannot answer for loads (F&O entities, untracked
    tables, optional tables never read). Anything else (a change, an expired link, a failed or
    throttled probe, a table without a stored link, catalog columns not loaded yet) loads every
@@ -263,18 +266,20 @@ with DAG(
     token = DataverseTokenValidationOperator(task_id="validate_token", dataverse_conn_id=CONN_TEMPLATE,
                                              pool=DATAVERSE_POOL,
                                              on_failure_callback=alert_on("preflight_blocker"))
+    plan = probe_changes()
+    # change_plan=plan makes the probe upstream: a quiet plan's unchanged tables (they do not load) are
+    # vouched for by their probe; every table that loads is checked (hr_dataverse.sync.no_change).
     access = DataverseEntityAccessCheckOperator(task_id="check_entity_access", dataverse_conn_id=CONN_TEMPLATE,
-                                                tables=SELECTED_TABLES,
+                                                tables=SELECTED_TABLES, change_plan=plan,
                                                 count_rows=False,  # the loads count each table anyway
                                                 pool=DATAVERSE_POOL, on_failure_callback=alert_on("preflight_blocker"))
-    plan = probe_changes()
     regular_tables = resolve_tables.override(task_id="regular_tables")(large=False, plan=plan)
     large_tables = resolve_tables.override(task_id="large_tables")(large=True, plan=plan)
     regular = load_table.expand(table=regular_tables)
     large = load_large_table.expand(table=large_tables)
     summary = run_summary(regular_tables, large_tables, regular, large, plan)
-    # The probe runs beside the checks: it reads, never loads (a failed probe loads everything as before),
-    # and the loads wait for both.
+    # The probe runs beside token validation: it reads, never loads (a failed probe loads everything as
+    # before); the access check waits for both, the loads for the check.
     switch = integration_enabled()
     switch >> token >> access >> [regular_tables, large_tables]
     switch >> plan

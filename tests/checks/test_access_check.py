@@ -127,3 +127,15 @@ def test_table_targets_accepts_catalog_specs_pairs_and_names() -> None:
         TableTarget("cdm_worker", True)]
     with pytest.raises(TypeError, match="cannot tell the table name"):
         table_targets([object()])
+
+
+def test_vouched_tables_send_no_request_and_say_why(emulator: Any, client_for: Any) -> None:
+    client = client_for(emulator)
+    emulator.app.request_log.clear()
+    report = run_access_check(client, [("cdm_job", True), ("cdm_worker", True)], count_rows=False,
+                              vouched={"cdm_job": "read through its delta link by this run's probe"})
+    assert [e.path for e in emulator.app.request_log.entries() if "cdm_job" in e.path] == []
+    (entry,) = by_table(report, "cdm_job").values()
+    assert (entry.check, entry.status, entry.details) == ("vouched", "ok", {"required": True})
+    assert entry.cause == "Not checked: read through its delta link by this run's probe."
+    assert list(by_table(report, "cdm_worker")) == ["table", "read", "change tracking"]

@@ -74,7 +74,7 @@ def test_sync_dag_runs_checks_then_mapped_loads_then_the_summary(dags: dict[str,
     assert upstream == {
         "integration_enabled": set(),
         "validate_token": {"integration_enabled"},
-        "check_entity_access": {"validate_token"},
+        "check_entity_access": {"validate_token", "probe_changes"},  # checks what the plan loads
         "probe_changes": {"integration_enabled"},
         "regular_tables": {"check_entity_access", "probe_changes"},
         "large_tables": {"check_entity_access", "probe_changes"},

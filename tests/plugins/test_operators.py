@@ -112,6 +112,37 @@ def test_exception_lists_every_blocker(dataverse_conn: Any, reports: Path) -> No
     assert str(written) in message and json.loads(written.read_text())["counts"]["blocker"] == 3
 
 
+def test_a_quiet_plan_vouches_for_its_unchanged_tables_and_every_loading_table_is_checked(
+        dataverse_conn: Any, reports: Path) -> None:
+    """The sync's access check given the change probe's plan: the tables a quiet plan proved unchanged
+    (not loaded) are recorded as vouched for, with no request; a table that loads is still checked and
+    its blocker still fails the task; a plan that is not quiet vouches for nothing."""
+    app = dataverse_conn.app
+    quiet = {"load": ["cdm_worker"], "unchanged": ["cdm_company", "cdm_job"], "reasons": {}, "quiet": True}
+    tables = ["cdm_company", "cdm_job", "cdm_worker"]
+    with DAG("adhoc_vouched", schedule=None, start_date=pendulum.datetime(2025, 1, 1, tz="UTC")):
+        op = DataverseEntityAccessCheckOperator(task_id="access", tables=tables, change_plan=quiet, count_rows=False)
+        busy = DataverseEntityAccessCheckOperator(task_id="busy", tables=tables, count_rows=False,
+                                                  change_plan={**quiet, "load": tables, "unchanged": [], "quiet": False})
+    app.request_log.clear()
+    summary = op.execute({"run_id": "vouched"})
+    assert summary["vouched"] == ["cdm_company", "cdm_job"] and summary["status"] == "ok"
+    touched = " ".join(e.path for e in app.request_log.entries())
+    assert "cdm_compan" not in touched and "cdm_job" not in touched and "cdm_worker" in touched
+    entries = json.loads(Path(summary["report_path"]).read_text())["entries"]
+    assert {(e["check"], e["target"]) for e in entries if e["target"] != "cdm_worker"} == {
+        ("vouched", "cdm_company"), ("vouched", "cdm_job")}
+    assert {e["check"] for e in entries if e["target"] == "cdm_worker"} == {"table", "read", "change tracking"}
+    assert all("change probe" in e["cause"] for e in entries if e["check"] == "vouched")
+
+    assert busy.execute({"run_id": "busy"})["vouched"] == []  # no quiet plan: every table checked
+    # A table that loads is checked even in a quiet run: its blocker stops the run before any data moves.
+    app.security.define_role("No worker data", {t: {"read": "organization"} for t in app.schema if t != "cdm_worker"})
+    app.security.set_roles(dataverse_conn.info["client_id"], ["No worker data"])
+    with pytest.raises(AirflowFailException, match=r"1 blocker\(s\).*\n- \[read\] cdm_worker"):
+        op.execute({"run_id": "blocked"})
+
+
 def test_bad_connection_input_is_a_configuration_blocker(emulator: Any, conn_json: Any, reports: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_DATAVERSE_BROKEN", conn_json(emulator.info, tenant_id=""))

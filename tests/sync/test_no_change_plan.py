@@ -10,7 +10,14 @@ from dataclasses import replace
 from dataverse_emulator.mutations import change_job_title
 from hr_dataverse.catalog import load_catalog
 from hr_dataverse.sync import sync_table
-from hr_dataverse.sync.no_change import UNCHANGED_MESSAGE, LoadPlan, downstream_needed, plan_loads
+from hr_dataverse.sync.no_change import (
+    UNCHANGED_MESSAGE,
+    VOUCHED_REASON,
+    LoadPlan,
+    downstream_needed,
+    plan_loads,
+    vouched_by_probe,
+)
 
 TRACKED = ("cdm_company", "cdm_job", "cdm_worker")
 
@@ -43,6 +50,7 @@ def test_nothing_changed_makes_a_quiet_run_of_one_request_per_table(emulator, ma
             "delta", "success", 0, 1, UNCHANGED_MESSAGE)
     assert not downstream_needed(plan, [])
     assert LoadPlan.from_dict(plan.to_dict()) == plan
+    assert vouched_by_probe(plan) == dict.fromkeys(TRACKED, VOUCHED_REASON)  # the access check leaves them out
 
 
 def test_one_change_loads_every_table_as_before(emulator, make_client, warehouses):
@@ -55,6 +63,7 @@ def test_one_change_loads_every_table_as_before(emulator, make_client, warehouse
     assert plan.reasons["*"].startswith("cdm_worker: probe changed")
     assert wh.runs("busy") == []  # nothing recorded: the loads will
     assert downstream_needed(plan, [])
+    assert vouched_by_probe(plan) == {} and vouched_by_probe(None) == {}  # every table loads: every one is checked
 
 
 def test_no_evidence_means_no_skipping(emulator, make_client, warehouses):
@@ -72,6 +81,8 @@ def test_no_evidence_means_no_skipping(emulator, make_client, warehouses):
     failed = plan_loads(client, wh, specs, mode="auto", run_id="failed")
     assert not failed.quiet and failed.load == TRACKED[:2] and "probe failed" in failed.reasons["*"]
     assert wh.runs("failed") == []
+    for plan in (chosen, unlinked, failed):
+        assert vouched_by_probe(plan) == {}
 
 
 def test_tables_tracking_cannot_answer_for_load_alone_in_a_quiet_run(emulator, make_client, warehouses):
@@ -81,6 +92,7 @@ def test_tables_tracking_cannot_answer_for_load_alone_in_a_quiet_run(emulator, m
     fno = next(s for s in load_catalog() if s.fno_entity)
     plan = plan_loads(client, wh, [*specs, optional, fno], mode="auto", run_id="quiet")
     assert (plan.quiet, plan.unchanged, plan.load) == (True, TRACKED[:1], (optional.name, fno.name))
+    assert list(vouched_by_probe(plan)) == list(TRACKED[:1])  # the tables that load are checked
     # A quiet run's loads decide whether mapping and quality run: a reload rewrote its table, a skip did not.
     assert not downstream_needed(plan, [{"status": "failed", "mode_used": "auto"},
                                         {"status": "success", "mode_used": "delta", "rows_upserted": 0}])

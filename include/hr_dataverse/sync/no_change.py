@@ -25,6 +25,10 @@ Guarantees:
   sync history see it synced.
 * ``downstream_needed`` is False only for a quiet run whose loads left every table as it was (an
   optional table skipped, a delta with nothing): then mapping and data quality have nothing new.
+* ``vouched_by_probe`` names the tables the pre-flight entity access check may leave out: only a
+  quiet plan's unchanged tables, which do not load and whose probe just read them through their
+  delta link (the table exists, the app user can read it, change tracking is on). Every table
+  that loads is checked; without a quiet plan every selected table is.
 * No Airflow imports, no environment: the caller passes the client, warehouse and catalog specs.
 """
 
@@ -50,6 +54,8 @@ _log = logging.getLogger(__name__)
 
 PROBED_MODES = (SyncMode.AUTO,)
 UNCHANGED_MESSAGE = "unchanged since the stored delta link (change probe)"
+VOUCHED_REASON = ("this run's change probe read it through its stored delta link and found it unchanged (so it "
+                  "exists, this app user can read it and change tracking is on); it does not load in this run")
 
 
 @dataclass(frozen=True)
@@ -179,6 +185,15 @@ def _changed(result: Mapping[str, Any]) -> bool:
         return False
     rows = (result.get("rows_upserted") or 0) + (result.get("rows_deleted") or 0)
     return result.get("mode_used") != LoadMode.DELTA or rows > 0
+
+
+def vouched_by_probe(plan: LoadPlan | None) -> dict[str, str]:
+    """Tables the entity access check need not ask about (name → why): a quiet plan's unchanged
+    tables that it does not load. Empty without a plan or for one that is not quiet."""
+    if plan is None or not plan.quiet:
+        return {}
+    loading = set(plan.load)
+    return {name: VOUCHED_REASON for name in plan.unchanged if name not in loading}
 
 
 def split_by_plan(plan: LoadPlan, tables: Sequence[str]) -> list[str]:

@@ -66,7 +66,12 @@ class DataverseCheckOperator(BaseOperator):
             "counts": report.counts(),
             "warnings": [e.label for e in report.warnings()],
             "report_path": path,
+            **self.summary_extra(report),
         }
+
+    def summary_extra(self, report: CheckReport) -> dict[str, Any]:
+        """More keys of the returned summary (none by default)."""
+        return {}
 
     def _write(self, report: CheckReport, context: Context) -> str:
         """Write the report to the report storage; returns its name for logs and XCom."""
