@@ -460,3 +460,50 @@ def test_a_category_from_the_form_syncs_its_tables_including_f_and_o(
         finally:
             Variable.delete(SWITCH_VARIABLE)
             warehouse.dispose()
+
+
+def test_a_quiet_scheduled_run_checks_only_the_tables_it_loads(
+        runnable: dict[str, Any], airflow_db: None, emulator_state_dir: Path, conn_json: Any, tmp_path: Path,
+        capfd: pytest.CaptureFixture[str]) -> None:
+    """The scheduled run's shape (no tables chosen, mode auto) twice over a small catalog: two tracked
+    tables, one the emulator serves untracked, one optional the app user cannot read. The first run
+    loads and checks everything (no delta link yet). The second is quiet: the access check runs after
+    the probe, vouches for the two unchanged tables (one probe request each, nothing else) and checks
+    the two tables that load."""
+    from airflow.models.variable import Variable
+
+    tracked, loading = ["cdm_company", "cdm_job"], ["cdm_workeraddress", "cdm_workerpersonaldetail"]
+    catalog = yaml.safe_load(DEFAULT_CATALOG.read_text())
+    catalog["tables"] = [t for t in catalog["tables"] if t["name"] in (*tracked, *loading)]
+    (tmp_path / "catalog.yaml").write_text(yaml.safe_dump(catalog))
+    scheduled = {"tables": [], "mode": "auto", **LATER_STEPS}
+    with running_emulator(emulator_state_dir) as emu, pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AIRFLOW_CONN_DATAVERSE_DEFAULT", conn_json(emu.info))
+        mp.setenv("HR_DATAVERSE_CATALOG", str(tmp_path / "catalog.yaml"))
+        mp.setenv("HR_WAREHOUSE_URL", f"sqlite:///{tmp_path / 'hr.db'}")
+        mp.setenv("HR_REPORTS_DIR", str(tmp_path / "reports"))
+        mp.setenv("HR_QUALITY_DIR", str(tmp_path / "quality"))
+        try:
+            first = runnable["hr_dataverse_sync"].test(run_conf=scheduled)
+            assert first.state == "success", states(first)
+            assert not xcoms(first, "probe_changes")["quiet"] and xcoms(first, "check_entity_access")["vouched"] == []
+            checked = json.loads(Path(xcoms(first, "check_entity_access")["report_path"]).read_text())["entries"]
+            assert {e["target"] for e in checked if e["check"] == "table"} == {*tracked, *loading}  # every table
+            capfd.readouterr()
+            emu.app.request_log.clear()
+            quiet = runnable["hr_dataverse_sync"].test(run_conf=scheduled)
+            requests = emu.app.request_log.entries()
+        finally:
+            Variable.delete(SWITCH_VARIABLE)
+    assert quiet.state == "success", states(quiet)
+    plan = xcoms(quiet, "probe_changes")
+    assert (plan["quiet"], plan["unchanged"], sorted(plan["load"])) == (True, tracked, loading)
+    access = xcoms(quiet, "check_entity_access")
+    assert access["vouched"] == tracked
+    entries = json.loads(Path(access["report_path"]).read_text())["entries"]
+    assert {e["target"]: e["check"] for e in entries if e["target"] in tracked} == dict.fromkeys(tracked, "vouched")
+    assert {e["target"] for e in entries if e["check"] == "table"} == set(loading)  # what loads is checked
+    for name in ("cdm_compan", "cdm_job"):  # entity sets cdm_companies, cdm_jobs; metadata by logical name
+        (probe,) = [e for e in requests if name in e.path or name in e.query]
+        assert probe.tracked and probe.rows == 0  # the probe, nothing else
+    assert "2 table(s) not checked: vouched for by this run's change probe" in capfd.readouterr().out
