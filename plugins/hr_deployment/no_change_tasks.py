@@ -27,15 +27,18 @@ def probe_selected(selected: Sequence[str] | None, *, mode: str, run_id: str, sl
     from hr_dataverse.sync.no_change import LoadPlan, plan_loads
     from hr_deployment.sync_tasks import selected_specs
 
-    specs = selected_specs(selected)  # one catalog read: each parses and validates the YAML (~0.1 s)
-    names = [s.name for s in specs]
+    specs = None
     try:
+        # One catalog read (it parses and validates the YAML, ~0.1 s). A broken catalog does not fail
+        # this task: the entity access check, downstream, reports it as a pre-flight blocker.
+        specs = selected_specs(selected)
         with task_session("change probe", conn_id) as session:
             client = session.client
             plan = plan_loads(client, session.warehouse, specs, mode=mode, run_id=run_id, chosen=bool(selected),
                               workers=min(slots, client.settings.max_concurrency), log=log)
     except Exception as exc:  # noqa: BLE001 - no evidence, no skipping: every table loads as before
         log.warning("change probe not run (%s: %s); every selected table loads", type(exc).__name__, exc)
+        names = [s.name for s in specs] if specs is not None else list(selected or ())
         plan = LoadPlan(tuple(names), reasons={"*": f"probe not run: {type(exc).__name__}"})
     return plan.to_dict()
 

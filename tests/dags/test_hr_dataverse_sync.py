@@ -405,6 +405,22 @@ def test_a_table_that_cannot_sync_fails_the_run_without_retries(
     assert quality["status"] == "loads_failed" and quality["stale_tables"] == ["cdm_job"]
 
 
+def test_a_broken_catalog_is_a_pre_flight_blocker_after_the_probe(
+        synced: Synced, runnable: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capfd: pytest.CaptureFixture[str]) -> None:
+    """The access check waits for the probe; a catalog the probe cannot read does not fail the probe (no
+    evidence: everything would load), so the access check still reports it and nothing loads."""
+    (tmp_path / "catalog.yaml").write_text("tables:\n  - name: cdm_job\n    required: sometimes\n")
+    monkeypatch.setenv("HR_DATAVERSE_CATALOG", str(tmp_path / "catalog.yaml"))
+    run = runnable["hr_dataverse_sync"].test(run_conf={"tables": [], "mode": "auto", **LATER_STEPS})
+    got = states(run)
+    assert run.state == "failed"
+    assert (got["probe_changes"], got["check_entity_access"]) == ("success", "failed")
+    assert got["regular_tables"] == got["large_tables"] == "upstream_failed"
+    assert "[catalog]" in capfd.readouterr().out
+    assert not xcoms(run, "probe_changes")["quiet"]
+
+
 def test_a_short_read_fails_its_load_task_and_deletes_nothing(
         synced: Synced, runnable: dict[str, Any], capfd: pytest.CaptureFixture[str]) -> None:
     app, warehouse = synced.emulator.app, synced.warehouse

@@ -161,3 +161,19 @@ def test_mapping_only_tables_are_required_only_while_the_mapping_runs(monkeypatc
     assert all(off.required == on.required for off, on in zip(catalog.with_mapping(False), catalog, strict=True)
                if on.name not in mapping_only)
     assert catalog.get("cdm_worker").required and catalog.with_mapping(False).get("cdm_worker").required
+
+
+def test_a_probe_that_cannot_run_loads_every_selected_table(
+        dataverse_conn, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A broken catalog does not fail probe_changes (the access check after it reports the catalog as a
+    pre-flight blocker); its plan is not quiet, so every selected table loads and is checked."""
+    from hr_dataverse.sync.no_change import LoadPlan, vouched_by_probe
+    from hr_deployment.no_change_tasks import probe_selected, tables_to_load
+
+    monkeypatch.setenv("HR_WAREHOUSE_URL", f"sqlite:///{tmp_path / 'hr.db'}")
+    (tmp_path / "catalog.yaml").write_text("tables:\n  - name: cdm_job\n    required: sometimes\n")
+    monkeypatch.setenv("HR_DATAVERSE_CATALOG", str(tmp_path / "catalog.yaml"))
+    plan = probe_selected(None, mode="auto", run_id="broken")
+    assert not plan["quiet"] and plan["reasons"] == {"*": "probe not run: AirflowFailException"}
+    assert tables_to_load(plan, ["cdm_job", "cdm_worker"]) == ["cdm_job", "cdm_worker"]
+    assert vouched_by_probe(LoadPlan.from_dict(plan)) == {}

@@ -197,6 +197,8 @@ def vouched_by_probe(plan: LoadPlan | None) -> dict[str, str]:
 
 
 def split_by_plan(plan: LoadPlan, tables: Sequence[str]) -> list[str]:
-    """The part of ``tables`` the plan loads (order kept)."""
+    """The part of ``tables`` the plan loads (order kept): all of them unless the plan is quiet."""
+    if not plan.quiet:
+        return list(tables)
     wanted = set(plan.load)
     return [t for t in tables if t in wanted]
