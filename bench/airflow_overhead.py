@@ -34,7 +34,8 @@ from .targets import Target
 DEFAULT_ROWS = 20_000
 TIMEOUT_S = 3600
 LOAD_TASKS = ("load_table", "load_large_table")
-BEFORE_LOADS = ("integration_enabled", "validate_token", "check_entity_access", "regular_tables", "large_tables")
+BEFORE_LOADS = ("integration_enabled", "validate_token", "probe_changes", "check_entity_access", "regular_tables",
+                "large_tables")
 _DAG_TEST_LINE = re.compile(r"^(?P<ts>\d{4}-\d\d-\d\dT[\d:.]+)Z?\s.*?\[DAG TEST\] (?P<what>starting|end task) "
                             r"task_id=(?P<task>\S+) map_index=(?P<index>-?\d+)", re.MULTILINE)
 
