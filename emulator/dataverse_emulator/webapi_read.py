@@ -281,6 +281,8 @@ def serialize_rows(api: WebApi, principal: Principal, table: TableDef, rows: lis
     hidden_by_target = {e.target: api.security.hidden_columns(principal, e.target) for e in opts.expand}
     serialize = RowSerializer(table, select=opts.select, annotations=opts.annotations, hidden=hidden,
                               resolve_name=memoized(api.primary_name))
+    if not opts.expand:
+        return serialize.many(rows)
     out = []
     for row in rows:
         item = serialize(row)

@@ -148,16 +148,18 @@ class RowSerializer:
         for i, attr in enumerate(attrs):
             wire = table.wire_name(attr)
             if attr.logical_name in hidden:  # a secured column the caller may not read: null, no annotations
-                layout.append((None, wire, "same", None, ()))
+                layout.append((None, wire, "same", None, "", ()))
                 continue
             label_key = None
+            label_style = ""
             fixed: list[tuple[str, str]] = []
             if annotations is not None:
                 if formatted and (attr.attribute_type in _LABELLED or attr.is_lookup):
                     label = _label_function(table, attr, resolve_name)
                     if label is not None:
                         label_key = f"{wire}@{FORMATTED}"
-                        functions[f"label{i}"] = label
+                        label_style = _label_style(attr)
+                        functions[f"label{i}"], functions[f"cache{i}"] = label
                 if attr.is_lookup and navigation and attr.navigation_property:
                     fixed.append((f"{wire}@{NAVIGATION_PROPERTY}", attr.navigation_property))
                 if attr.is_lookup and lookup_name:
@@ -165,16 +167,19 @@ class RowSerializer:
             kind = _wire_kind(attr)
             if kind in _CALLS_WIRE:
                 functions[f"wire{i}"] = _bind_wire(attr)
-            layout.append((attr.logical_name, wire, kind, label_key, tuple(fixed)))
+            layout.append((attr.logical_name, wire, kind, label_key, label_style, tuple(fixed)))
         self._call = _compiled(tuple(layout))(functions)
 
     def __call__(self, row: Mapping[str, Any]) -> dict[str, Any]:
         return self._call(row)
 
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        return list(map(self._call, rows))
+
 
 # One column of a layout: (logical name, None when hidden; wire name; wire kind; FormattedValue key or
-# None; fixed annotations as (key, value) pairs).
-_Column = tuple[str | None, str, str, str | None, tuple[tuple[str, str], ...]]
+# None; label style (_label_style); fixed annotations as (key, value) pairs).
+_Column = tuple[str | None, str, str, str | None, str, tuple[tuple[str, str], ...]]
 _RowFunction = Callable[[Mapping[str, Any]], dict[str, Any]]
 
 
@@ -202,6 +207,23 @@ _WIRE_EXPRESSIONS = {
 }
 _CALLS_WIRE = frozenset({"datetime", "date", "boolean"})
 
+# How column ``i``'s label ``t`` is found for a non-null ``v``: "option" looks an int up in the option
+# labels (``cache{i}``), anything else (bool) goes through ``label{i}``; "text" first asks the
+# request's cache of labels by text value (``cache{i}``, filled by ``label{i}``); "call" computes it.
+_LABEL_LINES = {
+    "option": ["t = cache{i}.get(v) if v.__class__ is int else label{i}(v)"],
+    "text": ["t = cache{i}.get(v) if v.__class__ is str else None", "if t is None:", "    t = label{i}(v)"],
+    "call": ["t = label{i}(v)"],
+}
+
+
+def _label_style(attr: AttributeDef) -> str:
+    if attr.attribute_type in OPTION_TYPES:
+        return "option"
+    if attr.is_lookup or attr.attribute_type == DATETIME:
+        return "text"
+    return "call"
+
 
 @lru_cache(maxsize=512)
 def _compiled(layout: tuple[_Column, ...]) -> Callable[[dict[str, Callable[[Any], Any]]], _RowFunction]:
@@ -209,7 +231,7 @@ def _compiled(layout: tuple[_Column, ...]) -> Callable[[dict[str, Callable[[Any]
     factory binds one request's label and conversion functions (``label{i}``, ``wire{i}``)."""
     lines = ["def serialize(row):", "    get = row.get", """    out = {'@odata.etag': f'W/"{get("versionnumber", 0)}"'}"""]
     names = []
-    for i, (name, wire, kind, label_key, fixed) in enumerate(layout):
+    for i, (name, wire, kind, label_key, label_style, fixed) in enumerate(layout):
         if name is None:
             lines.append(f"    out[{wire!r}] = None")
             continue
@@ -218,8 +240,9 @@ def _compiled(layout: tuple[_Column, ...]) -> Callable[[dict[str, Callable[[Any]
             continue
         lines += [f"    v = get({name!r})", "    if v is None:", f"        out[{wire!r}] = None", "    else:"]
         if label_key is not None:
-            names.append(f"label{i}")
-            lines += [f"        t = label{i}(v)", "        if t is not None:", f"            out[{label_key!r}] = t"]
+            names += [f"label{i}", f"cache{i}"]
+            lines += [f"        {line.format(i=i)}" for line in _LABEL_LINES[label_style]]
+            lines += ["        if t is not None:", f"            out[{label_key!r}] = t"]
         lines += [f"        out[{key!r}] = {value!r}" for key, value in fixed]
         if kind in _CALLS_WIRE:
             names.append(f"wire{i}")
@@ -234,41 +257,45 @@ def _compiled(layout: tuple[_Column, ...]) -> Callable[[dict[str, Callable[[Any]
 
 
 def _label_function(table: TableDef, attr: AttributeDef, resolve_name: NameResolver | None
-                    ) -> Callable[[Any], str | None] | None:
-    """``formatted_value`` for one column's non-null values, specialised; None when it gives none."""
+                    ) -> tuple[Callable[[Any], str | None], dict[Any, str | None]] | None:
+    """``formatted_value`` for one column's non-null values, specialised, with the dict its label
+    lines read first (``_LABEL_LINES``); None when the column never has a label."""
     kind = attr.attribute_type
     if kind in OPTION_TYPES:
         options = attr.options
         if options is None:
             return None
-        return lambda value: options.get(int(value))  # TableDef.option_label (bool -> 0/1)
+        return (lambda value: options.get(int(value))), options  # TableDef.option_label (bool -> 0/1)
+    labels: dict[Any, str | None] = {}  # text value -> label, for this request (rows share them)
     if attr.is_lookup:
         if resolve_name is None:
             return None
         target = attr.targets[0]
-        return lambda value: resolve_name(target, value)
-    if kind == DATETIME:
-        # Rows share dates and timestamps (createdon): one label per distinct text and request.
-        labels: dict[str, str | None] = {}
 
+        def lookup_label(value: Any) -> str | None:
+            name = resolve_name(target, value)
+            if name is not None and value.__class__ is str:
+                labels[value] = name
+            return name
+
+        return lookup_label, labels
+    if kind == DATETIME:
         def datetime_label(value: Any) -> str | None:
-            if value.__class__ is not str:  # datetime objects: equal instants can differ in text
-                return formatted_value(table, attr, value, resolve_name)
-            text = labels.get(value)
-            if text is None:
-                text = labels[value] = formatted_value(table, attr, value, resolve_name)
+            text = formatted_value(table, attr, value, resolve_name)
+            if value.__class__ is str:  # not datetime objects: equal instants can differ in text
+                labels[value] = text
             return text
 
-        return datetime_label
+        return datetime_label, labels
     if kind == MONEY:
-        return lambda value: f"${float(value):,.2f}"
+        return (lambda value: f"${float(value):,.2f}"), labels
     if kind == DECIMAL:
         places = attr.precision if attr.precision is not None else 2
-        return lambda value: f"{float(value):,.{places}f}"
+        return (lambda value: f"{float(value):,.{places}f}"), labels
     if kind == DOUBLE:
-        return lambda value: f"{float(value):,}"
+        return (lambda value: f"{float(value):,}"), labels
     if kind in (INTEGER, BIGINT) and attr.logical_name != "versionnumber":
-        return lambda value: f"{int(value):,}"
+        return (lambda value: f"{int(value):,}"), labels
     return None
 
 
