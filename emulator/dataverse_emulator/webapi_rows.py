@@ -280,11 +280,21 @@ def _label_function(table: TableDef, attr: AttributeDef, resolve_name: NameResol
 
         return lookup_label, labels
     if kind == DATETIME:
+        date_only = attr.date_only
+
         def datetime_label(value: Any) -> str | None:
-            text = formatted_value(table, attr, value, resolve_name)
-            if value.__class__ is str:  # not datetime objects: equal instants can differ in text
-                labels[value] = text
-            return text
+            if value.__class__ is not str:  # datetime objects (equal instants can differ in text): not cached
+                return formatted_value(table, attr, value, resolve_name)
+            # formatted_value of stored text, without its type dispatch
+            text = value[:10] if date_only else value
+            day = f"{int(text[5:7])}/{int(text[8:10])}/{int(text[:4])}"
+            if date_only or len(text) < 16:
+                label = day
+            else:
+                hour, minute = int(text[11:13]), text[14:16]
+                label = f"{day} {(hour % 12) or 12}:{minute} {'AM' if hour < 12 else 'PM'}"
+            labels[value] = label
+            return label
 
         return datetime_label, labels
     if kind == MONEY:
