@@ -208,13 +208,19 @@ _WIRE_EXPRESSIONS = {
 _CALLS_WIRE = frozenset({"datetime", "date", "boolean"})
 
 # How column ``i``'s label ``t`` is found for a non-null ``v``: "option" looks an int up in the option
-# labels (``cache{i}``), anything else (bool) goes through ``label{i}``; "text" first asks the
-# request's cache of labels by text value (``cache{i}``, filled by ``label{i}``); "call" computes it.
+# labels (``cache{i}``), anything else (bool) goes through ``label{i}``; "text" first asks a cache of
+# labels by text value (``cache{i}``, filled by ``label{i}``: lookup names per request, date labels
+# shared); "call" computes it.
 _LABEL_LINES = {
     "option": ["t = cache{i}.get(v) if v.__class__ is int else label{i}(v)"],
     "text": ["t = cache{i}.get(v) if v.__class__ is str else None", "if t is None:", "    t = label{i}(v)"],
     "call": ["t = label{i}(v)"],
 }
+
+
+# FormattedValue of stored date text, by text, for date-only columns (True) and the others (False).
+_DATE_LABELS: dict[bool, dict[str, str | None]] = {True: {}, False: {}}
+_MAX_DATE_LABELS = 200_000  # about 10 MB each; emptied when full
 
 
 def _label_style(attr: AttributeDef) -> str:
@@ -266,21 +272,22 @@ def _label_function(table: TableDef, attr: AttributeDef, resolve_name: NameResol
         if options is None:
             return None
         return (lambda value: options.get(int(value))), options  # TableDef.option_label (bool -> 0/1)
-    labels: dict[Any, str | None] = {}  # text value -> label, for this request (rows share them)
     if attr.is_lookup:
         if resolve_name is None:
             return None
         target = attr.targets[0]
+        names: dict[Any, str | None] = {}  # this request's: names change with the rows they come from
 
         def lookup_label(value: Any) -> str | None:
             name = resolve_name(target, value)
             if name is not None and value.__class__ is str:
-                labels[value] = name
+                names[value] = name
             return name
 
-        return lookup_label, labels
+        return lookup_label, names
     if kind == DATETIME:
         date_only = attr.date_only
+        labels = _DATE_LABELS[date_only]  # a function of the text alone: shared by every request
 
         def datetime_label(value: Any) -> str | None:
             if value.__class__ is not str:  # datetime objects (equal instants can differ in text): not cached
@@ -293,19 +300,21 @@ def _label_function(table: TableDef, attr: AttributeDef, resolve_name: NameResol
             else:
                 hour, minute = int(text[11:13]), text[14:16]
                 label = f"{day} {(hour % 12) or 12}:{minute} {'AM' if hour < 12 else 'PM'}"
+            if len(labels) >= _MAX_DATE_LABELS:
+                labels.clear()
             labels[value] = label
             return label
 
         return datetime_label, labels
     if kind == MONEY:
-        return (lambda value: f"${float(value):,.2f}"), labels
+        return (lambda value: f"${float(value):,.2f}"), {}
     if kind == DECIMAL:
         places = attr.precision if attr.precision is not None else 2
-        return (lambda value: f"{float(value):,.{places}f}"), labels
+        return (lambda value: f"{float(value):,.{places}f}"), {}
     if kind == DOUBLE:
-        return (lambda value: f"{float(value):,}"), labels
+        return (lambda value: f"{float(value):,}"), {}
     if kind in (INTEGER, BIGINT) and attr.logical_name != "versionnumber":
-        return (lambda value: f"{int(value):,}"), labels
+        return (lambda value: f"{int(value):,}"), {}
     return None
 
 

@@ -26,6 +26,7 @@ import requests
 from dataverse_emulator.clock import Clock
 from dataverse_emulator.security import DEFAULT_ROLE
 from dataverse_emulator.testing import running_emulator
+from dataverse_emulator.webapi_rows import FORMATTED as FORMATTED_TERM
 
 GOLDEN = Path(__file__).parent / "golden" / "read_responses.jsonl"
 FROZEN = datetime(2026, 6, 1, 9, 30, 15, tzinfo=UTC)
@@ -177,3 +178,41 @@ if __name__ == "__main__":  # regenerate: only for an intended wire-format chang
     GOLDEN.parent.mkdir(exist_ok=True)
     GOLDEN.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
     print(f"{len(records)} exchanges -> {GOLDEN}", file=sys.stderr)
+
+
+def test_reads_after_writes_serve_the_written_values(dv) -> None:
+    """Nothing the serialiser keeps between requests (compiled layouts, date labels) holds data: after
+    an update of a lookup's target, of a date, a delete and ``/_emulator/bulk-changes``, the same
+    read serves the new values."""
+    app = dv.app
+    app.security.define_role("Writer", {t: {a: "organization" for a in ("read", "write", "delete")}
+                                        for t in ("cdm_employment", "cdm_worker")})
+    app.security.set_roles(dv.emulator.info["client_id"], [DEFAULT_ROLE, "Writer"])
+    url = "cdm_employments?$select=_cdm_workerid_value,cdm_validfrom"
+
+    def read() -> dict[str, dict[str, Any]]:
+        resp = dv.get(url, prefer=f"{FORMATTED},odata.maxpagesize=5000")
+        assert resp.status_code == 200, resp.text
+        return {r["cdm_employmentid"]: r for r in resp.json()["value"]}
+
+    before = read()
+    first, second = list(before)[:2]
+    worker = before[first]["_cdm_workerid_value"]
+    name_key, date_key = f"_cdm_workerid_value@{FORMATTED_TERM}", f"cdm_validfrom@{FORMATTED_TERM}"
+    assert dv.session.patch(dv.api + f"cdm_workers({worker})", json={"cdm_fullname": "Renamed Worker"}).status_code == 204
+    assert dv.session.patch(dv.api + f"cdm_employments({first})", json={"cdm_validfrom": "2031-12-24T18:05:00Z"}
+                            ).status_code == 204
+    assert dv.session.delete(dv.api + f"cdm_employments({second})").status_code == 204
+    after = read()
+    assert after[first][name_key] == "Renamed Worker" != before[first][name_key]
+    assert (after[first]["cdm_validfrom"], after[first][date_key]) == ("2031-12-24T18:05:00Z", "12/24/2031 6:05 PM")
+    assert second not in after and len(after) == len(before) - 1
+    assert all(r[name_key] == "Renamed Worker" for r in after.values() if r["_cdm_workerid_value"] == worker)
+    changed = dv.session.post(f"{dv.emulator.info['dataverse_url']}/_emulator/bulk-changes",
+                              json={"tables": ["cdm_employment"], "fraction": 0.5, "delete_share": 0.5, "seed": 3})
+    assert changed.status_code == 200, changed.text
+    counts = changed.json()
+    final = read()
+    assert len(final) == len(after) - counts["deleted"]["cdm_employment"]
+    etags = sum(1 for k, r in final.items() if r["@odata.etag"] != after[k]["@odata.etag"])
+    assert etags == counts["updated"]["cdm_employment"] > 0
