@@ -279,27 +279,37 @@ class Store:
 
     def page(self, table: str, *, after_id: str | None, limit: int,
              predicate: Callable[[Row], bool] | None = None,
-             key_range: tuple[str | None, str | None] = (None, None)) -> list[Row]:
+             key_range: tuple[str | None, str | None] = (None, None),
+             exclusive: tuple[bool, bool] = (False, False), copy: bool = True) -> list[Row]:
         """Up to ``limit`` rows with primary key > ``after_id`` (all when None), in primary-key order
         (SQL Server's GUID order, see guid_order.py), optionally only those matching ``predicate``.
-        ``key_range`` (lowest, highest GUID, both inclusive, None = open) bounds the scan by a seek,
-        like an index range on the key; it must include every row ``predicate`` can match."""
+        ``key_range`` (lowest, highest GUID, inclusive unless ``exclusive`` says so, None = open)
+        bounds the scan by a seek, like an index range on the key; it must include every row
+        ``predicate`` can match. ``copy=False`` hands out the stored dicts (never mutated in place;
+        callers must not modify them), for reads that only serialise them."""
         with self._lock:
             t, _ = self._table(table)
             ids, rows = t.ids, t.rows
             start = bisect_right(ids, _key(after_id), key=sql_guid_key) if after_id else 0
             lowest, highest = key_range
             if lowest is not None:
-                start = max(start, bisect_left(ids, _key(lowest), key=sql_guid_key))
-            stop = bisect_right(ids, _key(highest), key=sql_guid_key) if highest is not None else len(ids)
-            out: list[Row] = []
-            for i in range(start, stop):
-                if len(out) >= limit:
-                    break
-                row = rows[ids[i]]
-                if predicate is None or predicate(row):
-                    out.append(dict(row))
-            return out
+                seek = bisect_right if exclusive[0] else bisect_left
+                start = max(start, seek(ids, _key(lowest), key=sql_guid_key))
+            if highest is not None:
+                stop = (bisect_left if exclusive[1] else bisect_right)(ids, _key(highest), key=sql_guid_key)
+            else:
+                stop = len(ids)
+            if predicate is None:
+                found = [rows[i] for i in ids[start:min(stop, start + limit)]]
+            else:
+                found = []
+                for i in range(start, stop):
+                    if len(found) >= limit:
+                        break
+                    row = rows[ids[i]]
+                    if predicate(row):
+                        found.append(row)
+            return [dict(row) for row in found] if copy else found
 
     def find(self, table: str, column: str, value: Any) -> list[Row]:
         """Rows whose ``column`` equals ``value`` (exact, case-sensitive), in primary-key order.

@@ -141,7 +141,7 @@ def _initial(api: WebApi, req: Request, principal: Principal, table: TableDef) -
         token = api.store.make_delta_token(api.store.current_version())
     after = cursor[0].last_id if cursor else None
     rows = api.store.page(table.logical_name, after_id=after, limit=opts.page_size + 1,
-                          predicate=served_rows(api.store, api.config, table.logical_name))
+                          predicate=served_rows(api.store, api.config, table.logical_name), copy=False)
     more = len(rows) > opts.page_size
     rows = rows[: opts.page_size]
     body: dict[str, Any] = {"@odata.context": api.context(req, context_fragment(table, opts.select, []))}

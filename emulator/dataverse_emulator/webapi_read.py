@@ -22,7 +22,7 @@ from .defects import both, served_rows
 from .http import Request, Response
 from .odata.errors import ODataError
 from .odata.filter import Expr, TableResolver, parse_filter
-from .odata.key_range import key_range
+from .odata.key_range import key_seek
 from .odata.options import (
     ExpandSpec,
     OrderBy,
@@ -244,9 +244,13 @@ def collection(api: WebApi, req: Request, principal: Principal, target: Target, 
         rows, more = _ordered_page(api, table, opts.orderby, both(predicate, served), cursor, page_size)
     else:
         after = cursor[0].last_id if cursor else None
-        seek = key_range(opts.filter.text, table.primary_id) if opts.filter else None
+        seek = key_seek(opts.filter.text, table.primary_id) if opts.filter else None
+        # A pure key range is answered by the seek alone: no row needs the compiled filter.
         rows = api.store.page(table.logical_name, after_id=after, limit=page_size + 1,
-                              predicate=both(predicate, served), key_range=seek or (None, None))
+                              predicate=served if seek else both(predicate, served),
+                              key_range=(seek.lowest, seek.highest) if seek else (None, None),
+                              exclusive=(seek.lowest_exclusive, seek.highest_exclusive) if seek else (False, False),
+                              copy=False)
         more = len(rows) > page_size
         rows = rows[:page_size]
     if opts.top is not None and "odata.maxpagesize" not in req.prefer:
@@ -277,6 +281,8 @@ def serialize_rows(api: WebApi, principal: Principal, table: TableDef, rows: lis
     hidden_by_target = {e.target: api.security.hidden_columns(principal, e.target) for e in opts.expand}
     serialize = RowSerializer(table, select=opts.select, annotations=opts.annotations, hidden=hidden,
                               resolve_name=memoized(api.primary_name))
+    if not opts.expand:
+        return serialize.many(rows)
     out = []
     for row in rows:
         item = serialize(row)

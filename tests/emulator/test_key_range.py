@@ -8,7 +8,7 @@ from emulator_helpers import generated_store
 from dataverse_emulator.config import EmulatorConfig
 from dataverse_emulator.guid_order import sql_guid_key
 from dataverse_emulator.odata.filter import TableResolver, parse_filter
-from dataverse_emulator.odata.key_range import key_range
+from dataverse_emulator.odata.key_range import KeySeek, key_range, key_seek
 from dataverse_emulator.store import Store
 
 PK = "cdm_workerid"
@@ -28,6 +28,19 @@ B = "00000000-0000-0000-0000-0000000000ff"
 ])
 def test_primary_key_ranges_are_recognised(text, expected):
     assert key_range(text, PK) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (f"{PK} ge {A} and {PK} lt {B}", KeySeek(A, B, False, True)),
+    (f"({PK} gt {A}) and ({PK} le {B})", KeySeek(A, B, True, False)),
+    # at equal keys the exclusive operator wins, whatever the order or the case of the GUID
+    (f"{PK} ge {A} and {PK} gt {A.upper()}", KeySeek(A, None, True, False)),
+    (f"{PK} lt {B} and {PK} le {B}", KeySeek(None, B, False, True)),
+    # the tighter bound wins with its own operator
+    (f"{PK} gt {A} and {PK} ge {B}", KeySeek(B, None, False, False)),
+])
+def test_exact_key_seeks_know_exclusive_bounds(text, expected):
+    assert key_seek(text, PK) == expected
 
 
 @pytest.mark.parametrize("text", [
@@ -50,10 +63,11 @@ def store():
     return generated_store(EmulatorConfig(scale=40))
 
 
-def _pages(store: Store, table: str, predicate, bounds, size: int) -> list[list[dict]]:
+def _pages(store: Store, table: str, predicate, bounds, size: int, exclusive=(False, False)) -> list[list[dict]]:
     pages, after = [], None
     while True:
-        page = store.page(table, after_id=after, limit=size, predicate=predicate, key_range=bounds)
+        page = store.page(table, after_id=after, limit=size, predicate=predicate, key_range=bounds,
+                          exclusive=exclusive)
         if not page:
             return pages
         pages.append(page)
@@ -62,7 +76,7 @@ def _pages(store: Store, table: str, predicate, bounds, size: int) -> list[list[
 
 @pytest.mark.parametrize(("lo", "hi", "op_lo", "op_hi"), [
     (0.2, 0.7, "ge", "lt"), (0.0, 0.4, "gt", "le"), (0.5, None, "ge", None), (None, 0.3, None, "lt"),
-    (0.9, 0.1, "ge", "lt"),
+    (0.9, 0.1, "ge", "lt"), (0.3, 0.3, "ge", "le"), (0.3, 0.3, "gt", "le"), (0.3, 0.3, "ge", "lt"),
 ])
 def test_seek_returns_the_pages_a_scan_returns(store, lo, hi, op_lo, op_hi):
     table = store.schema["cdm_worker"]
@@ -78,9 +92,13 @@ def test_seek_returns_the_pages_a_scan_returns(store, lo, hi, op_lo, op_hi):
     seek = _pages(store, "cdm_worker", expr.evaluate, bounds, 7)
     scan = _pages(store, "cdm_worker", expr.evaluate, (None, None), 7)
     assert seek == scan
+    exact = key_seek(expr.text, PK)  # the seek alone, no predicate: what the read path serves
+    assert exact is not None and (exact.lowest, exact.highest) == bounds
+    assert _pages(store, "cdm_worker", None, bounds, 7,
+                  exclusive=(exact.lowest_exclusive, exact.highest_exclusive)) == scan
     expected = [i for i in ids if expr.evaluate({PK: i})]
     assert [r[PK] for page in seek for r in page] == expected
-    assert (len(expected) > 0) == (lo is None or hi is None or lo < hi)
+    assert (len(expected) > 0) == (lo is None or hi is None or lo < hi or (lo == hi and (op_lo, op_hi) == ("ge", "le")))
 
 
 def _read_all(dv, url: str) -> list[dict]:
