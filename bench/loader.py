@@ -53,7 +53,7 @@ def load_all(args: dict[str, Any]) -> dict[str, Any]:
         try:
             # The DAG's order (sync_tasks.resolve_tables): key-range tables, then biggest first.
             stored = {s.table_name: s.rows_total or 0 for s in warehouse.states()}
-            order = start_order(specs, table_sizes(client, [s.name for s in specs], stored))
+            order = start_order(specs, table_sizes(client, specs, stored))
             # One metadata request for every table of the run (RunMetadata; run_metadata false: one per table).
             metadata = (RunMetadata.fetch(client, [s.name for s in specs], warehouse=warehouse)
                         if args.get("run_metadata", True) else None)

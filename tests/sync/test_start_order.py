@@ -4,11 +4,16 @@
 from __future__ import annotations
 
 import logging
-
-import pytest
+from dataclasses import replace
 
 from hr_dataverse.catalog import load_catalog
 from hr_dataverse.sync.start_order import start_order, table_sizes
+
+
+def _specs(names):
+    catalog = load_catalog()
+    return [catalog.get(n) for n in names]
+
 
 NAMES = ("cdm_company", "cdm_job", "cdm_worker", "mshr_hcmworkerskillentity", "cdm_leavebanktransaction")
 
@@ -20,12 +25,12 @@ def _count_requests(emulator) -> list[str]:
 def test_unknown_sizes_come_from_one_count_request_and_stored_ones_are_not_asked(emulator, client):
     store = emulator.app.store
     emulator.app.request_log.clear()
-    sizes = table_sizes(client, NAMES, {"cdm_worker": 7})
+    sizes = table_sizes(client, _specs(NAMES), {"cdm_worker": 7})
     assert len(_count_requests(emulator)) == 1
     assert sizes["cdm_worker"] == 7  # the warehouse's figure wins, and was not asked for
     assert {n: sizes[n] for n in NAMES if n != "cdm_worker"} == {n: store.count(n) for n in NAMES if n != "cdm_worker"}
     emulator.app.request_log.clear()
-    assert table_sizes(client, NAMES, dict.fromkeys(NAMES, 1)) == dict.fromkeys(NAMES, 1)
+    assert table_sizes(client, _specs(NAMES), dict.fromkeys(NAMES, 1)) == dict.fromkeys(NAMES, 1)
     assert _count_requests(emulator) == []  # every size known: no request
 
 
@@ -39,8 +44,21 @@ def test_order_is_key_range_tables_then_biggest_first_then_catalog_order():
     assert start_order(specs, {}) == [specs[3], specs[0], specs[1], specs[2], specs[4]]
 
 
-def test_a_refused_count_request_leaves_catalog_order(emulator, client, caplog: pytest.LogCaptureFixture):
+def test_an_unreadable_optional_table_costs_one_more_request_not_the_order(emulator, client, caplog):
+    """The emulator's default tenant cannot read cdm_workerpersonaldetail (optional): the one request for
+    every table is refused, the one for the required tables answers."""
+    names = ("cdm_job", "cdm_workerpersonaldetail", "cdm_worker")
+    emulator.app.request_log.clear()
     with caplog.at_level(logging.WARNING, logger="hr_dataverse.sync.start_order"):
-        sizes = table_sizes(client, ["cdm_job", "cdm_nosuchtable"], {})
-    assert sizes == {}
-    assert "table sizes unknown" in caplog.text and "2 tables start in catalog order" in caplog.text
+        sizes = table_sizes(client, _specs(names), {})
+    assert len(_count_requests(emulator)) == 2
+    assert sizes == {"cdm_job": emulator.app.store.count("cdm_job"), "cdm_worker": emulator.app.store.count("cdm_worker")}
+    assert "sizes of 3 tables refused" in caplog.text and "1 tables have no size" in caplog.text
+
+
+def test_a_refused_request_for_required_tables_leaves_catalog_order(emulator, client, caplog):
+    spec = replace(load_catalog().get("cdm_workerpersonaldetail"), required=True)
+    with caplog.at_level(logging.WARNING, logger="hr_dataverse.sync.start_order"):
+        assert table_sizes(client, [load_catalog().get("cdm_job"), spec], {}) == {}
+    assert "sizes of 2 tables refused" in caplog.text and "2 tables have no size" in caplog.text
+    assert table_sizes(None, [spec], {}) == {}  # no client: stored sizes only

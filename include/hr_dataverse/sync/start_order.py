@@ -20,16 +20,24 @@ from ..dataverse.metadata import total_record_count
 log = logging.getLogger(__name__)
 
 
-def table_sizes(client: DataverseClient | None, names: Sequence[str], stored: Mapping[str, int]) -> dict[str, int]:
+def table_sizes(client: DataverseClient | None, specs: Sequence[TableSpec], stored: Mapping[str, int]) -> dict[str, int]:
     """Rows per table: ``stored`` (the warehouse's live rows), the rest asked of Dataverse in one
-    request when ``client`` is given. A refused request is logged; those tables stay unsized."""
-    sizes = {n: stored[n] for n in names if n in stored}
-    unknown = [n for n in names if n not in sizes]
-    if client is not None and unknown:
+    request when ``client`` is given. Dataverse refuses the whole request when one table is not
+    readable, which optional tables (catalog ``required: false``) may well be: then the required
+    ones are asked again, once. A refusal is logged; those tables stay unsized."""
+    sizes = {s.name: stored[s.name] for s in specs if s.name in stored}
+    unknown = [s for s in specs if s.name not in sizes]
+    required = [s for s in unknown if s.required]
+    attempts = [unknown, required] if 0 < len(required) < len(unknown) else [unknown]
+    for tables in attempts if client is not None and unknown else []:
         try:
-            sizes.update(total_record_count(client, unknown))
+            sizes.update(total_record_count(client, [s.name for s in tables]))
+            break
         except DataverseError as exc:
-            log.warning("table sizes unknown (%s): %d tables start in catalog order", exc, len(unknown))
+            log.warning("sizes of %d tables refused: %s", len(tables), exc)
+    unsized = sum(s.name not in sizes for s in specs)
+    if unsized:
+        log.warning("%d tables have no size: they start in catalog order", unsized)
     return sizes
 
 
