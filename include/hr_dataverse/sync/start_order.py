@@ -11,6 +11,7 @@ Ordering never changes what is read: a size that cannot be had only leaves that 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 
 from ..catalog import TableSpec
@@ -23,22 +24,31 @@ log = logging.getLogger(__name__)
 def table_sizes(client: DataverseClient | None, specs: Sequence[TableSpec], stored: Mapping[str, int]) -> dict[str, int]:
     """Rows per table: ``stored`` (the warehouse's live rows), the rest asked of Dataverse in one
     request when ``client`` is given. Dataverse refuses the whole request when one table is not
-    readable, which optional tables (catalog ``required: false``) may well be: then the required
-    ones are asked again, once. A refusal is logged; those tables stay unsized."""
+    readable (optional tables may well not be); its message names the missing read privilege
+    (``prvRead<table>``), so that table is left out and the rest asked again, up to
+    ``_RETRIES`` times. A refusal is logged; those tables stay unsized."""
     sizes = {s.name: stored[s.name] for s in specs if s.name in stored}
-    unknown = [s for s in specs if s.name not in sizes]
-    required = [s for s in unknown if s.required]
-    attempts = [unknown, required] if 0 < len(required) < len(unknown) else [unknown]
-    for tables in attempts if client is not None and unknown else []:
+    asking = [s.name for s in specs if s.name not in sizes]
+    for _ in range(_RETRIES + 1) if client is not None else ():
+        if not asking:
+            break
         try:
-            sizes.update(total_record_count(client, [s.name for s in tables]))
+            sizes.update(total_record_count(client, asking))
             break
         except DataverseError as exc:
-            log.warning("sizes of %d tables refused: %s", len(tables), exc)
+            unreadable = _UNREADABLE.search(str(exc))
+            log.warning("sizes of %d tables refused: %s", len(asking), exc)
+            if unreadable is None or unreadable.group(1) not in asking:
+                break
+            asking.remove(unreadable.group(1))
     unsized = sum(s.name not in sizes for s in specs)
     if unsized:
         log.warning("%d tables have no size: they start in catalog order", unsized)
     return sizes
+
+
+_RETRIES = 3
+_UNREADABLE = re.compile(r"missing prvRead(\w+) privilege")
 
 
 def start_order(specs: Sequence[TableSpec], sizes: Mapping[str, int]) -> list[TableSpec]:
