@@ -24,9 +24,9 @@ from typing import Any
 
 from dataverse_provider.environment import baseline_overlap, configured_catalog
 from hr_dataverse.catalog import TableSpec
-from hr_dataverse.dataverse import DataverseClient, DataverseError, DataverseSettings
-from hr_dataverse.dataverse.metadata import total_record_count
+from hr_dataverse.dataverse import DataverseClient, DataverseSettings
 from hr_dataverse.sync import ConcurrencyBudget, RunMetadata, TableSyncResult, sync_table
+from hr_dataverse.sync.start_order import start_order, table_sizes
 from hr_dataverse.warehouse import Warehouse
 
 from .slots import SlotPool
@@ -41,21 +41,6 @@ def client_settings(info: dict[str, Any], max_concurrency: int) -> DataverseSett
     )
 
 
-def start_order(client: DataverseClient, specs: list[TableSpec], stored: dict[str, int]) -> list[int]:
-    """Indexes of ``specs``, large (``partition_by_key``) tables first, then every table biggest first:
-    the longest reads start first, so the run's tail is short (the longest-processing-time-first
-    rule; Airflow would order by priority_weight). Sizes are the live rows ``stored`` by each table's
-    last load; large tables without one are sized by one ``RetrieveTotalRecordCount``; if that is
-    refused, they keep catalog order."""
-    large = [s.name for s in specs if s.partition_by_key and s.name not in stored]
-    sizes = dict(stored)
-    try:
-        sizes.update(total_record_count(client, large))
-    except DataverseError as exc:
-        logging.getLogger(__name__).warning("table sizes unknown (%s): large tables start in catalog order", exc)
-    return sorted(range(len(specs)), key=lambda i: (not specs[i].partition_by_key, -sizes.get(specs[i].name, 0), i))
-
-
 def load_all(args: dict[str, Any]) -> dict[str, Any]:
     """Sync every catalog table as ``args`` says (see ``run.py``'s ``loader_args``)."""
     specs = [s for s in configured_catalog() if not s.fno_entity]  # Dataverse tables (F&O reloads are not benched)
@@ -66,7 +51,9 @@ def load_all(args: dict[str, Any]) -> dict[str, Any]:
     with DataverseClient(client_settings(args["info"], args["max_concurrency"])) as client:
         warehouse = Warehouse(args["url"], schema=args.get("schema"))
         try:
-            order = start_order(client, specs, {s.table_name: s.rows_total or 0 for s in warehouse.states()})
+            # The DAG's order (sync_tasks.resolve_tables): key-range tables, then biggest first.
+            stored = {s.table_name: s.rows_total or 0 for s in warehouse.states()}
+            order = start_order(specs, table_sizes(client, specs, stored))
             # One metadata request for every table of the run (RunMetadata; run_metadata false: one per table).
             metadata = (RunMetadata.fetch(client, [s.name for s in specs], warehouse=warehouse)
                         if args.get("run_metadata", True) else None)
@@ -84,8 +71,8 @@ def load_all(args: dict[str, Any]) -> dict[str, Any]:
                 results[spec.name] = sync_one(client, spec, args, args["large_slots"] if spec.partition_by_key else 1,
                                               metadata)
         else:
-            threads = [threading.Thread(target=work, args=(specs[i], rank), name=f"load-{specs[i].name}")
-                       for rank, i in enumerate(order)]
+            threads = [threading.Thread(target=work, args=(spec, rank), name=f"load-{spec.name}")
+                       for rank, spec in enumerate(order)]
             for thread in threads:
                 thread.start()
             for thread in threads:

@@ -118,6 +118,25 @@ def test_reupsert_is_idempotent_and_latest_event_wins(target: Target) -> None:
     assert wh.get_state(TABLE).rows_total == 99
 
 
+def test_a_key_read_twice_by_a_full_load_keeps_its_last_version(target: Target) -> None:
+    # A load without deletes takes the merge's fast path (no latest-per-key filter, unseen rows counted
+    # from totals): a key read twice must still end with its last version and be counted once.
+    wh = target.open()
+    full_load(wh, "run-1", "link-1", count=3)
+    with wh.begin_load(TABLE, "run-2", "delta") as load:
+        load.stage_deletes([guid(2)])
+        load.commit(delta_link="link-2")
+    with wh.begin_load(TABLE, "run-3", "full") as load:
+        load.stage_rows([row(2, version=6, cdm_workernumber="first"), row(0, version=5)])
+        load.stage_rows([row(2, version=7, cdm_workernumber="last"), row(0, version=8, cdm_workernumber="zero")])
+        result = load.commit(delta_link="link-3", source_count=2, reconcile_deletes=True)
+    assert (result.rows_upserted, result.rows_reconciled, result.rows_total, result.rows_deleted_total) == (2, 1, 2, 1)
+    assert one(wh, 2)["cdm_workernumber"] == "last" and one(wh, 2)["_source_version"] == 7
+    assert one(wh, 2)["_deleted_at"] is None  # revived by the full load
+    assert one(wh, 0)["cdm_workernumber"] == "zero" and one(wh, 0)["_source_version"] == 8
+    assert live_ids(wh) == {guid(0), guid(2)} and one(wh, 1)["_deleted_at"] is not None
+
+
 def test_soft_delete_is_idempotent_and_reappearance_revives(target: Target) -> None:
     wh = target.open()
     full_load(wh, "run-1", "link-1", count=10)

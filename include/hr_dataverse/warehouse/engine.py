@@ -105,16 +105,29 @@ def _sqlite_engine(url: sa.URL, busy_timeout_s: float) -> sa.Engine:
 
 
 @contextmanager
-def write_transaction(conn: sa.Connection) -> Iterator[sa.Connection]:
-    """A transaction that writes the main database: ``BEGIN IMMEDIATE`` on SQLite."""
-    if conn.dialect.name == "sqlite":
+def write_transaction(conn: sa.Connection, *, lock_wait_s: float | None = None) -> Iterator[sa.Connection]:
+    """A transaction that writes the main database: ``BEGIN IMMEDIATE`` on SQLite.
+
+    ``lock_wait_s``: on SQLite, how long this transaction waits for the file's write lock instead of
+    the engine's busy timeout (a load's commit waits for other tables' commits: its staged rows are
+    safe in TEMP, so waiting long beats failing the load).
+    """
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite:
         conn.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+    usual_wait = None
+    if sqlite and lock_wait_s is not None:  # on the DBAPI connection: SQLAlchemy would begin a transaction
+        raw = conn.connection.dbapi_connection
+        usual_wait = raw.execute("PRAGMA busy_timeout").fetchone()[0]
+        raw.execute(f"PRAGMA busy_timeout = {int(lock_wait_s * 1000)}")
     try:
         with conn.begin():
             yield conn
     finally:
-        if conn.dialect.name == "sqlite":
+        if sqlite:
             conn.execution_options(**{_BEGIN_OPTION: "DEFERRED"})
+            if usual_wait is not None:
+                conn.connection.dbapi_connection.execute(f"PRAGMA busy_timeout = {int(usual_wait)}")
 
 
 @contextmanager

@@ -55,6 +55,9 @@ class Warehouse:
     missing; SQLite has none). ``table_prefix`` is put before every table and view name.
     ``chunk_rows``: rows per staging write (bounds memory). ``source``: the setting the URL came
     from, named by the error raised when the database cannot be opened or reached.
+    ``busy_timeout_s``: how long a SQLite statement waits for a lock; ``commit_wait_s``: how long a
+    load's commit waits for the SQLite file's write lock, which other tables' commits hold while they
+    merge (minutes for millions of rows on a busy machine; the staged rows wait safely in TEMP).
     """
 
     def __init__(
@@ -65,6 +68,7 @@ class Warehouse:
         table_prefix: str = "",
         chunk_rows: int = 2000,
         busy_timeout_s: float = 60.0,
+        commit_wait_s: float = 1800.0,
         source: str | None = None,
     ) -> None:
         if schema is not None and not _IDENTIFIER.match(schema):
@@ -80,6 +84,7 @@ class Warehouse:
         self.schema = schema
         self.table_prefix = table_prefix
         self.chunk_rows = chunk_rows
+        self.commit_wait_s = commit_wait_s
         self.sync_state = SyncStateStore(schema, table_prefix)
         self._lookup_targets = lookup_targets_table(self.sync_state.state.metadata, table_prefix)
         self._layouts: dict[str, TableLayout] = {}
