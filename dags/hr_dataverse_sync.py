@@ -20,7 +20,8 @@ first run, then kept fresh with change tracking (deltas, deletions as soft delet
    throttled probe, a table without a stored link, catalog columns not loaded yet) loads every
    selected table as before (`hr_dataverse.sync.no_change`).
    **regular_tables** / **large_tables**: the selected catalog tables (all when none are
-   selected) the run loads, split by how they are read. The form's **Categories** (Compensation,
+   selected) the run loads, split by how they are read, biggest first (the rows each stored last
+   time, else one `RetrieveTotalRecordCount`): their loads start first. The form's **Categories** (Compensation,
    Benefits, Leave and absence, …) add every table of those HR areas to the Tables picked.
 4. **load_table** / **load_large_table**: one mapped task per table, in the `dataverse_api` pool
    (one slot per table read page by page; large tables, catalog `partition_by_key`, hold
@@ -194,11 +195,14 @@ with DAG(
 
     @task
     def resolve_tables(large: bool, plan: dict[str, Any]) -> list[str]:
-        """The selected catalog tables that are (not) read as parallel key ranges, less the unchanged ones."""
+        """The selected catalog tables that are (not) read as parallel key ranges, less the unchanged ones,
+        biggest first: their loads start first, so the run does not end on a big table started last."""
         from hr_deployment.no_change_tasks import tables_to_load
+        from hr_deployment.sync_tasks import biggest_first
         from hr_deployment.sync_tasks import resolve_tables as resolve
 
-        return tables_to_load(plan, resolve(selection())["large" if large else "regular"])
+        tables = tables_to_load(plan, resolve(selection())["large" if large else "regular"])
+        return biggest_first(tables, get_current_context()["params"][CONN_ID])
 
     def load(table: str, slots: int) -> dict[str, Any]:
         from hr_deployment.sync_tasks import delete_guard

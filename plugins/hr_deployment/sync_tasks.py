@@ -55,6 +55,24 @@ def resolve_tables(names: Sequence[str] | None) -> dict[str, list[str]]:
     }
 
 
+def biggest_first(names: Sequence[str], conn_id: str) -> list[str]:
+    """``names`` in the order their loads should start (``hr_dataverse.sync.start_order``): the
+    scheduler starts mapped task instances of one priority in map-index order. Sizes are the rows
+    each table's last load stored; tables never loaded are sized by one ``RetrieveTotalRecordCount``
+    request. Best effort: a table that cannot be sized keeps its catalog place."""
+    if len(names) < 2:
+        return list(names)
+    from dataverse_provider.edge import task_session
+    from hr_dataverse.sync.start_order import start_order, table_sizes
+
+    specs = selected_specs(names)
+    with task_session("table start order", conn_id) as session:
+        stored = {s.table_name: s.rows_total or 0 for s in session.warehouse.states()}
+        unsized = any(s.name not in stored and not s.fno_entity for s in specs)
+        sizes = table_sizes(session.client if unsized else None, specs, stored)
+    return [s.name for s in start_order(specs, sizes)]
+
+
 def delete_guard(allow_mass_delete: bool = False, max_delete_percent: float | None = None) -> Any:
     """The delete guard's settings for one run: ``max_delete_percent`` from the trigger form when set
     there, else ``$HR_DATAVERSE_MAX_DELETE_PERCENT`` (the deployment's), else 5; ``allow_mass_delete``

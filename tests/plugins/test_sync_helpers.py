@@ -177,3 +177,29 @@ def test_a_probe_that_cannot_run_loads_every_selected_table(
     assert not plan["quiet"] and plan["reasons"] == {"*": "probe not run: AirflowFailException"}
     assert tables_to_load(plan, ["cdm_job", "cdm_worker"]) == ["cdm_job", "cdm_worker"]
     assert vouched_by_probe(LoadPlan.from_dict(plan)) == {}
+
+
+def test_loads_start_biggest_first_sized_by_the_warehouse_then_by_dataverse(
+        dataverse_conn, emulator, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Airflow starts mapped instances of one priority in map-index order: the list is the start order."""
+    from hr_deployment.sync_tasks import biggest_first, load_table
+
+    monkeypatch.setenv("HR_WAREHOUSE_URL", f"sqlite:///{tmp_path / 'hr.db'}")
+    store = emulator.app.store
+    tables = ["cdm_company", "cdm_job", "cdm_workerpersonaldetail", "cdm_worker"]  # catalog order
+    assert store.count("cdm_worker") > store.count("cdm_job") > store.count("cdm_company")
+    emulator.app.request_log.clear()
+    # Nothing stored yet: one size request (refused for the unreadable optional table), then one without it.
+    assert biggest_first(tables, "dataverse_default") == ["cdm_worker", "cdm_job", "cdm_company",
+                                                         "cdm_workerpersonaldetail"]
+    sizing = [e.path for e in emulator.app.request_log.entries() if "RetrieveTotalRecordCount" in e.path]
+    assert len(sizing) == 2
+    load_table("cdm_company", mode="auto", slots=1, run_id="run-1")
+    for _ in range(store.count("cdm_job")):  # the company table now holds more rows than the job table
+        store.insert("cdm_company", {"cdm_name": "Contoso"})
+    load_table("cdm_company", mode="auto", slots=1, run_id="run-2")
+    emulator.app.request_log.clear()
+    assert biggest_first(["cdm_company", "cdm_job"], "dataverse_default") == ["cdm_company", "cdm_job"]
+    sized = [e for e in emulator.app.request_log.entries() if "RetrieveTotalRecordCount" in e.path]
+    assert len(sized) == 1  # only the job table, never loaded, was asked about
+    assert biggest_first(["cdm_job"], "dataverse_default") == ["cdm_job"]  # one table: nothing to order

@@ -28,7 +28,7 @@ def table_sizes(client: DataverseClient | None, specs: Sequence[TableSpec], stor
     (``prvRead<table>``), so that table is left out and the rest asked again, up to
     ``_RETRIES`` times. A refusal is logged; those tables stay unsized."""
     sizes = {s.name: stored[s.name] for s in specs if s.name in stored}
-    asking = [s.name for s in specs if s.name not in sizes]
+    asking = [s.name for s in specs if s.name not in sizes and not s.fno_entity]  # F&O entities are not Dataverse tables
     for _ in range(_RETRIES + 1) if client is not None else ():
         if not asking:
             break
