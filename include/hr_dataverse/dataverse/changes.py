@@ -70,7 +70,10 @@ def read_changes(
     params = {"$select": select_clause(select)} if select is not None else None
     first = check_name(entity_set_or_delta_link, "entity set")
     for page in follow_pages(client, first, params=params, prefer=prefer):
-        yield _split(page.rows, page.next_link, page.delta_link)
+        split = _split(page.rows, page.next_link, page.delta_link)
+        del page  # neither the page nor its split stays in this frame while the next page is read
+        yield split
+        del split
 
 
 def _delta(client: DataverseClient, delta_link: str, prefer: str) -> Iterator[ChangePage]:
@@ -91,7 +94,10 @@ def _delta(client: DataverseClient, delta_link: str, prefer: str) -> Iterator[Ch
                 )
                 raise expired from exc
             raise
-        yield _split(page.rows, page.next_link, page.delta_link)
+        split = _split(page.rows, page.next_link, page.delta_link)
+        del page  # as in read_changes: nothing of a page stays here while the next is read
+        yield split
+        del split
 
 
 def _split(rows: list[dict[str, Any]], next_link: str | None, delta_link: str | None) -> ChangePage:

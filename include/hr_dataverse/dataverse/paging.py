@@ -38,15 +38,18 @@ def follow_pages(
     url: str | None = first
     page_params = params
     while url is not None:
-        resp = client.request("GET", url, params=page_params, headers={"Prefer": prefer})
-        page = to_page(resp.data)
+        page = to_page(client.request("GET", url, params=page_params, headers={"Prefer": prefer}).data)
+        next_link = page.next_link
         yield page
-        if page.next_link is not None:
-            if page.next_link in seen:
+        # Only the link is kept: the consumer owns the page, which must not stay alive (thousands of
+        # parsed rows) in this frame while the next one is read.
+        del page
+        if next_link is not None:
+            if next_link in seen:
                 raise PagingError("Dataverse returned the same @odata.nextLink twice; stopping to avoid "
-                                  "an endless loop", url=page.next_link)
-            seen.add(page.next_link)
-        url, page_params = page.next_link, None
+                                  "an endless loop", url=next_link)
+            seen.add(next_link)
+        url, page_params = next_link, None
 
 
 def to_page(payload: Any) -> Page:

@@ -119,6 +119,7 @@ def read_ahead(pages: Iterator[T]) -> Iterator[T]:
                 item = next(pages, _DONE)
                 if not _put(handoff, item, stop) or item is _DONE:
                     return
+                del item  # handed over: this thread must not keep a page alive while it reads the next
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
             _put(handoff, _Failed(exc), stop)
         finally:
@@ -130,7 +131,8 @@ def read_ahead(pages: Iterator[T]) -> Iterator[T]:
     with closing(_consume(handoff, [thread], stop)) as items:  # closed with this generator
         for item in items:
             yield item
-            room.release()  # the consumer is done with this page: the next but one may be fetched
+            del item  # the consumer is done with this page: nothing here keeps it alive any more
+            room.release()  # and the next but one may be fetched
 
 
 def _consume(items: queue.Queue[Any], threads: list[threading.Thread], stop: threading.Event) -> Iterator[Any]:
@@ -149,6 +151,7 @@ def _consume(items: queue.Queue[Any], threads: list[threading.Thread], stop: thr
                 raise item.error
             else:
                 yield item
+            del item  # not held while waiting for the next item
     finally:
         stop.set()
         for thread in threads:

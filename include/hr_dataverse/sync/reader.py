@@ -55,7 +55,10 @@ def plain_pages(
         params["$filter"] = filter
     prefer = prefer_header(page_size, (FORMATTED_VALUES,))
     for page in follow_pages(client, entity_set, params=params, prefer=prefer):
-        yield ChangePage(page.rows, [], page.next_link, None)
+        change_page = ChangePage(page.rows, [], page.next_link, None)
+        del page  # not held in this frame while the next page is read (see follow_pages)
+        yield change_page
+        del change_page
 
 
 def link_select(link: str) -> list[str]:

@@ -441,6 +441,7 @@ class _Loads:
             for page in pages:
                 run.stage(load, page)
                 link = page.delta_link
+                del page  # staged: its rows must not stay alive while the next page is read
             if baseline is not None:
                 run.pages += baseline.pages
                 link = baseline.link
