@@ -49,11 +49,12 @@ ODD_ROWS = [
     row(2, cdm_dependents=2.0, cdm_workernumber=5, modifiedon="2024-09-02T05:04:05+02:00", statecode=1),
     row(3, versionnumber=None, cdm_fte=None, cdm_isactive=1, modifiedon="2024-09-02T05:04:05"),
     {k: v for k, v in row(4).items() if FORMATTED not in k},  # no labels from annotations at all
+    row(5, modifiedon="2024-09-02T05:04:05.250Z"),  # fractions: not the sliced fast path's shape
 ]
 
 
 @pytest.mark.parametrize("copy", [False, True], ids=["sqlite", "copy"])
-@pytest.mark.parametrize("wire", ODD_ROWS, ids=["plain", "odd-types", "nulls", "no-annotations"])
+@pytest.mark.parametrize("wire", ODD_ROWS, ids=["plain", "odd-types", "nulls", "no-annotations", "fractions"])
 def test_compiled_converter_follows_the_column_rules(copy: bool, wire: dict[str, Any]) -> None:
     conv = _converter(copy)
     assert dict(zip(conv.columns, conv.upsert(wire, 7), strict=True)) == _expected(conv, wire, 7, copy)
@@ -63,6 +64,7 @@ def test_compiled_converter_follows_the_column_rules(copy: bool, wire: dict[str,
     ("cdm_dependents", "many", "integer", "Integer"), ("cdm_dependents", True, "integer", "Integer"),
     ("cdm_dependents", 1.5, "integer", "Integer"), ("cdm_workernumber", [1], "text", "String"),
     ("_cdm_companyid_value", "not-a-guid", "guid", "Lookup"), ("modifiedon", "yesterday", "timestamp", "DateTime"),
+    ("modifiedon", "2024-02-30T05:04:05Z", "timestamp", "DateTime"),  # Dataverse's shape, no such day
 ])
 def test_values_a_kind_cannot_hold_are_named(column: str, value: Any, kind: str, source: str) -> None:
     with pytest.raises(WarehouseError) as info:

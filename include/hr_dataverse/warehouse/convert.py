@@ -62,6 +62,16 @@ def _timestamp(v: Any) -> datetime:
     return parsed.replace(tzinfo=UTC) if tz is None else parsed.astimezone(UTC)
 
 
+def _sqlite_timestamp(v: Any) -> str:
+    """Wire timestamp -> the SQLite parameter, in one step. Dataverse writes ``YYYY-MM-DDTHH:MM:SSZ``:
+    parsed (so a bad value is refused as in ``_timestamp``) but written by slicing the text, which
+    gives what ``SQLITE_ENCODERS["timestamp"]`` would (the encoder was ~9% of the loader's CPU)."""
+    if type(v) is str and len(v) == 20 and v[10] == "T" and v[19] == "Z":
+        datetime.fromisoformat(v)
+        return f"{v[:10]} {v[11:19]}.000000"
+    return SQLITE_ENCODERS["timestamp"](_timestamp(v))
+
+
 def _date(v: Any) -> date:
     return date.fromisoformat(v[:10])
 
@@ -114,7 +124,7 @@ class RowConverter:
         index = {name: i for i, name in enumerate(self.columns)}
         self._pk = index[layout.primary_key]
         self._specs = [
-            (spec, index[spec.name], CONVERTERS[spec.kind], self._encoder(spec.kind),
+            (spec, index[spec.name], *self._convert_encode(spec.kind),
              index[spec.companion] if spec.companion else None)
             for spec in layout.columns
         ]
@@ -122,6 +132,11 @@ class RowConverter:
         self._null = "\\N" if copy else None
         # ``upsert(row, seq)``: one generated function per layout, the hot path (converters.py).
         self.upsert: Upsert = compile_upsert(self, identity=_identity)
+
+    def _convert_encode(self, kind: str) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+        if kind == "timestamp" and not self._copy:
+            return _sqlite_timestamp, _identity  # one step (see _sqlite_timestamp)
+        return CONVERTERS[kind], self._encoder(kind)
 
     def _encoder(self, kind: str) -> Callable[[Any], Any]:
         return COPY_ENCODERS[kind] if self._copy else SQLITE_ENCODERS.get(kind, _identity)
