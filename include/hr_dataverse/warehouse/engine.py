@@ -1,7 +1,7 @@
 """SQLAlchemy engines for the warehouse: an embedded SQLite file or PostgreSQL.
 
 SQLite is set up for several processes writing the same file: WAL (readers never block the
-writer), a busy timeout (a writer waits for the lock instead of failing), staging in the
+writer; ``synchronous = NORMAL``, see ``_on_connect``), a busy timeout (a writer waits for the lock instead of failing), staging in the
 connection's TEMP database (never locks the main file) and ``BEGIN IMMEDIATE`` for transactions
 that write the main file (takes the write lock up front, so a transaction that has already read
 never fails on a lock upgrade). Transactions that only stage use a deferred ``BEGIN``.
@@ -94,6 +94,10 @@ def _sqlite_engine(url: sa.URL, busy_timeout_s: float) -> sa.Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
         cursor.execute("PRAGMA journal_mode = WAL")
+        # WAL's recommended level: no fsync per commit (one per checkpoint). A power cut may undo the
+        # last commits, never corrupt the file; each load commits its rows with its delta link, so an
+        # undone load is simply read again by the next run. PostgreSQL is the production warehouse.
+        cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA temp_store = FILE")  # staging spills to disk: memory stays bounded
         cursor.close()
 
