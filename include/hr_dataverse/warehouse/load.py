@@ -24,6 +24,8 @@ from __future__ import annotations
 import io
 import itertools
 import logging
+import random
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
@@ -186,31 +188,22 @@ class LoadSession:
         now = datetime.now(UTC)
         try:
             self._index_staging()
-            held = None
             # Read before the write transaction (another connection: reflection of the dependents).
             named = bool(name_column) and name_column in self._layout.data_columns
             dependents = self._wh.name_dependents(self.table) if named else []
-            with write_transaction(self._conn, lock_wait_s=self._wh.commit_wait_s):
-                live_before = _totals(self._conn, self._layout.table)[0] if reconcile_deletes else 0
-                upserted, deleted = self._merge(now)
-                live, gone = _totals(self._conn, self._layout.table)
-                reconciled = 0
-                if reconcile_deletes:
-                    would = self._unseen_count(live, upserted)
-                    held = delete_check(upserted, live_before, would) if delete_check and would else None
-                    if held:
-                        delta_link, status = None, RunStatus.WARNING
-                        stats = replace(stats, message="; ".join(m for m in (stats.message, held) if m)[:4000])
-                    elif would:
-                        reconciled = self._reconcile(now)
-                names = refresh_names(self._conn, self._layout.table, self._layout.primary_key, str(name_column),
-                                      dependents, self.run_id) if dependents else {}
-                totals = (live - reconciled, gone + reconciled)
-                done = LoadResult(self.table, self.run_id, self.mode, upserted, deleted + reconciled, reconciled,
-                                  totals[0], totals[1], now, held, names)
-                self._wh.sync_state.save_load(self._conn, done, status=status, delta_link=delta_link,
-                                              source_count=source_count,
-                                              stats=replace(stats, started_at=stats.started_at or self.started_at))
+            for attempt in itertools.count(1):
+                try:
+                    done = self._apply(now, delta_link=delta_link, source_count=source_count,
+                                       reconcile_deletes=reconcile_deletes, status=status, stats=stats,
+                                       delete_check=delete_check, name_column=str(name_column), dependents=dependents)
+                    break
+                except sa.exc.DBAPIError as exc:
+                    if attempt >= COMMIT_ATTEMPTS or not _rolled_back_by_server(exc):
+                        raise
+                    # The transaction was rolled back whole; the staged rows are still in staging.
+                    log.warning("table %s: commit attempt %d of %d rolled back by the database (%s); trying again",
+                                self.table, attempt, COMMIT_ATTEMPTS, _reason(exc))
+                    time.sleep(random.uniform(0.05, 0.5) * attempt)  # noqa: S311 - jitter, not security
         except sa.exc.DBAPIError as exc:
             self.abort()
             raise WarehouseError(f"table '{self.table}': commit failed, nothing was applied: {_reason(exc)}") from exc
@@ -219,7 +212,34 @@ class LoadSession:
             raise
         self._close()
         log.info("table %s: committed %s load %s: %d upserted, %d deleted (%d reconciled)", self.table,
-                 self.mode, self.run_id, upserted, deleted + reconciled, reconciled)
+                 self.mode, self.run_id, done.rows_upserted, done.rows_deleted, done.rows_reconciled)
+        return done
+
+    def _apply(self, now: datetime, *, delta_link: str | None, source_count: int | None, reconcile_deletes: bool,
+               status: RunStatus, stats: RunStats, delete_check: Callable[[int, int, int], str | None] | None,
+               name_column: str, dependents: list[Dependent]) -> LoadResult:
+        """``commit``'s one write transaction: applied whole or not at all (so it can be tried again)."""
+        held = None
+        with write_transaction(self._conn, lock_wait_s=self._wh.commit_wait_s):
+            live_before = _totals(self._conn, self._layout.table)[0] if reconcile_deletes else 0
+            upserted, deleted = self._merge(now)
+            live, gone = _totals(self._conn, self._layout.table)
+            reconciled = 0
+            if reconcile_deletes:
+                would = self._unseen_count(live, upserted)
+                held = delete_check(upserted, live_before, would) if delete_check and would else None
+                if held:
+                    delta_link, status = None, RunStatus.WARNING
+                    stats = replace(stats, message="; ".join(m for m in (stats.message, held) if m)[:4000])
+                elif would:
+                    reconciled = self._reconcile(now)
+            names = refresh_names(self._conn, self._layout.table, self._layout.primary_key, name_column,
+                                  dependents, self.run_id) if dependents else {}
+            done = LoadResult(self.table, self.run_id, self.mode, upserted, deleted + reconciled, reconciled,
+                              live - reconciled, gone + reconciled, now, held, names)
+            self._wh.sync_state.save_load(self._conn, done, status=status, delta_link=delta_link,
+                                          source_count=source_count,
+                                          stats=replace(stats, started_at=stats.started_at or self.started_at))
         return done
 
     def _merge(self, now: datetime) -> tuple[int, int]:
@@ -310,6 +330,17 @@ def _totals(conn: sa.Connection, target: sa.Table) -> tuple[int, int]:
     live, total = conn.execute(sa.select(
         sa.func.count().filter(target.c._deleted_at.is_(None)), sa.func.count())).one()
     return int(live), int(total) - int(live)
+
+
+# A commit the database rolled back to break a deadlock (or a serialization failure) is tried again,
+# up to this many times in all. PostgreSQL: concurrent loads of two tables can each hold rows the other's
+# commit updates (a table's merge vs. the lookup names another table's commit refreshes in it).
+COMMIT_ATTEMPTS = 3
+
+
+def _rolled_back_by_server(exc: sa.exc.DBAPIError) -> bool:
+    """SQLSTATE class 40 (transaction rollback: deadlock detected, serialization failure)."""
+    return str(getattr(exc.orig, "pgcode", None) or "").startswith("40")
 
 
 def _reason(exc: sa.exc.DBAPIError) -> str:
