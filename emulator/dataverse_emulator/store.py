@@ -339,20 +339,23 @@ class Store:
         with self._lock:
             return self._version
 
-    def changes_since(self, table: str, version: int, until: int | None = None
-                      ) -> tuple[list[Row], list[tuple[str, int]]]:
-        """(rows created/updated with version in (version, until], in version order;
-        (id, delete version) of rows deleted in that window, in version order)."""
+    def changes_since(self, table: str, version: int, until: int | None = None, *, rows_after: int | None = None,
+                      copy: bool = True) -> tuple[list[Row], list[tuple[str, int]]]:
+        """(rows created/updated with version in (``rows_after`` or version, until], in version order;
+        (id, delete version) of rows deleted in (version, until], in version order). ``rows_after``
+        lets a paged delta read skip the rows its earlier pages served; ``copy=False`` hands out the
+        stored dicts (never mutated in place), for reads that only serialise them."""
         with self._lock:
             t, _ = self._table(table)
             until = self._version if until is None else until
+            first = version if rows_after is None else max(version, rows_after)
             rows: list[Row] = []
             for row_id in reversed(t.log):
                 v = t.log[row_id]
-                if v <= version:
+                if v <= first:
                     break
                 if v <= until:
-                    rows.append(dict(t.rows[row_id]))
+                    rows.append(dict(t.rows[row_id]) if copy else t.rows[row_id])
             deletes: list[tuple[str, int]] = []
             for row_id in reversed(t.tombstones):
                 v = t.tombstones[row_id][0]

@@ -170,11 +170,12 @@ def _delta(api: WebApi, req: Request, principal: Principal, table: TableDef, ver
             until, phase, last = int(state["until"]), state["phase"], int(state["last"])
         except (KeyError, ValueError):
             raise ODataError("The $skiptoken value is not a valid paging cookie for a delta read.") from None
-    rows, deletes = api.store.changes_since(table.logical_name, version, until)
-    if phase == "rows":
-        rows = [r for r in rows if r["versionnumber"] > last]
-    else:
-        rows, deletes = [], [(i, v) for i, v in deletes if v > last]
+    # Only what is left to serve: rows after the last one served (none once deletes are being served),
+    # uncopied (they are only serialised). A page used to copy every change of the window again.
+    rows, deletes = api.store.changes_since(table.logical_name, version, until, copy=False,
+                                            rows_after=last if phase == "rows" else until)
+    if phase != "rows":
+        deletes = [(i, v) for i, v in deletes if v > last]
     changes: list[tuple[str, str, int, dict[str, Any] | None]] = [
         ("rows", r[table.primary_id], r["versionnumber"], r) for r in rows
     ] + [("deletes", i, v, None) for i, v in deletes]

@@ -151,6 +151,21 @@ def test_changes_since_orders_dedups_and_reports_deletes(store):
     assert store.changes_since("cdm_worker", start) == ([], [])  # other tables untouched
 
 
+def test_changes_since_rows_after_skips_served_rows_but_keeps_every_delete(store):
+    """What a delta read's later pages ask for: rows after the last one served, deletes of the whole window."""
+    start = store.current_version()
+    a = _new(store, "a")
+    store.delete(CH, _new(store, "gone"))
+    b = _new(store, "b")
+    served = store.changes_since(CH, start)[0][0]["versionnumber"]  # page 1 served row a
+    rows, deletes = store.changes_since(CH, start, rows_after=served, copy=False)
+    assert [r["characteristicid"] for r in rows] == [b] and len(deletes) == 1
+    assert rows[0] is store.changes_since(CH, start, copy=False)[0][1]  # uncopied: the stored row itself
+    assert store.changes_since(CH, start)[0][0] is not store.changes_since(CH, start)[0][0]  # copies by default
+    assert store.changes_since(CH, start, rows_after=store.current_version())[0] == []
+    assert a != b
+
+
 def test_changes_since_until_bounds_the_window(store):
     start = store.current_version()
     first = _new(store, "first")

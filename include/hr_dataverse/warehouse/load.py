@@ -233,8 +233,10 @@ class LoadSession:
                     stats = replace(stats, message="; ".join(m for m in (stats.message, held) if m)[:4000])
                 elif would:
                     reconciled = self._reconcile(now)
+            # Only rows this load wrote can carry a new name: a load that upserted none (a quiet delta)
+            # skips the refresh, which scans every dependent table.
             names = refresh_names(self._conn, self._layout.table, self._layout.primary_key, name_column,
-                                  dependents, self.run_id) if dependents else {}
+                                  dependents, self.run_id) if dependents and upserted else {}
             done = LoadResult(self.table, self.run_id, self.mode, upserted, deleted + reconciled, reconciled,
                               live - reconciled, gone + reconciled, now, held, names)
             self._wh.sync_state.save_load(self._conn, done, status=status, delta_link=delta_link,
