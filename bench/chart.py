@@ -31,7 +31,10 @@ def _bars(axis: Any, values: list[float | None], offset: float, width: float, la
 
 
 def _pick(lines: list[dict[str, Any]], backend: str, run: str, field: str) -> float | None:
+    """The run's figure; none for a run that lost tables (its wall time reads less than it did)."""
     for line in lines:
+        if line.get("tables_failed"):
+            continue
         if line.get("backend") == backend and line.get("run") == run and line.get(field) is not None:
             return float(line[field])
     return None
