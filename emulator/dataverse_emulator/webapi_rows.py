@@ -124,6 +124,16 @@ _LABELLED = frozenset({*OPTION_TYPES, DATETIME, MONEY, DECIMAL, DOUBLE, INTEGER,
 _NUMERIC = frozenset({DECIMAL, MONEY, DOUBLE})
 
 
+def selected_attributes(table: TableDef, select: Iterable[str] | None) -> list[Any]:
+    """The columns a read serialises: every attribute, or the ``$select``ed ones plus the primary key."""
+    if select is None:
+        return list(table.attributes.values())
+    attrs = [a for a in (table.attribute_for_wire(n) for n in select) if a is not None]
+    if table.primary_id not in {a.logical_name for a in attrs}:
+        attrs.append(table.attributes[table.primary_id])
+    return attrs
+
+
 class RowSerializer:
     """``serialize_row`` for many rows with the same options. The per-column decisions (wire name,
     value conversion, which annotations) are taken once and compiled into one straight-line function
@@ -134,12 +144,7 @@ class RowSerializer:
 
     def __init__(self, table: TableDef, *, select: Iterable[str] | None, annotations: Annotations,
                  hidden: set[str], resolve_name: NameResolver | None = None) -> None:
-        if select is None:
-            attrs = list(table.attributes.values())
-        else:
-            attrs = [a for a in (table.attribute_for_wire(n) for n in select) if a is not None]
-            if table.primary_id not in {a.logical_name for a in attrs}:
-                attrs.append(table.attributes[table.primary_id])
+        attrs = selected_attributes(table, select)
         formatted = wants(annotations, FORMATTED)
         navigation = wants(annotations, NAVIGATION_PROPERTY)
         lookup_name = wants(annotations, LOOKUP_LOGICAL_NAME)

@@ -22,6 +22,7 @@ from dataverse_emulator.webapi_rows import (
     RowSerializer,
     formatted_value,
     parse_annotations,
+    selected_attributes,
     wants,
     wire_value,
 )
@@ -33,12 +34,7 @@ ANNOTATIONS = [None, "*", FORMATTED, "Microsoft.Dynamics.CRM.*", f"*,-{FORMATTED
 def reference(table: TableDef, row: dict[str, Any], *, select: list[str] | None, annotations: Any,
               hidden: set[str], resolve_name: Any) -> dict[str, Any]:
     """The serialisation rules, one column at a time (the code before issue #18's optimisation)."""
-    if select is None:
-        attrs = list(table.attributes.values())
-    else:
-        attrs = [a for a in (table.attribute_for_wire(n) for n in select) if a is not None]
-        if table.primary_id not in {a.logical_name for a in attrs}:
-            attrs.append(table.attributes[table.primary_id])
+    attrs = selected_attributes(table, select)  # which columns: not what this reference checks
     out: dict[str, Any] = {"@odata.etag": f'W/"{row.get("versionnumber", 0)}"'}
     for attr in attrs:
         wire = table.wire_name(attr)
